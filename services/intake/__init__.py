@@ -1,0 +1,1 @@
+"""Intake: where every piece of customer information enters; the only producer of FeedbackReceived."""

@@ -1,0 +1,1 @@
+"""Routing: turns feedback into cases, classifies complaints, routes them and holds their deadlines."""

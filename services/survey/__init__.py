@@ -1,0 +1,1 @@
+"""Survey: templates, campaigns, invitations and responses; the only producer of SurveyReturned."""

@@ -1,0 +1,38 @@
+"""Alembic operations shared by the services' migrations (the messaging tables)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+
+def create_messaging_tables(schema: str) -> None:
+    """The outbox and inbox of ``shared.db.tables``, frozen as of revision 0001."""
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column("event_id", UUID(as_uuid=True), nullable=False),
+        sa.Column("event_type", sa.Text, nullable=False),
+        sa.Column("topic", sa.Text, nullable=False),
+        sa.Column("key", sa.Text, nullable=True),
+        sa.Column("payload", sa.LargeBinary, nullable=False),
+        sa.Column("headers", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("last_error", sa.Text, nullable=True),
+        schema=schema,
+    )
+    op.create_index(
+        "ix_outbox_unpublished", "outbox", ["id"], schema=schema,
+        postgresql_where=sa.text("published_at IS NULL"),
+    )
+    op.create_index("ix_outbox_published_at", "outbox", ["published_at"], schema=schema)
+    op.create_table(
+        "inbox",
+        sa.Column("consumer", sa.Text, primary_key=True),
+        sa.Column("event_id", UUID(as_uuid=True), primary_key=True),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        schema=schema,
+    )

@@ -1,0 +1,37 @@
+"""The outbox and inbox tables every service keeps in its own schema."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+
+def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
+    """Add ``outbox`` and ``inbox`` to a service's metadata (whose ``schema`` is the service's)."""
+    outbox = sa.Table(
+        "outbox",
+        metadata,
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column("event_id", UUID(as_uuid=True), nullable=False),
+        sa.Column("event_type", sa.Text, nullable=False),
+        sa.Column("topic", sa.Text, nullable=False, comment="logical topic; the relay adds the prefix"),
+        sa.Column("key", sa.Text, nullable=True),
+        sa.Column("payload", sa.LargeBinary, nullable=False),
+        sa.Column("headers", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("last_error", sa.Text, nullable=True),
+        sa.Index("ix_outbox_unpublished", "id", postgresql_where=sa.text("published_at IS NULL")),
+        sa.Index("ix_outbox_published_at", "published_at"),
+        extend_existing=True,
+    )
+    inbox = sa.Table(
+        "inbox",
+        metadata,
+        sa.Column("consumer", sa.Text, primary_key=True),
+        sa.Column("event_id", UUID(as_uuid=True), primary_key=True),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        extend_existing=True,
+    )
+    return outbox, inbox

@@ -1,0 +1,49 @@
+"""Demo data for `careloop dev`: a small group with two subsidiaries and a month of feedback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+GROUP = "hx"
+ORGS = [
+    {"group": GROUP, "subsidiary": "east", "project": "lakeside"},
+    {"group": GROUP, "subsidiary": "east", "project": "riverside"},
+    {"group": GROUP, "subsidiary": "south", "project": "hillview"},
+]
+
+FEEDBACK: list[tuple[int, str, str, str]] = [
+    (0, "complaint", "phone", "3号楼2单元1201卫生间漏水，天花板有水渍，请尽快处理"),
+    (0, "complaint", "walk_in", "外墙出现裂缝，担心质量问题"),
+    (1, "complaint", "wechat", "客服态度很差，打了三次电话都没人理"),
+    (1, "complaint", "letter", "夜间施工噪音太大，影响休息"),
+    (2, "complaint", "email", "The municipal road outside the estate has been dug up for weeks"),
+    (2, "complaint", "web", "物业收费价格不透明"),
+    (0, "suggestion", "site_meeting", "建议增加小区儿童游乐设施"),
+    (2, "praise", "phone", "维修师傅很及时，表扬"),
+]
+
+
+def load_demo_data(urls: dict[str, str]) -> dict[str, Any]:
+    """Post the demo feedback and a few survey forms through the public HTTP APIs."""
+    posted = {"feedback": 0, "survey_responses": 0}
+    with httpx.Client(timeout=10) as client:
+        for org_index, kind, channel, text in FEEDBACK:
+            response = client.post(
+                f"{urls['intake']}/api/v1/feedback",
+                json={"kind": kind, "channel": channel, "text": text, "received_by": "cs-0001",
+                      "org": ORGS[org_index]},
+            )
+            response.raise_for_status()
+            posted["feedback"] += 1
+        for org, levels in ((ORGS[0], ["very_satisfied", "satisfied", "dissatisfied"]),
+                            (ORGS[2], ["satisfied", "basically_satisfied", None])):
+            response = client.post(
+                f"{urls['survey']}/api/v1/survey-responses",
+                json={"template_id": "household-satisfaction", "scheme": "B", "org": org,
+                      "answers": [{"item_id": f"q{i + 1}", "level": lv} for i, lv in enumerate(levels)]},
+            )
+            response.raise_for_status()
+            posted["survey_responses"] += 1
+    return posted

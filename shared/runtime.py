@@ -1,0 +1,113 @@
+"""What every service process runs: its engine, unit of work, outbox relay, broker and consumers.
+
+A service's ``app.py`` (its composition root) builds one :class:`ServiceRuntime`, registers its
+consumers and HTTP routes, and hands the result to :func:`shared.http.create_service_app`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from faststream import FastStream
+from faststream.kafka import KafkaBroker
+
+from shared.db.uow import UnitOfWorkFactory, make_engine
+from shared.messaging.consumer import EventConsumer, Handler
+from shared.messaging.kafka import make_broker, make_producer
+from shared.messaging.relay import OutboxRelay
+from shared.settings import Settings
+from shared.topics import prefixed, topic_for
+
+log = logging.getLogger(__name__)
+
+
+class ServiceRuntime:
+    def __init__(self, *, service: str, settings: Settings, relay: bool = True) -> None:
+        self.service = service
+        self.settings = settings
+        self.engine = make_engine(
+            settings.db.service_url(service), settings, application_name=f"careloop-{service}"
+        )
+        self.uow_factory = UnitOfWorkFactory(self.engine, schema=service)
+        self.broker: KafkaBroker = make_broker(settings, client_id=f"careloop-{service}")
+        self.stream_app = FastStream(self.broker)
+        self.producer = make_producer(settings, client_id=f"careloop-{service}-relay")
+        self.relay: OutboxRelay | None = (
+            OutboxRelay(
+                uow_factory=self.uow_factory,
+                producer=self.producer,
+                topic_prefix=settings.topic_prefix,
+                batch_size=settings.relay_batch_size,
+                poll_interval_s=settings.relay_poll_interval_s,
+            )
+            if relay
+            else None
+        )
+        self.consumers: list[EventConsumer] = []
+        self._started = False
+
+    def consume(self, *, name: str, handlers: dict[str, Handler], **options: Any) -> EventConsumer:
+        """Subscribe ``handlers`` (event type -> handler) in this service's consumer group."""
+        consumer = EventConsumer(
+            name=name,
+            handlers=handlers,
+            uow_factory=self.uow_factory,
+            topic_prefix=self.settings.topic_prefix,
+            max_attempts=self.settings.consumer_max_attempts,
+            backoff_initial_s=self.settings.consumer_backoff_initial_s,
+            backoff_max_s=self.settings.consumer_backoff_max_s,
+            **options,
+        )
+        consumer.subscribe(
+            self.broker,
+            topics=self.topics_for(handlers),
+            group_id=self.settings.group_id(self.service),
+            batch_size=self.settings.consumer_batch_size,
+        )
+        self.consumers.append(consumer)
+        return consumer
+
+    def topics_for(self, handlers: dict[str, Handler]) -> list[str]:
+        return sorted({prefixed(topic_for(t), self.settings.topic_prefix) for t in handlers})
+
+    def consumed_topics(self) -> Sequence[str]:
+        return [t for sub in self.broker.subscribers for t in getattr(sub, "topics", ())]
+
+    async def start(self) -> None:
+        await self.producer.start()
+        if self.relay is not None:
+            self.relay.start()
+        await self.broker.start()
+        self._started = True
+        log.info("service started", extra={"consumers": [c.name for c in self.consumers]})
+
+    async def stop(self) -> None:
+        self._started = False
+        try:
+            await self.broker.stop()
+        finally:
+            if self.relay is not None:
+                await self.relay.stop()
+            await self.producer.stop()
+            await self.engine.dispose()
+
+    async def readiness(self) -> dict[str, bool]:
+        checks: dict[str, bool] = {"started": self._started}
+        try:
+            async with asyncio.timeout(2):
+                async with self.engine.connect() as conn:
+                    await conn.execute(sa.text("SELECT 1"))
+            checks["database"] = True
+        except Exception:
+            checks["database"] = False
+        try:
+            checks["broker"] = bool(await self.broker.ping(timeout=2))
+        except Exception:
+            checks["broker"] = False
+        if self.relay is not None:
+            checks["outbox_relay"] = self.relay.healthy
+        return checks

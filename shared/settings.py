@@ -1,0 +1,161 @@
+"""All settings of CareLoop in one place.
+
+Every value comes from the environment (prefix ``CARELOOP_``) or a ``.env`` file. Services add
+their own fields by subclassing :class:`Settings` in their ``config.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICES: tuple[str, ...] = ("intake", "routing", "survey", "reporting")
+
+DEFAULT_PORTS: dict[str, int] = {"intake": 8101, "routing": 8102, "survey": 8103, "reporting": 8104}
+
+
+class KafkaSettings(BaseSettings):
+    """How to reach the broker; the security options pass straight through to aiokafka."""
+
+    model_config = SettingsConfigDict(env_prefix="CARELOOP_KAFKA_", env_file=".env", extra="ignore")
+
+    # KAFKA_BOOTSTRAP_SERVERS (unprefixed) is honoured too, so the benchmark and fault suite run
+    # unchanged against a real cluster named the usual way.
+    bootstrap_servers: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("CARELOOP_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    partitions: int = Field(default=6, ge=1, description="partitions for topics CareLoop creates")
+    replication_factor: int = Field(default=1, ge=1)
+    request_timeout_ms: int = 30_000
+
+    def client_options(self) -> dict[str, object]:
+        """Keyword arguments for any aiokafka client (producer, consumer, admin)."""
+        options: dict[str, object] = {"security_protocol": self.security_protocol}
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            from aiokafka.helpers import create_ssl_context
+
+            options["ssl_context"] = create_ssl_context(
+                cafile=self.ssl_cafile, certfile=self.ssl_certfile, keyfile=self.ssl_keyfile
+            )
+        if self.security_protocol.startswith("SASL"):
+            options["sasl_mechanism"] = self.sasl_mechanism or "SCRAM-SHA-512"
+            options["sasl_plain_username"] = self.sasl_username
+            options["sasl_plain_password"] = (
+                self.sasl_password.get_secret_value() if self.sasl_password else None
+            )
+        return options
+
+    def faststream_security(self) -> object | None:
+        """The same options in FastStream's terms, for its KafkaBroker."""
+        from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+
+        use_ssl = self.security_protocol in ("SSL", "SASL_SSL")
+        ssl_context = self.client_options().get("ssl_context") if use_ssl else None
+        if not self.security_protocol.startswith("SASL"):
+            return BaseSecurity(ssl_context=ssl_context, use_ssl=True) if use_ssl else None
+        password = self.sasl_password.get_secret_value() if self.sasl_password else ""
+        kinds = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
+        return kinds[self.sasl_mechanism or "SCRAM-SHA-512"](
+            username=self.sasl_username or "", password=password, ssl_context=ssl_context, use_ssl=use_ssl
+        )
+
+
+class DatabaseSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CARELOOP_DB_", env_file=".env", extra="ignore")
+
+    # The administrative URL: used by `careloop migrate` to create each service's role and schema.
+    # Unset means "start the embedded PostgreSQL" in `careloop dev`.
+    admin_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("CARELOOP_DB_ADMIN_URL", "CARELOOP_DATABASE_URL")
+    )
+    # A service's own URL (CARELOOP_DB_URL_INTAKE, ...) wins; otherwise it is derived from the admin
+    # URL with the service's role and `role_password`.
+    url_intake: str | None = None
+    url_routing: str | None = None
+    url_survey: str | None = None
+    url_reporting: str | None = None
+    role_password: SecretStr = SecretStr("careloop-dev-only")
+    pool_size: int = 10
+    max_overflow: int = 10
+    echo: bool = False
+
+    def service_url(self, service: str) -> str:
+        explicit = getattr(self, f"url_{service}", None)
+        if explicit:
+            return to_asyncpg_url(explicit)
+        if not self.admin_url:
+            raise RuntimeError(
+                f"no database URL for {service}: set CARELOOP_DB_URL_{service.upper()} "
+                "or CARELOOP_DB_ADMIN_URL"
+            )
+        return with_credentials(
+            to_asyncpg_url(self.admin_url), role_name(service), self.role_password.get_secret_value()
+        )
+
+
+class Settings(BaseSettings):
+    """Settings shared by every service and by the CLI."""
+
+    model_config = SettingsConfigDict(env_prefix="CARELOOP_", env_file=".env", extra="ignore")
+
+    environment: Literal["dev", "test", "production"] = "dev"
+    topic_prefix: str = Field(default="", description="prepended to every topic name, e.g. 'acme.'")
+    consumer_group_prefix: str = "careloop"
+    host: str = "127.0.0.1"
+    port_intake: int = DEFAULT_PORTS["intake"]
+    port_routing: int = DEFAULT_PORTS["routing"]
+    port_survey: int = DEFAULT_PORTS["survey"]
+    port_reporting: int = DEFAULT_PORTS["reporting"]
+    log_level: str = "INFO"
+    # Outbox relay and consumers.
+    relay_batch_size: int = Field(default=500, ge=1)
+    relay_poll_interval_s: float = Field(default=0.2, gt=0)
+    consumer_batch_size: int = Field(default=200, ge=1)
+    consumer_max_attempts: int = Field(default=4, ge=1, description="handler attempts before the DLQ")
+    consumer_backoff_initial_s: float = Field(default=0.1, ge=0)
+    consumer_backoff_max_s: float = Field(default=2.0, ge=0)
+    data_dir: str = ".careloop"
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    db: DatabaseSettings = Field(default_factory=DatabaseSettings)
+
+    def port(self, service: str) -> int:
+        return int(getattr(self, f"port_{service}"))
+
+    def group_id(self, service: str) -> str:
+        return f"{self.topic_prefix}{self.consumer_group_prefix}.{service}"
+
+
+def role_name(service: str) -> str:
+    return f"careloop_{service}"
+
+
+def to_asyncpg_url(url: str) -> str:
+    for plain in ("postgresql://", "postgres://", "postgresql+psycopg://", "postgresql+psycopg2://"):
+        if url.startswith(plain):
+            return "postgresql+asyncpg://" + url[len(plain):]
+    return url
+
+
+def with_credentials(url: str, user: str, password: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))

@@ -1,0 +1,45 @@
+"""Every Kafka topic name CareLoop uses, in one module.
+
+One topic per event type; the event's aggregate id is the record key so that all events of one
+case (or feedback, repair, survey response) stay in order on one partition. A deployment may put
+a prefix in front of every name (``CARELOOP_TOPIC_PREFIX``), for example to share a cluster.
+"""
+
+from __future__ import annotations
+
+FEEDBACK_RECEIVED = "feedback.received"
+COMPLAINT_CLASSIFIED = "complaint.classified"
+REPAIR_ACCEPTED = "repair.accepted"
+SURVEY_RETURNED = "survey.returned"
+
+#: event type -> topic, for every integration event in ``shared.events``.
+EVENT_TOPICS: dict[str, str] = {
+    "FeedbackReceived": FEEDBACK_RECEIVED,
+    "ComplaintClassified": COMPLAINT_CLASSIFIED,
+    "RepairAccepted": REPAIR_ACCEPTED,
+    "SurveyReturned": SURVEY_RETURNED,
+}
+
+DLQ_SUFFIX = ".dlq"
+
+
+def topic_for(event_type: str) -> str:
+    try:
+        return EVENT_TOPICS[event_type]
+    except KeyError:
+        raise KeyError(f"no topic is registered for event type {event_type!r}") from None
+
+
+def prefixed(name: str, prefix: str = "") -> str:
+    return f"{prefix}{name}"
+
+
+def dead_letter(topic: str) -> str:
+    """The dead-letter topic of a (possibly prefixed) topic: ``<topic>.dlq``."""
+    return f"{topic}{DLQ_SUFFIX}"
+
+
+def all_topics(prefix: str = "") -> list[str]:
+    """Every topic CareLoop creates, dead-letter topics included."""
+    names = sorted(set(EVENT_TOPICS.values()))
+    return [prefixed(n, prefix) for n in names] + [dead_letter(prefixed(n, prefix)) for n in names]
