@@ -20,7 +20,9 @@ DEFAULT_PORTS: dict[str, int] = {"intake": 8101, "routing": 8102, "survey": 8103
 class KafkaSettings(BaseSettings):
     """How to reach the broker; the security options pass straight through to aiokafka."""
 
-    model_config = SettingsConfigDict(env_prefix="CARELOOP_KAFKA_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="CARELOOP_KAFKA_", env_file=".env", extra="ignore", validate_by_name=True, validate_by_alias=True
+    )
 
     # KAFKA_BOOTSTRAP_SERVERS (unprefixed) is honoured too, so the benchmark and fault suite run
     # unchanged against a real cluster named the usual way.
@@ -72,7 +74,9 @@ class KafkaSettings(BaseSettings):
 
 
 class DatabaseSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CARELOOP_DB_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="CARELOOP_DB_", env_file=".env", extra="ignore", validate_by_name=True, validate_by_alias=True
+    )
 
     # The administrative URL: used by `careloop migrate` to create each service's role and schema.
     # Unset means "start the embedded PostgreSQL" in `careloop dev`.

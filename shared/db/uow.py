@@ -68,10 +68,10 @@ class UnitOfWork:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        try:
-            await self.session.rollback()
-        finally:
-            await self.session.close()
+        # close() rolls back whatever was not committed and detaches the loaded objects without
+        # expiring them, so a use case can return what it read.
+        self._pending = []
+        await self.session.close()
 
     def publish(self, *events: Event) -> None:
         """Queue integration events for the outbox of this transaction."""

@@ -219,7 +219,8 @@ class EventConsumer:
                     delay = min(delay * 2, self.backoff_max_s)
         assert error is not None
         reason = f"{type(error).__name__}: {error}"[:1000]
-        return DeadLetter(record, "handler-failed", reason, attempt, event.event_id)
+        # +1: the failed whole-batch attempt ran this handler too.
+        return DeadLetter(record, "handler-failed", reason, attempt + 1, event.event_id)
 
     def _logical(self, topic: str) -> str:
         """The outbox holds logical topic names; the relay adds the prefix back."""

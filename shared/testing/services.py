@@ -1,0 +1,103 @@
+"""Run services in-process against real infrastructure, and read what they publish."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from shared.db.migrate import migrate_service
+from shared.messaging.kafka import bootstrap, ensure_topics
+from shared.settings import Settings
+from shared.topics import all_topics
+
+T = TypeVar("T")
+
+
+async def migrate(settings: Settings, services: Iterable[str]) -> None:
+    await ensure_topics(settings, all_topics(settings.topic_prefix))
+    for service in services:
+        await migrate_service(settings, service)
+
+
+@contextlib.asynccontextmanager
+async def running_service(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Start a service app (broker, consumers, relay) and give an HTTP client bound to it."""
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+            yield client
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], *, until: Callable[[T], bool], timeout: float = 20, every: float = 0.1
+) -> T:
+    """Poll ``probe`` until ``until(result)``; returns the last result or fails with it."""
+    deadline = time.monotonic() + timeout
+    result = await probe()
+    while not until(result):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s; last result: {result!r}")
+        await asyncio.sleep(every)
+        result = await probe()
+    return result
+
+
+async def read_topic(
+    settings: Settings,
+    topic: str,
+    *,
+    until: Callable[[list[ConsumerRecord[bytes, bytes]]], bool],
+    timeout: float = 20,
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of ``topic`` (prefixed) from the beginning, read without a consumer group."""
+    name = f"{settings.topic_prefix}{topic}"
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(settings), enable_auto_commit=False,
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        partitions = consumer.partitions_for_topic(name)
+        deadline = time.monotonic() + timeout
+        while not partitions:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"topic {name} does not exist")
+            await asyncio.sleep(0.1)
+            await consumer.topics()  # refreshes the cluster metadata
+            partitions = consumer.partitions_for_topic(name)
+        consumer.assign([TopicPartition(name, p) for p in sorted(partitions)])
+        await consumer.seek_to_beginning()
+        while not until(records):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{name}: condition not met within {timeout}s; {len(records)} records")
+            batch = await consumer.getmany(timeout_ms=200)
+            for recs in batch.values():
+                records.extend(recs)
+    finally:
+        await consumer.stop()
+    return records
+
+
+def event_json(record: ConsumerRecord[bytes, bytes]) -> dict[str, Any]:
+    return json.loads(record.value)  # type: ignore[arg-type]
+
+
+async def publish_raw(
+    settings: Settings, topic: str, value: bytes, *, key: bytes | None = None,
+    headers: list[tuple[str, bytes]] | None = None,
+) -> None:
+    """Publish bytes as another system would (prefix applied), waiting for the broker's ack."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap(settings), enable_idempotence=False, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(f"{settings.topic_prefix}{topic}", value=value, key=key, headers=headers or [])
+    finally:
+        await producer.stop()

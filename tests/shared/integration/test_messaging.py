@@ -1,0 +1,235 @@
+"""Outbox relay, inbox and dead-letter path on the real broker and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from aiokafka.errors import KafkaConnectionError
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from shared.db import UnitOfWork, UnitOfWorkFactory
+from shared.events import Event, FeedbackReceived, FeedbackReceivedData, OrgPath
+from shared.messaging.consumer import EventConsumer
+from shared.messaging.kafka import make_broker, make_producer
+from shared.messaging.relay import OutboxRelay
+from shared.settings import Settings, to_asyncpg_url
+from shared.testing.services import eventually, publish_raw, read_topic
+from shared.topics import FEEDBACK_RECEIVED
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2026, 5, 29, 9, 55, tzinfo=UTC)
+ORG = OrgPath(group="hx", subsidiary="east", project="lakeside")
+
+
+def feedback(text: str = "卫生间漏水") -> FeedbackReceived:
+    data = FeedbackReceivedData(feedback_id=uuid.uuid4(), kind="complaint", channel="phone", text=text,
+                                received_at=NOW, received_by="cs-1")
+    return FeedbackReceived.create(data=data, org=ORG, aggregate_id=data.feedback_id, occurred_at=NOW,
+                                   producer="test")
+
+
+@pytest.fixture
+async def uow_factory(migrated: Settings):
+    # The plumbing is the same in every schema; intake's is used here, with an effects table beside it.
+    engine = create_async_engine(to_asyncpg_url(migrated.db.admin_url), pool_size=5)
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("CREATE TABLE intake.test_effects (event_id uuid, text text)"))
+    yield UnitOfWorkFactory(engine, schema="intake")
+    await engine.dispose()
+
+
+async def unpublished(factory: UnitOfWorkFactory) -> int:
+    async with factory.engine.connect() as conn:
+        return (await conn.execute(sa.text("SELECT count(*) FROM intake.outbox WHERE published_at IS NULL"))).scalar_one()
+
+
+async def test_relay_publishes_committed_events_with_key_and_headers(migrated: Settings, uow_factory) -> None:
+    events = [feedback(f"t{i}") for i in range(20)]
+    async with uow_factory() as uow:
+        uow.publish(*events)
+        await uow.commit()
+    producer = make_producer(migrated, client_id="test")
+    await producer.start()
+    try:
+        relay = OutboxRelay(uow_factory=uow_factory, producer=producer, topic_prefix=migrated.topic_prefix)
+        assert await relay.relay_once() == 20
+        assert await relay.relay_once() == 0
+    finally:
+        await producer.stop()
+    records = await read_topic(migrated, FEEDBACK_RECEIVED, until=lambda r: len(r) >= 20)
+    assert sorted(json.loads(r.value)["event_id"] for r in records) == sorted(str(e.event_id) for e in events)
+    by_id = {str(e.event_id): e for e in events}
+    for record in records:
+        event = by_id[json.loads(record.value)["event_id"]]
+        assert record.key == event.key
+        headers = dict(record.headers)
+        assert headers["correlation_id"] == str(event.correlation_id).encode()
+        assert headers["event_type"] == b"FeedbackReceived"
+    assert await unpublished(uow_factory) == 0
+
+
+async def test_a_rolled_back_transaction_leaves_nothing_to_publish(uow_factory) -> None:
+    async with uow_factory() as uow:
+        uow.publish(feedback())
+        # no commit: leaving the block rolls back
+    async with uow_factory() as uow:
+        uow.publish(feedback())
+        await uow.rollback()
+    assert await unpublished(uow_factory) == 0
+
+
+class FailingProducer:
+    async def send(self, *args: object, **kwargs: object) -> asyncio.Future:
+        raise KafkaConnectionError("broker unreachable")
+
+
+async def test_relay_keeps_rows_on_broker_errors_and_sends_them_later(migrated: Settings, uow_factory) -> None:
+    async with uow_factory() as uow:
+        uow.publish(feedback(), feedback())
+        await uow.commit()
+    failing = OutboxRelay(uow_factory=uow_factory, producer=FailingProducer(), topic_prefix=migrated.topic_prefix)  # type: ignore[arg-type]
+    with pytest.raises(KafkaConnectionError):
+        await failing.relay_once()
+    assert await unpublished(uow_factory) == 2
+    producer = make_producer(migrated, client_id="test")
+    await producer.start()
+    try:
+        relay = OutboxRelay(uow_factory=uow_factory, producer=producer, topic_prefix=migrated.topic_prefix)
+        assert await relay.relay_once() == 2
+    finally:
+        await producer.stop()
+    assert await unpublished(uow_factory) == 0
+
+
+async def test_competing_relays_claim_disjoint_rows(migrated: Settings, uow_factory) -> None:
+    events = [feedback(f"t{i}") for i in range(600)]
+    async with uow_factory() as uow:
+        uow.publish(*events)
+        await uow.commit()
+    producers = [make_producer(migrated, client_id=f"test-{i}") for i in range(3)]
+    for producer in producers:
+        await producer.start()
+    try:
+        relays = [OutboxRelay(uow_factory=uow_factory, producer=p, topic_prefix=migrated.topic_prefix,
+                              batch_size=50) for p in producers]
+
+        async def drain(relay: OutboxRelay) -> int:
+            total = 0
+            while n := await relay.relay_once():
+                total += n
+            return total
+
+        counts = await asyncio.gather(*(drain(r) for r in relays))
+    finally:
+        for producer in producers:
+            await producer.stop()
+    assert sum(counts) == 600
+    records = await read_topic(migrated, FEEDBACK_RECEIVED, until=lambda r: len(r) >= 600)
+    ids = [json.loads(r.value)["event_id"] for r in records]
+    assert len(ids) == len(set(ids)) == 600
+
+
+async def test_consumer_dedupes_dead_letters_poison_and_keeps_going(migrated: Settings, uow_factory) -> None:
+    attempts: dict[str, int] = {}
+
+    async def handler(event: Event, uow: UnitOfWork) -> None:
+        assert isinstance(event, FeedbackReceived)
+        attempts[event.data.text] = attempts.get(event.data.text, 0) + 1
+        if event.data.text == "always fails":
+            raise RuntimeError("cannot apply this one")
+        await uow.session.execute(
+            sa.text("INSERT INTO intake.test_effects VALUES (:id, :text)"),
+            {"id": event.event_id, "text": event.data.text},
+        )
+
+    consumer = EventConsumer(name="test.consumer", handlers={"FeedbackReceived": handler},
+                             uow_factory=uow_factory, topic_prefix=migrated.topic_prefix,
+                             max_attempts=3, backoff_initial_s=0.01, backoff_max_s=0.05)
+    broker = make_broker(migrated, client_id="test")
+    topic = f"{migrated.topic_prefix}{FEEDBACK_RECEIVED}"
+    consumer.subscribe(broker, topics=[topic], group_id=f"{migrated.topic_prefix}test")
+    producer = make_producer(migrated, client_id="test-relay")
+    await producer.start()
+    relay = OutboxRelay(uow_factory=uow_factory, producer=producer, topic_prefix=migrated.topic_prefix,
+                        poll_interval_s=0.05)
+    relay.start()
+    await broker.start()
+    try:
+        first, poison, later = feedback("first"), feedback("always fails"), feedback("later")
+        await publish_raw(migrated, FEEDBACK_RECEIVED, first.to_json(), key=first.key)
+        await publish_raw(migrated, FEEDBACK_RECEIVED, first.to_json(), key=first.key)  # redelivery
+        await publish_raw(migrated, FEEDBACK_RECEIVED, b'{"event_type": "FeedbackReceived", "data": 1}', key=first.key)
+        await publish_raw(migrated, FEEDBACK_RECEIVED, b"\xff\xfe not json", key=first.key)
+        await publish_raw(migrated, FEEDBACK_RECEIVED, poison.to_json(), key=first.key)
+        await publish_raw(migrated, FEEDBACK_RECEIVED, later.to_json(), key=first.key)
+
+        async def effects() -> list[str]:
+            async with uow_factory.engine.connect() as conn:
+                rows = await conn.execute(sa.text("SELECT text FROM intake.test_effects ORDER BY text"))
+                return [r[0] for r in rows]
+
+        assert await eventually(effects, until=lambda e: "later" in e) == ["first", "later"]
+        dead = await read_topic(migrated, f"{FEEDBACK_RECEIVED}.dlq", until=lambda r: len(r) >= 3)
+    finally:
+        await broker.stop()
+        await relay.stop()
+        await producer.stop()
+
+    assert attempts["first"] == 1
+    # one try inside the whole batch, then three on its own (bounded, backed off), then the DLQ
+    assert attempts["always fails"] == 4
+    assert len(dead) == 3
+    by_kind: dict[str, list[dict[str, str]]] = {}
+    for record in dead:
+        headers = {k: v.decode() for k, v in record.headers}
+        by_kind.setdefault(headers["x-dlq-kind"], []).append(headers)
+        assert headers["x-original-topic"] == topic
+        assert headers["x-dlq-consumer"] == "test.consumer"
+        assert headers["x-original-partition"].isdigit() and headers["x-original-offset"].isdigit()
+    assert len(by_kind["schema-invalid"]) == 2
+    assert {h["x-dlq-reason"][:8] for h in by_kind["schema-invalid"]} >= {"not JSON"}
+    [failed] = by_kind["handler-failed"]
+    assert failed["x-dlq-reason"] == "RuntimeError: cannot apply this one"
+    assert failed["x-dlq-attempts"] == "4"
+    assert failed["x-original-event-id"] == str(poison.event_id)
+    # the dead-lettered payload is the original, byte for byte
+    assert sorted(r.value for r in dead if dict(r.headers)[b"x-dlq-kind".decode()] == b"handler-failed") == [poison.to_json()]
+
+
+async def test_infrastructure_failures_are_retried_not_dead_lettered(migrated: Settings, uow_factory) -> None:
+    calls = 0
+
+    async def flaky(event: Event, uow: UnitOfWork) -> None:
+        nonlocal calls
+        calls += 1
+        if calls <= 5:
+            raise ConnectionError("database went away")
+        await uow.session.execute(sa.text("INSERT INTO intake.test_effects VALUES (:id, 'ok')"), {"id": event.event_id})
+
+    consumer = EventConsumer(name="test.flaky", handlers={"FeedbackReceived": flaky}, uow_factory=uow_factory,
+                             topic_prefix=migrated.topic_prefix, max_attempts=2, backoff_initial_s=0.01,
+                             backoff_max_s=0.05)
+    broker = make_broker(migrated, client_id="test")
+    consumer.subscribe(broker, topics=[f"{migrated.topic_prefix}{FEEDBACK_RECEIVED}"],
+                       group_id=f"{migrated.topic_prefix}flaky")
+    await broker.start()
+    try:
+        event = feedback()
+        await publish_raw(migrated, FEEDBACK_RECEIVED, event.to_json(), key=event.key)
+
+        async def effects() -> int:
+            async with uow_factory.engine.connect() as conn:
+                return (await conn.execute(sa.text("SELECT count(*) FROM intake.test_effects"))).scalar_one()
+
+        assert await eventually(effects, until=lambda n: n == 1, timeout=30) == 1
+    finally:
+        await broker.stop()
+    assert calls == 6  # five failures rewound the batch, the sixth attempt applied it
+    assert consumer.dead_lettered == 0
+    assert await unpublished(uow_factory) == 0
