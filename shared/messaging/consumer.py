@@ -132,9 +132,8 @@ class EventConsumer:
         )
         async def consume(body: Any, message: KafkaMessage) -> None:
             records = message.raw_message
-            if not isinstance(records, tuple):
-                records = (records,)
-            await self.process(list(records))
+            # A batch (a tuple from aiokafka, a list from FastStream's in-memory test broker).
+            await self.process(list(records) if isinstance(records, tuple | list) else [records])
 
     # --- processing ---------------------------------------------------------------------------
 
