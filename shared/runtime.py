@@ -50,8 +50,19 @@ class ServiceRuntime:
         self.consumers: list[EventConsumer] = []
         self._started = False
 
-    def consume(self, *, name: str, handlers: dict[str, Handler], **options: Any) -> EventConsumer:
-        """Subscribe ``handlers`` (event type -> handler) in this service's consumer group."""
+    def consume(
+        self,
+        *,
+        name: str,
+        handlers: dict[str, Handler],
+        topics: Sequence[str] | None = None,
+        **options: Any,
+    ) -> EventConsumer:
+        """Subscribe ``handlers`` (event type -> handler) in this service's consumer group.
+
+        The topics default to those of the handled event types; an inbound topic is named
+        explicitly (logical name, without the prefix) together with its ``decode``.
+        """
         consumer = EventConsumer(
             name=name,
             handlers=handlers,
@@ -64,8 +75,12 @@ class ServiceRuntime:
         )
         consumer.subscribe(
             self.broker,
-            topics=self.topics_for(handlers),
-            group_id=self.settings.group_id(self.service),
+            topics=(
+                [prefixed(t, self.settings.topic_prefix) for t in topics]
+                if topics is not None
+                else self.topics_for(handlers)
+            ),
+            group_id=self.settings.group_id(name),
             batch_size=self.settings.consumer_batch_size,
         )
         self.consumers.append(consumer)

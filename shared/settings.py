@@ -136,8 +136,9 @@ class Settings(BaseSettings):
     def port(self, service: str) -> int:
         return int(getattr(self, f"port_{service}"))
 
-    def group_id(self, service: str) -> str:
-        return f"{self.topic_prefix}{self.consumer_group_prefix}.{service}"
+    def group_id(self, consumer: str) -> str:
+        """Consumer names start with their service ('routing.cases'); each is its own group."""
+        return f"{self.topic_prefix}{self.consumer_group_prefix}.{consumer}"
 
 
 def role_name(service: str) -> str:

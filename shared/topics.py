@@ -11,6 +11,14 @@ FEEDBACK_RECEIVED = "feedback.received"
 COMPLAINT_CLASSIFIED = "complaint.classified"
 REPAIR_ACCEPTED = "repair.accepted"
 SURVEY_RETURNED = "survey.returned"
+ORG_UNIT_REGISTERED = "registry.org-unit"
+PROJECT_REGISTERED = "registry.project"
+UNITS_REGISTERED = "registry.units"
+CUSTOMER_REGISTERED = "registry.customer"
+CUSTOMER_ERASED = "customer.erased"
+
+#: Where other enterprise systems (call centre, ERP, property systems) submit feedback.
+INBOUND_FEEDBACK = "inbound.feedback"
 
 #: event type -> topic, for every integration event in ``shared.events``.
 EVENT_TOPICS: dict[str, str] = {
@@ -18,7 +26,15 @@ EVENT_TOPICS: dict[str, str] = {
     "ComplaintClassified": COMPLAINT_CLASSIFIED,
     "RepairAccepted": REPAIR_ACCEPTED,
     "SurveyReturned": SURVEY_RETURNED,
+    "OrgUnitRegistered": ORG_UNIT_REGISTERED,
+    "ProjectRegistered": PROJECT_REGISTERED,
+    "UnitsRegistered": UNITS_REGISTERED,
+    "CustomerRegistered": CUSTOMER_REGISTERED,
+    "CustomerErased": CUSTOMER_ERASED,
 }
+
+#: Topics other systems write to; CareLoop consumes them and never produces to them.
+INBOUND_TOPICS: tuple[str, ...] = (INBOUND_FEEDBACK,)
 
 DLQ_SUFFIX = ".dlq"
 
@@ -41,5 +57,5 @@ def dead_letter(topic: str) -> str:
 
 def all_topics(prefix: str = "") -> list[str]:
     """Every topic CareLoop creates, dead-letter topics included."""
-    names = sorted(set(EVENT_TOPICS.values()))
+    names = sorted(set(EVENT_TOPICS.values()) | set(INBOUND_TOPICS))
     return [prefixed(n, prefix) for n in names] + [dead_letter(prefixed(n, prefix)) for n in names]

@@ -6,89 +6,109 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from fastapi import APIRouter, Header, HTTPException, Request, Response, status
+from pydantic import BaseModel, Field
 
 from services.intake import domain, service
-from shared.clock import Clock
 from shared.db import UnitOfWorkFactory
 from shared.events import OrgPath
-from shared.events.vocabulary import Channel, FeedbackKind, ProjectStage
+from shared.events.inbound import FeedbackSubmission
+from shared.events.vocabulary import Channel, FeedbackKind
 from shared.http import correlation_id_of
 
-AttachmentRef = Annotated[str, StringConstraints(min_length=1, max_length=1024, pattern=r"^\S+$")]
 
+class StaffFeedbackSubmission(FeedbackSubmission):
+    """What staff tools send: the same as every channel, and the receiver is required."""
 
-class FeedbackIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    kind: FeedbackKind
-    channel: Channel
-    text: str = Field(min_length=1, max_length=10_000)
-    received_by: str = Field(min_length=1, max_length=64, description="staff id of the first-contact owner")
-    org: OrgPath
-    received_at: AwareDatetime | None = Field(default=None, description="defaults to the time of the request")
-    customer_id: uuid.UUID | None = None
-    project_id: str | None = Field(default=None, max_length=64)
-    project_stage: ProjectStage | None = None
-    unit: str | None = Field(default=None, max_length=64)
-    attachments: list[AttachmentRef] = Field(default_factory=list, max_length=20)
+    received_by: str = Field(  # type: ignore[assignment]
+        min_length=1, max_length=64, description="staff id of the first-contact owner (首问负责人)"
+    )
 
 
 class FeedbackAccepted(BaseModel):
     feedback_id: uuid.UUID
     correlation_id: uuid.UUID
+    created: bool
+    duplicate_of: uuid.UUID | None = None
+    incident_group_id: uuid.UUID | None = None
 
 
 class FeedbackOut(BaseModel):
     feedback_id: uuid.UUID
     kind: FeedbackKind
     channel: Channel
+    text: str
     received_at: datetime
     received_by: str
+    in_working_time: bool | None
     org: OrgPath
     project_id: str | None
     unit: str | None
+    customer_id: uuid.UUID | None
+    attachments: list[str]
+    source_system: str | None
+    external_id: str | None
+    duplicate_of: uuid.UUID | None
+    incident_group_id: uuid.UUID | None
     correlation_id: uuid.UUID
 
 
-def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
+def refused(exc: domain.SubmissionRefused) -> HTTPException:
+    return HTTPException(422, {"error": "validation_failed", "fields": [{"field": exc.field, "reason": exc.reason}]})
+
+
+def build_router(*, uow_factory: UnitOfWorkFactory, receive: service.Receiver) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["feedback"])
 
-    @router.post("/feedback", status_code=status.HTTP_201_CREATED, response_model=FeedbackAccepted)
-    async def post_feedback(body: FeedbackIn, request: Request) -> FeedbackAccepted:
+    @router.post(
+        "/feedback",
+        status_code=status.HTTP_201_CREATED,
+        response_model=FeedbackAccepted,
+        responses={200: {"description": "a retry: the original feedback"}, 409: {"description": "key reused"}},
+    )
+    async def post_feedback(
+        body: StaffFeedbackSubmission,
+        request: Request,
+        response: Response,
+        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    ) -> FeedbackAccepted:
+        """Record feedback from any channel. Send an `Idempotency-Key` header so that a retried
+        request returns the original feedback instead of recording it twice."""
         correlation_id = correlation_id_of(request)
-        command = domain.ReceiveFeedback(
-            **{name: value for name, value in body if name != "attachments"},
-            attachments=tuple(body.attachments),
-            correlation_id=correlation_id,
-        )
         try:
             async with uow_factory() as uow:
-                feedback_id = await service.receive_feedback(command, uow=uow, clock=clock)
-        except ValueError as exc:
-            raise HTTPException(
-                status_code=422,
-                detail={"error": "validation_failed", "fields": [{"field": "received_at", "reason": str(exc)}]},
-            ) from exc
-        return FeedbackAccepted(feedback_id=feedback_id, correlation_id=correlation_id)
+                receipt = await receive(
+                    body, uow=uow, correlation_id=correlation_id, idempotency_key=idempotency_key,
+                    staff_required=True,
+                )
+                await uow.commit()
+        except domain.SubmissionRefused as exc:
+            raise refused(exc) from exc
+        except domain.IdempotencyConflict as exc:
+            raise HTTPException(409, {"error": "idempotency_key_reused",
+                                      "reason": "this key was used for a different submission"}) from exc
+        if not receipt.created:
+            response.status_code = status.HTTP_200_OK
+        return FeedbackAccepted(
+            feedback_id=receipt.feedback_id, correlation_id=correlation_id, created=receipt.created,
+            duplicate_of=receipt.duplicate_of, incident_group_id=receipt.incident_group_id,
+        )
 
     @router.get("/feedback/{feedback_id}", response_model=FeedbackOut)
     async def get_feedback(feedback_id: uuid.UUID) -> FeedbackOut:
         async with uow_factory() as uow:
             record = await service.get_feedback(feedback_id, uow=uow)
         if record is None:
-            raise HTTPException(status_code=404, detail={"error": "not_found", "feedback_id": str(feedback_id)})
+            raise HTTPException(404, {"error": "not_found", "feedback_id": str(feedback_id)})
         return FeedbackOut(
-            feedback_id=record.id,
-            kind=FeedbackKind(record.kind),
-            channel=Channel(record.channel),
-            received_at=record.received_at,
-            received_by=record.received_by,
+            feedback_id=record.id, kind=FeedbackKind(record.kind), channel=Channel(record.channel),
+            text=record.text, received_at=record.received_at, received_by=record.received_by,
+            in_working_time=record.in_working_time,
             org=OrgPath(group=record.org_group, subsidiary=record.org_subsidiary, project=record.org_project),
-            project_id=record.project_id,
-            unit=record.unit,
-            correlation_id=record.correlation_id,
+            project_id=record.project_id, unit=record.unit, customer_id=record.customer_id,
+            attachments=list(record.attachments or []), source_system=record.source_system,
+            external_id=record.external_id, duplicate_of=record.duplicate_of,
+            incident_group_id=record.incident_group_id, correlation_id=record.correlation_id,
         )
 
     return router

@@ -1,25 +1,39 @@
 """Intake's composition root: every way data enters and leaves the service is wired here.
 
-In:  HTTP ``POST /api/v1/feedback`` (staff tools, apps).
+In:  HTTP ``POST /api/v1/feedback`` (staff tools, apps);
+     ``inbound.feedback`` (consumer ``intake.inbound``: call centre, ERP, property systems).
 Out: ``feedback.received`` through the outbox.
 """
 
 from __future__ import annotations
 
+import functools
+
 from fastapi import FastAPI
 
-from services.intake.api import build_router
+from services.intake import api, handlers, service
 from services.intake.config import SERVICE, IntakeSettings
 from shared.clock import Clock, utc_now
 from shared.http import create_service_app
 from shared.runtime import ServiceRuntime
+from shared.topics import INBOUND_FEEDBACK
 
 
 def create_app(settings: IntakeSettings | None = None, *, clock: Clock = utc_now) -> FastAPI:
-    settings = settings or IntakeSettings()
+    settings = settings if isinstance(settings, IntakeSettings) else IntakeSettings(**dict(settings or {}))
     runtime = ServiceRuntime(service=SERVICE, settings=settings)
+    receive: service.Receiver = functools.partial(
+        service.receive_feedback, clock=clock, policy=settings.duplicate_policy()
+    )
+    runtime.consume(
+        name="intake.inbound",
+        handlers=handlers.build_handlers(receive=receive),
+        topics=[INBOUND_FEEDBACK],
+        decode=handlers.decode_inbound,
+        validate=handlers.source_check(settings.inbound_sources),
+    )
     return create_service_app(
         runtime,
         title="CareLoop intake",
-        routers=[build_router(uow_factory=runtime.uow_factory, clock=clock)],
+        routers=[api.build_router(uow_factory=runtime.uow_factory, receive=receive)],
     )

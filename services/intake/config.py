@@ -1,9 +1,29 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
+from pydantic import Field
+
+from services.intake.domain import DuplicatePolicy
 from shared.settings import Settings
 
 SERVICE = "intake"
 
 
 class IntakeSettings(Settings):
-    """Intake's settings on top of the shared ones (none of its own yet)."""
+    """Intake's settings on top of the shared ones (env prefix CARELOOP_)."""
+
+    duplicate_window_hours: float = Field(default=72, gt=0, description="how far apart likely duplicates may be")
+    duplicate_similarity: float = Field(default=0.6, ge=0, le=1)
+    incident_similarity: float = Field(default=0.5, ge=0, le=1)
+    # Systems allowed to submit on the inbound topic; anything else is dead-lettered with the reason.
+    inbound_sources: list[str] = Field(
+        default=["callcentre", "erp", "property", "wechat", "crm", "survey-tool"],
+    )
+
+    def duplicate_policy(self) -> DuplicatePolicy:
+        return DuplicatePolicy(
+            window=timedelta(hours=self.duplicate_window_hours),
+            duplicate_similarity=self.duplicate_similarity,
+            incident_similarity=self.incident_similarity,
+        )

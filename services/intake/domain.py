@@ -1,69 +1,201 @@
-"""Intake's rules: what a piece of customer information must hold before it is accepted."""
+"""Intake's rules: accepting a submission, recognising retries, duplicates and incident groups.
+
+Pure functions only; the use cases in ``service.py`` bring the data and the clock.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from shared.events import FeedbackReceived, FeedbackReceivedData, OrgPath
-from shared.events.vocabulary import Channel, FeedbackKind, ProjectStage
+from shared.events import FeedbackReceived, FeedbackReceivedData
+from shared.events.inbound import FeedbackSubmission
+from shared.events.vocabulary import FeedbackKind
 
 PRODUCER = "intake"
 
+# Kinds where several households reporting one defect form an incident group.
+GROUPABLE_KINDS = frozenset({FeedbackKind.COMPLAINT, FeedbackKind.REPAIR_REQUEST})
 
-@dataclass(frozen=True)
-class ReceiveFeedback:
-    """Command: record one piece of customer information from any channel."""
 
-    kind: FeedbackKind
-    channel: Channel
-    text: str
-    received_by: str
-    org: OrgPath
-    correlation_id: uuid.UUID
-    received_at: datetime | None = None
-    customer_id: uuid.UUID | None = None
-    project_id: str | None = None
-    project_stage: ProjectStage | None = None
-    unit: str | None = None
-    attachments: tuple[str, ...] = field(default=())
+class SubmissionRefused(ValueError):
+    """A submission that cannot be accepted; ``field`` names the offending field."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class IdempotencyConflict(Exception):
+    """The same idempotency key was used before for a different submission."""
 
 
 @dataclass(frozen=True)
-class Feedback:
+class DuplicatePolicy:
+    """How near-identical feedback is recognised (settings; see ``IntakeSettings``)."""
+
+    window: timedelta = timedelta(hours=72)
+    duplicate_similarity: float = 0.6
+    incident_similarity: float = 0.5
+
+
+@dataclass(frozen=True)
+class PriorFeedback:
+    """What duplicate detection needs of earlier feedback of the same project."""
+
     id: uuid.UUID
-    command: ReceiveFeedback
+    kind: str
+    customer_id: uuid.UUID | None
+    unit: str | None
+    text: str
     received_at: datetime
+    duplicate_of: uuid.UUID | None
+    incident_group_id: uuid.UUID | None
 
 
-def accept(command: ReceiveFeedback, *, now: datetime, feedback_id: uuid.UUID) -> Feedback:
-    """Accept a submission; the receiving time defaults to now and may not lie in the future."""
-    received_at = command.received_at or now
-    if received_at > now:
-        raise ValueError("received_at lies in the future")
-    return Feedback(id=feedback_id, command=command, received_at=received_at)
+@dataclass(frozen=True)
+class Links:
+    duplicate_of: uuid.UUID | None = None
+    incident_group_id: uuid.UUID | None = None
+    # The earlier feedback that now starts a group (its own id becomes the group id).
+    group_founder: uuid.UUID | None = None
 
 
-def feedback_received(feedback: Feedback, *, now: datetime) -> FeedbackReceived:
-    cmd = feedback.command
+def received_by_of(submission: FeedbackSubmission, *, staff_required: bool) -> str:
+    """The first-contact owner: staff must name themselves; a system is its own receiver."""
+    if submission.received_by:
+        return submission.received_by
+    if staff_required or not submission.source_system:
+        raise SubmissionRefused("received_by", "name the staff member who received it (首问负责人)")
+    return f"system:{submission.source_system}"
+
+
+def received_at_of(submission: FeedbackSubmission, *, now: datetime) -> datetime:
+    received_at = submission.received_at or now
+    if received_at > now + timedelta(minutes=2):  # a little clock skew between systems is fine
+        raise SubmissionRefused("received_at", "lies in the future")
+    return received_at
+
+
+def idempotency_key_of(submission: FeedbackSubmission, header_key: str | None) -> str | None:
+    if header_key:
+        return f"key:{header_key}"
+    if submission.source_system and submission.external_id:
+        return f"ext:{submission.source_system}:{submission.external_id}"
+    return None
+
+
+def fingerprint(submission: FeedbackSubmission) -> str:
+    """A stable hash of what was submitted, to tell a retry from a different request."""
+    canonical = json.dumps(submission.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+_NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
+
+
+def _bigrams(text: str) -> set[str]:
+    compact = _NOISE.sub("", text.lower())
+    if len(compact) < 2:
+        return {compact} if compact else set()
+    return {compact[i : i + 2] for i in range(len(compact) - 1)}
+
+
+def text_similarity(a: str, b: str) -> float:
+    """Jaccard similarity of character bigrams: works for Chinese without segmentation."""
+    x, y = _bigrams(a), _bigrams(b)
+    if not x or not y:
+        return 0.0
+    return len(x & y) / len(x | y)
+
+
+def link(
+    *,
+    kind: FeedbackKind,
+    customer_id: uuid.UUID | None,
+    unit: str | None,
+    text: str,
+    received_at: datetime,
+    prior: Sequence[PriorFeedback],
+    policy: DuplicatePolicy,
+) -> Links:
+    """Link new feedback to a likely duplicate (same customer or unit) or to an incident group
+    (other households, same defect). Never drops anything: links only."""
+    best_duplicate: tuple[float, PriorFeedback] | None = None
+    best_incident: tuple[float, PriorFeedback] | None = None
+    for earlier in prior:
+        if abs(received_at - earlier.received_at) > policy.window:
+            continue
+        similarity = text_similarity(text, earlier.text)
+        same_party = (customer_id is not None and customer_id == earlier.customer_id) or (
+            unit is not None and unit == earlier.unit
+        )
+        if same_party:
+            if similarity >= policy.duplicate_similarity and (
+                best_duplicate is None or similarity > best_duplicate[0]
+            ):
+                best_duplicate = (similarity, earlier)
+        elif (
+            kind in GROUPABLE_KINDS
+            and earlier.kind in GROUPABLE_KINDS
+            and similarity >= policy.incident_similarity
+            and (best_incident is None or similarity > best_incident[0])
+        ):
+            best_incident = (similarity, earlier)
+    if best_duplicate is not None:
+        original = best_duplicate[1]
+        return Links(
+            duplicate_of=original.duplicate_of or original.id,
+            incident_group_id=original.incident_group_id,
+        )
+    if best_incident is not None:
+        earlier = best_incident[1]
+        if earlier.incident_group_id is not None:
+            return Links(incident_group_id=earlier.incident_group_id)
+        return Links(incident_group_id=earlier.id, group_founder=earlier.id)
+    return Links()
+
+
+def feedback_received(
+    submission: FeedbackSubmission,
+    *,
+    feedback_id: uuid.UUID,
+    received_at: datetime,
+    received_by: str,
+    customer_id: uuid.UUID | None,
+    in_working_time: bool | None,
+    links: Links,
+    correlation_id: uuid.UUID,
+    now: datetime,
+) -> FeedbackReceived:
     return FeedbackReceived.create(
         data=FeedbackReceivedData(
-            feedback_id=feedback.id,
-            kind=cmd.kind,
-            channel=cmd.channel,
-            text=cmd.text,
-            received_at=feedback.received_at,
-            received_by=cmd.received_by,
-            customer_id=cmd.customer_id,
-            project_id=cmd.project_id or cmd.org.project,
-            project_stage=cmd.project_stage,
-            unit=cmd.unit,
-            attachments=cmd.attachments,
+            feedback_id=feedback_id,
+            kind=submission.kind,
+            channel=submission.channel,
+            text=submission.text,
+            received_at=received_at,
+            received_by=received_by,
+            customer_id=customer_id,
+            project_id=submission.project_id or submission.org.project,
+            project_stage=submission.project_stage,
+            unit=submission.unit,
+            in_working_time=in_working_time,
+            source_system=submission.source_system,
+            external_id=submission.external_id,
+            duplicate_of=links.duplicate_of,
+            incident_group_id=links.incident_group_id,
+            attachments=submission.attachments,
         ),
-        org=cmd.org,
-        aggregate_id=feedback.id,
+        org=submission.org,
+        aggregate_id=feedback_id,
         occurred_at=now,
         producer=PRODUCER,
-        correlation_id=cmd.correlation_id,
+        correlation_id=correlation_id,
     )

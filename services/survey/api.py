@@ -62,6 +62,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
         try:
             async with uow_factory() as uow:
                 response_id = await service.record_response(command, uow=uow, clock=clock)
+                await uow.commit()
         except domain.InvalidAnswer as exc:
             index = ids.index(exc.item_id)
             raise HTTPException(422, {"error": "validation_failed",

@@ -1,4 +1,4 @@
-"""Survey's use cases. Only the unit of work commits."""
+"""Survey's use cases. They change state and queue events; the caller's unit of work commits."""
 
 from __future__ import annotations
 
@@ -76,5 +76,4 @@ async def record_response(command: RecordResponse, *, uow: UnitOfWork, clock: Cl
             correlation_id=command.correlation_id,
         )
     )
-    await uow.commit()
     return response_id

@@ -5,6 +5,7 @@ Personal data never travels here: customers are referred to by id; contact detai
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 from uuid import UUID
 
@@ -46,7 +47,10 @@ class FeedbackReceivedData(Payload):
     )
     source_system: str | None = Field(default=None, max_length=64)
     external_id: str | None = Field(default=None, max_length=128)
-    duplicate_of: UUID | None = None
+    duplicate_of: UUID | None = Field(default=None, description="earlier feedback this one likely repeats")
+    incident_group_id: UUID | None = Field(
+        default=None, description="feedback from several households about one defect share this id"
+    )
     attachments: tuple[str, ...] = Field(default=(), description="object keys or URLs, never blobs")
 
 
@@ -142,9 +146,111 @@ class SurveyReturned(Event):
     data: SurveyReturnedData
 
 
+# --- Registry (owned by intake; other services keep their own copies) -------------------------
+
+
+class OrgUnitRegisteredData(Payload):
+    path: str = Field(min_length=1, max_length=200, description="'G', 'G/S' or 'G/S/P'")
+    level: Literal["group", "subsidiary", "project"]
+    name: str = Field(min_length=1, max_length=200)
+    unit_type: Literal["group", "subsidiary", "project_department", "property_office"]
+    revision: int = Field(ge=1, description="increases with every change; apply only a newer one")
+
+
+class OrgUnitRegistered(Event):
+    EVENT_TYPE = "OrgUnitRegistered"
+    SCHEMA_VERSION = 1
+    event_type: Literal["OrgUnitRegistered"] = "OrgUnitRegistered"
+    schema_version: Literal[1] = 1
+    data: OrgUnitRegisteredData
+
+
+class ProjectRegisteredData(Payload):
+    project_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    contract_number: str | None = Field(default=None, max_length=64)
+    stage: ProjectStage
+    completion_date: date | None = None
+    warranty_end: date | None = None
+    households: int | None = Field(default=None, ge=0)
+    occupied_units: int | None = Field(default=None, ge=0)
+    occupancy_start: date | None = None
+    buildings: tuple[str, ...] = ()
+    revision: int = Field(ge=1)
+
+
+class ProjectRegistered(Event):
+    EVENT_TYPE = "ProjectRegistered"
+    SCHEMA_VERSION = 1
+    event_type: Literal["ProjectRegistered"] = "ProjectRegistered"
+    schema_version: Literal[1] = 1
+    data: ProjectRegisteredData
+
+
+class UnitRecord(Payload):
+    unit_id: UUID
+    building: str = Field(min_length=1, max_length=32)
+    label: str = Field(min_length=1, max_length=64, description="e.g. '2-1201' (unit-room)")
+    occupied: bool
+    household_id: UUID | None = Field(default=None, description="the household customer, by id only")
+
+
+class UnitsRegisteredData(Payload):
+    project_id: str = Field(min_length=1, max_length=64)
+    units: tuple[UnitRecord, ...] = Field(min_length=1)
+
+
+class UnitsRegistered(Event):
+    EVENT_TYPE = "UnitsRegistered"
+    SCHEMA_VERSION = 1
+    event_type: Literal["UnitsRegistered"] = "UnitsRegistered"
+    schema_version: Literal[1] = 1
+    data: UnitsRegisteredData
+
+
+class CustomerRegisteredData(Payload):
+    customer_id: UUID
+    customer_kind: Literal["owner", "household", "agent", "company", "person"]
+    key_customer: bool = False
+    project_ids: tuple[str, ...] = ()
+    unit_ids: tuple[UUID, ...] = ()
+    has_phone: bool = Field(default=False, description="reachable by phone (the number stays in intake)")
+    has_email: bool = False
+    revision: int = Field(ge=1)
+
+
+class CustomerRegistered(Event):
+    EVENT_TYPE = "CustomerRegistered"
+    SCHEMA_VERSION = 1
+    event_type: Literal["CustomerRegistered"] = "CustomerRegistered"
+    schema_version: Literal[1] = 1
+    data: CustomerRegisteredData
+
+
+class CustomerErasedData(Payload):
+    customer_id: UUID
+    erased_at: AwareDatetime
+    reason: Literal["customer_request", "retention_expired", "other"] = "customer_request"
+
+
+class CustomerErased(Event):
+    """Every service removes or anonymises what it holds about this customer."""
+
+    EVENT_TYPE = "CustomerErased"
+    SCHEMA_VERSION = 1
+    event_type: Literal["CustomerErased"] = "CustomerErased"
+    schema_version: Literal[1] = 1
+    data: CustomerErasedData
+
+
 EVENT_CLASSES: tuple[type[Event], ...] = (
     FeedbackReceived,
     ComplaintClassified,
     RepairAccepted,
     SurveyReturned,
+    OrgUnitRegistered,
+    ProjectRegistered,
+    UnitsRegistered,
+    CustomerRegistered,
+    CustomerErased,
 )

@@ -90,7 +90,8 @@ class EventConsumer:
         max_attempts: int = 4,
         backoff_initial_s: float = 0.1,
         backoff_max_s: float = 2.0,
-        validate: Callable[[Event, ConsumerRecord[Any, Any]], str | None] | None = None,
+        validate: Callable[[Any, ConsumerRecord[Any, Any]], str | None] | None = None,
+        decode: Callable[[bytes], Any] = decode_event,
     ) -> None:
         self.name = name
         self.handlers = handlers
@@ -101,6 +102,9 @@ class EventConsumer:
         self.backoff_max_s = backoff_max_s
         # An extra check before handling (e.g. the inbound source allow-list); a string refuses.
         self.validate = validate
+        # Our own events by default; an inbound topic brings its own model (anything with
+        # ``event_id``, ``event_type`` and ``correlation_id``) and raises UndecodableEvent.
+        self.decode = decode
         self.processed = 0
         self.dead_lettered = 0
 
@@ -142,7 +146,7 @@ class EventConsumer:
         dead: list[DeadLetter] = []
         for record in records:
             try:
-                event = decode_event(record.value or b"")
+                event = self.decode(record.value or b"")
             except UndecodableEvent as exc:
                 dead.append(DeadLetter(record, "schema-invalid", str(exc), attempts=0))
                 continue
@@ -167,7 +171,8 @@ class EventConsumer:
     async def _apply(self, uow: UnitOfWork, event: Event) -> bool:
         if not await uow.claim(self.name, event.event_id):
             return False
-        token = set_correlation_id(str(event.correlation_id))
+        correlation_id = getattr(event, "correlation_id", None)
+        token = set_correlation_id(str(correlation_id) if correlation_id else None)
         try:
             await self.handlers[event.event_type](event, uow)
         finally:

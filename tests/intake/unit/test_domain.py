@@ -1,4 +1,4 @@
-"""Intake's acceptance rules and the FeedbackReceived it emits."""
+"""Intake's rules: receivers, retries, likely duplicates and incident groups (hand-worked)."""
 
 from __future__ import annotations
 
@@ -7,39 +7,121 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.intake.domain import ReceiveFeedback, accept, feedback_received
-from shared.events import OrgPath
-from shared.events.vocabulary import Channel, FeedbackKind
+from services.intake.domain import (
+    DuplicatePolicy,
+    PriorFeedback,
+    SubmissionRefused,
+    feedback_received,
+    fingerprint,
+    idempotency_key_of,
+    link,
+    received_at_of,
+    received_by_of,
+    text_similarity,
+)
+from services.intake.domain import Links
+from shared.events.inbound import FeedbackSubmission
+from shared.events.vocabulary import FeedbackKind
 
 NOW = datetime(2026, 5, 29, 9, 55, tzinfo=UTC)
+ORG = {"group": "hx", "subsidiary": "east", "project": "lakeside"}
 
 
-def command(**overrides: object) -> ReceiveFeedback:
-    values: dict[str, object] = dict(
-        kind=FeedbackKind.COMPLAINT, channel=Channel.LETTER, text="外墙裂缝", received_by="cs-7",
-        org=OrgPath(group="hx", subsidiary="east", project="lakeside"), correlation_id=uuid.uuid4(),
-    )
+def submission(**overrides: object) -> FeedbackSubmission:
+    values: dict[str, object] = {"kind": "complaint", "channel": "letter", "text": "外墙裂缝", "org": ORG}
     values.update(overrides)
-    return ReceiveFeedback(**values)  # type: ignore[arg-type]
+    return FeedbackSubmission.model_validate(values)
 
 
-def test_received_at_defaults_to_now_and_may_be_earlier() -> None:
-    assert accept(command(), now=NOW, feedback_id=uuid.uuid4()).received_at == NOW
+def prior(text: str, *, unit: str | None = None, customer: uuid.UUID | None = None, hours_ago: float = 1,
+          kind: str = "complaint", duplicate_of: uuid.UUID | None = None,
+          group: uuid.UUID | None = None) -> PriorFeedback:
+    return PriorFeedback(uuid.uuid4(), kind, customer, unit, text, NOW - timedelta(hours=hours_ago),
+                         duplicate_of, group)
+
+
+def test_staff_must_name_the_receiver_systems_receive_themselves() -> None:
+    assert received_by_of(submission(received_by="cs-7"), staff_required=True) == "cs-7"
+    with pytest.raises(SubmissionRefused) as info:
+        received_by_of(submission(), staff_required=True)
+    assert info.value.field == "received_by"
+    assert received_by_of(submission(source_system="callcentre"), staff_required=False) == "system:callcentre"
+
+
+def test_received_at_defaults_to_now_and_may_not_lie_in_the_future() -> None:
+    assert received_at_of(submission(), now=NOW) == NOW
     earlier = NOW - timedelta(days=2)  # a letter logged two days after it arrived
-    assert accept(command(received_at=earlier), now=NOW, feedback_id=uuid.uuid4()).received_at == earlier
+    assert received_at_of(submission(received_at=earlier), now=NOW) == earlier
+    with pytest.raises(SubmissionRefused, match="future"):
+        received_at_of(submission(received_at=NOW + timedelta(hours=1)), now=NOW)
 
 
-def test_received_at_in_the_future_is_refused() -> None:
-    with pytest.raises(ValueError, match="future"):
-        accept(command(received_at=NOW + timedelta(minutes=5)), now=NOW, feedback_id=uuid.uuid4())
+def test_idempotency_key_from_header_or_source_and_external_id() -> None:
+    assert idempotency_key_of(submission(), "abc") == "key:abc"
+    assert idempotency_key_of(submission(source_system="erp", external_id="T-1"), None) == "ext:erp:T-1"
+    assert idempotency_key_of(submission(source_system="erp"), None) is None
 
 
-def test_the_event_carries_what_routing_needs_and_the_correlation_id() -> None:
-    cmd = command(unit="3-2-1201", attachments=("s3://photos/a.jpg",))
-    feedback = accept(cmd, now=NOW, feedback_id=uuid.uuid4())
-    event = feedback_received(feedback, now=NOW)
-    assert event.aggregate_id == str(feedback.id)
-    assert event.correlation_id == cmd.correlation_id
+def test_fingerprint_is_stable_and_tells_different_requests_apart() -> None:
+    assert fingerprint(submission()) == fingerprint(submission())
+    assert fingerprint(submission()) != fingerprint(submission(text="外墙开裂"))
+
+
+def test_text_similarity_by_character_bigrams() -> None:
+    # "卫生间漏水" → {卫生, 生间, 间漏, 漏水}; "卫生间渗水" → {卫生, 生间, 间渗, 渗水}: 2 shared of 6 → 1/3
+    assert text_similarity("卫生间漏水", "卫生间渗水") == pytest.approx(1 / 3)
+    assert text_similarity("卫生间 漏水！", "卫生间漏水") == 1.0  # spaces and punctuation do not count
+    assert text_similarity("", "漏水") == 0.0
+
+
+def test_same_unit_near_identical_text_is_a_likely_duplicate() -> None:
+    earlier = prior("3栋1201卫生间漏水，天花板滴水", unit="3-1201")
+    links = link(kind=FeedbackKind.COMPLAINT, customer_id=None, unit="3-1201", text="3栋1201卫生间漏水,天花板滴水",
+                 received_at=NOW, prior=[earlier], policy=DuplicatePolicy())
+    assert links == Links(duplicate_of=earlier.id)
+
+
+def test_a_duplicate_points_at_the_original_not_at_another_duplicate() -> None:
+    original = uuid.uuid4()
+    second = prior("卫生间漏水严重", customer=(c := uuid.uuid4()), duplicate_of=original)
+    links = link(kind=FeedbackKind.COMPLAINT, customer_id=c, unit=None, text="卫生间漏水严重",
+                 received_at=NOW, prior=[second], policy=DuplicatePolicy())
+    assert links.duplicate_of == original
+
+
+def test_outside_the_window_nothing_is_linked() -> None:
+    earlier = prior("卫生间漏水严重", unit="3-1201", hours_ago=73)
+    links = link(kind=FeedbackKind.COMPLAINT, customer_id=None, unit="3-1201", text="卫生间漏水严重",
+                 received_at=NOW, prior=[earlier], policy=DuplicatePolicy(window=timedelta(hours=72)))
+    assert links == Links()
+
+
+def test_other_households_reporting_the_same_defect_form_one_incident_group() -> None:
+    founder = prior("3栋顶楼屋面漏水，雨天渗到家里", unit="3-1801")
+    links = link(kind=FeedbackKind.COMPLAINT, customer_id=None, unit="3-1802", text="3栋顶楼屋面漏水，雨天渗到家里了",
+                 received_at=NOW, prior=[founder], policy=DuplicatePolicy())
+    assert links == Links(incident_group_id=founder.id, group_founder=founder.id)
+    member = prior("3栋顶楼屋面漏水，雨天渗到家里", unit="3-1802", group=founder.id)
+    third = link(kind=FeedbackKind.REPAIR_REQUEST, customer_id=None, unit="3-1803", text="3栋顶楼屋面漏水，雨天渗到家里",
+                 received_at=NOW, prior=[member], policy=DuplicatePolicy())
+    assert third == Links(incident_group_id=founder.id)
+
+
+def test_praise_never_joins_an_incident_group() -> None:
+    earlier = prior("维修师傅很及时，表扬", unit="1-101", kind="praise")
+    links = link(kind=FeedbackKind.PRAISE, customer_id=None, unit="1-102", text="维修师傅很及时，表扬",
+                 received_at=NOW, prior=[earlier], policy=DuplicatePolicy())
+    assert links == Links()
+
+
+def test_the_event_carries_what_routing_needs() -> None:
+    sub = submission(unit="3-2-1201", attachments=["s3://photos/a.jpg"], source_system="erp", external_id="T-9")
+    feedback_id, correlation_id = uuid.uuid4(), uuid.uuid4()
+    event = feedback_received(sub, feedback_id=feedback_id, received_at=NOW, received_by="cs-7", customer_id=None,
+                              in_working_time=True, links=Links(incident_group_id=feedback_id),
+                              correlation_id=correlation_id, now=NOW)
+    assert event.aggregate_id == str(feedback_id) and event.correlation_id == correlation_id
     assert event.data.project_id == "lakeside"  # from the org path when not given
-    assert event.data.received_by == "cs-7" and event.data.unit == "3-2-1201"
+    assert (event.data.unit, event.data.in_working_time, event.data.received_by) == ("3-2-1201", True, "cs-7")
     assert event.data.attachments == ("s3://photos/a.jpg",)
+    assert (event.data.source_system, event.data.external_id) == ("erp", "T-9")

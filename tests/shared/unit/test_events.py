@@ -127,9 +127,10 @@ def test_org_path_levels_roll_up_from_project_to_group() -> None:
 
 def test_topic_names_live_in_one_place() -> None:
     assert topic_for("FeedbackReceived") == "feedback.received"
-    assert set(EVENT_TOPICS.values()) == {
+    assert set(EVENT_TOPICS.values()) >= {
         "feedback.received", "complaint.classified", "repair.accepted", "survey.returned",
     }
+    assert len(set(EVENT_TOPICS.values())) == len(EVENT_TOPICS)  # one topic per event type
     assert dead_letter("acme.feedback.received") == "acme.feedback.received.dlq"
     assert "acme.survey.returned.dlq" in all_topics("acme.")
     with pytest.raises(KeyError):
