@@ -1,0 +1,125 @@
+"""A case's lifecycle (DOMAIN.md §3): explicit states, the actions that move between them, and
+what each action requires. Pure: the use cases load a case, ask here, and store the result.
+
+    received ─classify─▶ classified ─assign─▶ assigned ─acknowledge─▶ acknowledged
+        │                    │  └─explain_invalid─▶ invalid_explained ─close─▶ closed
+        └─▶ triage ─classify─┘
+    acknowledged ─report_measures─▶ measures_reported ─resolve─▶ resolved
+    acknowledged ─resolve─▶ resolved ─deliver_result─▶ result_delivered
+    result_delivered ─record_acceptance(accepted)─▶ accepted ─close─▶ closed
+                     └record_acceptance(rejected)─▶ acknowledged   (rework)
+    accepted ─complete_return_visit─▶ return_visited ─close─▶ closed   (always for important ones)
+    any open state ─hand_over─▶ handed_over ─close─▶ closed   (claims beyond our authority)
+    assigned/acknowledged ─request_scope_confirmation─▶ awaiting_confirmation
+    awaiting_confirmation ─confirm_scope(confirmed)─▶ acknowledged
+                          └confirm_scope(declined, written reason)─▶ closed
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class CaseState(StrEnum):
+    RECEIVED = "received"
+    TRIAGE = "triage"
+    CLASSIFIED = "classified"
+    ASSIGNED = "assigned"
+    ACKNOWLEDGED = "acknowledged"
+    AWAITING_CONFIRMATION = "awaiting_confirmation"
+    MEASURES_REPORTED = "measures_reported"
+    RESOLVED = "resolved"
+    RESULT_DELIVERED = "result_delivered"
+    ACCEPTED = "accepted"
+    RETURN_VISITED = "return_visited"
+    INVALID_EXPLAINED = "invalid_explained"
+    HANDED_OVER = "handed_over"
+    CLOSED = "closed"
+
+
+class Action(StrEnum):
+    CLASSIFY = "classify"
+    SEND_TO_TRIAGE = "send_to_triage"
+    RECLASSIFY = "reclassify"
+    ASSIGN = "assign"
+    ACKNOWLEDGE = "acknowledge"
+    REQUEST_SCOPE_CONFIRMATION = "request_scope_confirmation"
+    CONFIRM_SCOPE = "confirm_scope"
+    DECLINE_SCOPE = "decline_scope"
+    REPORT_MEASURES = "report_measures"
+    RESOLVE = "resolve"
+    DELIVER_RESULT = "deliver_result"
+    ACCEPT_RESULT = "accept_result"
+    REJECT_RESULT = "reject_result"
+    COMPLETE_RETURN_VISIT = "complete_return_visit"
+    EXPLAIN_INVALID = "explain_invalid"
+    HAND_OVER = "hand_over"
+    CLOSE = "close"
+
+
+S = CaseState
+OPEN_STATES = frozenset(set(CaseState) - {S.CLOSED})
+BEFORE_RESOLUTION = frozenset({S.RECEIVED, S.TRIAGE, S.CLASSIFIED, S.ASSIGNED, S.ACKNOWLEDGED,
+                               S.AWAITING_CONFIRMATION, S.MEASURES_REPORTED})
+
+# action -> (states it may start from, state it leads to; None keeps the state)
+TRANSITIONS: dict[Action, tuple[frozenset[CaseState], CaseState | None]] = {
+    Action.CLASSIFY: (frozenset({S.RECEIVED, S.TRIAGE}), S.CLASSIFIED),
+    Action.SEND_TO_TRIAGE: (frozenset({S.RECEIVED}), S.TRIAGE),
+    Action.RECLASSIFY: (BEFORE_RESOLUTION - {S.RECEIVED}, None),
+    Action.ASSIGN: (frozenset({S.CLASSIFIED, S.ASSIGNED, S.ACKNOWLEDGED, S.MEASURES_REPORTED}), S.ASSIGNED),
+    Action.ACKNOWLEDGE: (frozenset({S.ASSIGNED}), S.ACKNOWLEDGED),
+    Action.REQUEST_SCOPE_CONFIRMATION: (frozenset({S.ASSIGNED, S.ACKNOWLEDGED}), S.AWAITING_CONFIRMATION),
+    Action.CONFIRM_SCOPE: (frozenset({S.AWAITING_CONFIRMATION}), S.ACKNOWLEDGED),
+    Action.DECLINE_SCOPE: (frozenset({S.AWAITING_CONFIRMATION}), S.CLOSED),
+    Action.REPORT_MEASURES: (frozenset({S.ACKNOWLEDGED}), S.MEASURES_REPORTED),
+    Action.RESOLVE: (frozenset({S.ACKNOWLEDGED, S.MEASURES_REPORTED}), S.RESOLVED),
+    Action.DELIVER_RESULT: (frozenset({S.RESOLVED}), S.RESULT_DELIVERED),
+    Action.ACCEPT_RESULT: (frozenset({S.RESULT_DELIVERED}), S.ACCEPTED),
+    Action.REJECT_RESULT: (frozenset({S.RESULT_DELIVERED}), S.ACKNOWLEDGED),
+    Action.COMPLETE_RETURN_VISIT: (frozenset({S.ACCEPTED}), S.RETURN_VISITED),
+    Action.EXPLAIN_INVALID: (frozenset({S.CLASSIFIED, S.ASSIGNED, S.ACKNOWLEDGED}), S.INVALID_EXPLAINED),
+    Action.HAND_OVER: (BEFORE_RESOLUTION, S.HANDED_OVER),
+    Action.CLOSE: (frozenset({S.ACCEPTED, S.RETURN_VISITED, S.INVALID_EXPLAINED, S.HANDED_OVER}), S.CLOSED),
+}
+
+
+class TransitionRefused(Exception):
+    """The action is not possible now; ``state`` is where the case is (HTTP 409)."""
+
+    def __init__(self, action: Action, state: CaseState, reason: str | None = None) -> None:
+        allowed = ", ".join(sorted(a.value for a in allowed_actions(state)))
+        message = reason or f"cannot {action.value} a case that is {state.value}"
+        super().__init__(f"{message} (possible now: {allowed or 'nothing'})")
+        self.action = action
+        self.state = state
+        self.reason = message
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """What the guards need to know besides the state."""
+
+    state: CaseState
+    important: bool = False
+    valid: bool | None = None
+    return_visit_done: bool = False
+
+
+def allowed_actions(state: CaseState) -> list[Action]:
+    return [action for action, (sources, _) in TRANSITIONS.items() if state in sources]
+
+
+def next_state(action: Action, facts: CaseFacts) -> CaseState:
+    """The state after ``action``, or TransitionRefused naming the current state."""
+    sources, target = TRANSITIONS[action]
+    if facts.state not in sources:
+        raise TransitionRefused(action, facts.state)
+    if action is Action.CLOSE and facts.state is S.ACCEPTED and facts.important and not facts.return_visit_done:
+        raise TransitionRefused(
+            action, facts.state, "an important complaint is closed only after its return visit (回访)"
+        )
+    if action is Action.EXPLAIN_INVALID and facts.valid:
+        raise TransitionRefused(action, facts.state, "a valid complaint cannot be explained away as invalid")
+    return target or facts.state
