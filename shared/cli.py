@@ -78,12 +78,12 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 
 def cmd_schemas(args: argparse.Namespace) -> int:
-    from shared.events import EVENT_CLASSES, render_schema, schema_path, write_schemas
+    from shared.events import ALL_EVENT_CLASSES, render_schema, schema_path, write_schemas
 
     if args.check:
         stale = [
             cls.EVENT_TYPE
-            for cls in EVENT_CLASSES
+            for cls in ALL_EVENT_CLASSES
             if not schema_path(cls).exists() or schema_path(cls).read_text(encoding="utf-8") != render_schema(cls)
         ]
         if stale:

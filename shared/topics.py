@@ -17,6 +17,16 @@ UNITS_REGISTERED = "registry.units"
 CUSTOMER_REGISTERED = "registry.customer"
 CUSTOMER_ERASED = "customer.erased"
 
+CASE_OPENED = "case.opened"
+COMPLAINT_RECLASSIFIED = "complaint.reclassified"
+CASE_ASSIGNED = "case.assigned"
+CASE_TRANSITIONED = "case.transitioned"
+DEADLINES_SCHEDULED = "case.deadlines-scheduled"
+DEADLINE_MET = "case.deadline-met"
+DEADLINE_BREACHED = "case.deadline-breached"
+CASE_ESCALATED = "case.escalated"
+CORRECTIVE_ACTION_RECORDED = "case.corrective-action"
+
 #: Where other enterprise systems (call centre, ERP, property systems) submit feedback.
 INBOUND_FEEDBACK = "inbound.feedback"
 
@@ -31,6 +41,15 @@ EVENT_TOPICS: dict[str, str] = {
     "UnitsRegistered": UNITS_REGISTERED,
     "CustomerRegistered": CUSTOMER_REGISTERED,
     "CustomerErased": CUSTOMER_ERASED,
+    "CaseOpened": CASE_OPENED,
+    "ComplaintReclassified": COMPLAINT_RECLASSIFIED,
+    "CaseAssigned": CASE_ASSIGNED,
+    "CaseTransitioned": CASE_TRANSITIONED,
+    "DeadlinesScheduled": DEADLINES_SCHEDULED,
+    "DeadlineMet": DEADLINE_MET,
+    "DeadlineBreached": DEADLINE_BREACHED,
+    "CaseEscalated": CASE_ESCALATED,
+    "CorrectiveActionRecorded": CORRECTIVE_ACTION_RECORDED,
 }
 
 #: Topics other systems write to; CareLoop consumes them and never produces to them.

@@ -25,7 +25,10 @@ from shared.events.upcasting import upcast
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
-EVENT_REGISTRY: dict[str, type[Event]] = {cls.EVENT_TYPE: cls for cls in EVENT_CLASSES}
+from shared.events.cases import CASE_EVENT_CLASSES  # noqa: E402  (needs catalog first)
+
+ALL_EVENT_CLASSES: tuple[type[Event], ...] = EVENT_CLASSES + CASE_EVENT_CLASSES
+EVENT_REGISTRY: dict[str, type[Event]] = {cls.EVENT_TYPE: cls for cls in ALL_EVENT_CLASSES}
 
 
 class UndecodableEvent(ValueError):
@@ -82,7 +85,7 @@ def render_schema(cls: type[Event]) -> str:
 def write_schemas() -> list[Path]:
     SCHEMA_DIR.mkdir(parents=True, exist_ok=True)
     written = []
-    for cls in EVENT_CLASSES:
+    for cls in ALL_EVENT_CLASSES:
         path = schema_path(cls)
         path.write_text(render_schema(cls), encoding="utf-8")
         written.append(path)
@@ -90,6 +93,7 @@ def write_schemas() -> list[Path]:
 
 
 __all__ = [
+    "ALL_EVENT_CLASSES",
     "EVENT_CLASSES",
     "EVENT_REGISTRY",
     "ComplaintClassified",

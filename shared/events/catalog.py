@@ -79,6 +79,10 @@ class ComplaintClassifiedData(Payload):
     assisting_departments: tuple[Department, ...] = ()
     received_at: AwareDatetime = Field(description="when the feedback arrived; reports count by it")
     classified_by: str = Field(default="rules", description="'rules' or the staff id that reclassified")
+    needs_triage: bool = Field(default=False, description="confidence too low: a person must confirm")
+    handed_over_to: str | None = Field(
+        default=None, description="'developer' when a claim exceeds our authority (seed 002)"
+    )
 
 
 class ComplaintClassified(Event):

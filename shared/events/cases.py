@@ -1,0 +1,189 @@
+"""Routing's case events: every transition of a case's lifecycle is one of these facts.
+
+All share the case id as their key, so one case's history stays in order on one partition.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, Field
+
+from shared.events.catalog import ComplaintClassifiedData, Payload
+from shared.events.envelope import Event
+from shared.events.vocabulary import ComplaintCategory, Department, FeedbackKind
+
+DeadlineKind = Literal["first_response", "difficult_escalation", "measures_report", "result_delivery"]
+
+
+class CaseStep(Payload):
+    """What every transition records: who moved the case from where to where, and when."""
+
+    case_id: UUID
+    previous_state: str
+    state: str
+    actor: str = Field(min_length=1, max_length=64, description="staff id, or 'system'")
+    at: AwareDatetime
+    note: str | None = Field(default=None, max_length=4000)
+
+
+class CaseOpenedData(Payload):
+    case_id: UUID
+    feedback_id: UUID
+    kind: FeedbackKind
+    received_at: AwareDatetime
+    in_working_time: bool | None = None
+    first_contact_owner: str
+    customer_id: UUID | None = None
+    project_id: str | None = None
+    incident_group_id: UUID | None = None
+    duplicate_of: UUID | None = None
+
+
+class CaseOpened(Event):
+    EVENT_TYPE = "CaseOpened"
+    SCHEMA_VERSION = 1
+    event_type: Literal["CaseOpened"] = "CaseOpened"
+    schema_version: Literal[1] = 1
+    data: CaseOpenedData
+
+
+class ComplaintReclassifiedData(ComplaintClassifiedData):
+    previous_category: ComplaintCategory | None
+    previous_class: Literal[1, 2, 3] | None
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ComplaintReclassified(Event):
+    EVENT_TYPE = "ComplaintReclassified"
+    SCHEMA_VERSION = 1
+    event_type: Literal["ComplaintReclassified"] = "ComplaintReclassified"
+    schema_version: Literal[1] = 1
+    data: ComplaintReclassifiedData
+
+
+class CaseAssignedData(CaseStep):
+    lead_department: Department
+    assisting_departments: tuple[Department, ...] = ()
+    handler: str | None = Field(default=None, max_length=64, description="the person named to handle it")
+
+
+class CaseAssigned(Event):
+    EVENT_TYPE = "CaseAssigned"
+    SCHEMA_VERSION = 1
+    event_type: Literal["CaseAssigned"] = "CaseAssigned"
+    schema_version: Literal[1] = 1
+    data: CaseAssignedData
+
+
+class CaseTransitionedData(CaseStep):
+    action: str = Field(description="the lifecycle action: acknowledge, report_measures, resolve, …")
+    accepted: bool | None = Field(default=None, description="for the customer's answer to the result")
+    chargeable: bool | None = Field(default=None, description="for an out-of-scope request the customer confirmed")
+    handed_over_to: str | None = Field(default=None, description="e.g. 'developer' for claims beyond our authority")
+
+
+class CaseTransitioned(Event):
+    """A lifecycle step without a payload of its own (acknowledged, measures reported, resolved,
+    result delivered, result accepted or rejected, return visit done, invalid explained, handed
+    over, scope confirmed or declined, closed). ``data.action`` says which."""
+
+    EVENT_TYPE = "CaseTransitioned"
+    SCHEMA_VERSION = 1
+    event_type: Literal["CaseTransitioned"] = "CaseTransitioned"
+    schema_version: Literal[1] = 1
+    data: CaseTransitionedData
+
+
+class Deadline(Payload):
+    kind: DeadlineKind
+    due_at: AwareDatetime
+    explanation: str
+
+
+class DeadlinesScheduledData(Payload):
+    case_id: UUID
+    deadlines: tuple[Deadline, ...]
+    calendar_version: str
+    complaint_important: bool = False
+
+
+class DeadlinesScheduled(Event):
+    EVENT_TYPE = "DeadlinesScheduled"
+    SCHEMA_VERSION = 1
+    event_type: Literal["DeadlinesScheduled"] = "DeadlinesScheduled"
+    schema_version: Literal[1] = 1
+    data: DeadlinesScheduledData
+
+
+class DeadlineOutcomeData(Payload):
+    case_id: UUID
+    kind: DeadlineKind
+    due_at: AwareDatetime
+    met_at: AwareDatetime | None = None
+    breached_at: AwareDatetime | None = None
+    escalated_to: str | None = Field(default=None, description="who is notified of a breach")
+
+
+class DeadlineMet(Event):
+    EVENT_TYPE = "DeadlineMet"
+    SCHEMA_VERSION = 1
+    event_type: Literal["DeadlineMet"] = "DeadlineMet"
+    schema_version: Literal[1] = 1
+    data: DeadlineOutcomeData
+
+
+class DeadlineBreached(Event):
+    """A deadline passed unmet: the next level is notified (the escalation)."""
+
+    EVENT_TYPE = "DeadlineBreached"
+    SCHEMA_VERSION = 1
+    event_type: Literal["DeadlineBreached"] = "DeadlineBreached"
+    schema_version: Literal[1] = 1
+    data: DeadlineOutcomeData
+
+
+class CaseEscalatedData(CaseStep):
+    to: str = Field(min_length=1, max_length=64, description="quality_department, executive, group, …")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class CaseEscalated(Event):
+    EVENT_TYPE = "CaseEscalated"
+    SCHEMA_VERSION = 1
+    event_type: Literal["CaseEscalated"] = "CaseEscalated"
+    schema_version: Literal[1] = 1
+    data: CaseEscalatedData
+
+
+class CorrectiveActionData(Payload):
+    case_id: UUID
+    action_id: UUID
+    department: Department
+    description: str = Field(min_length=1, max_length=4000)
+    actor: str
+    at: AwareDatetime
+    verified: bool | None = Field(default=None, description="set by the quality department's verification")
+    effective: bool | None = None
+
+
+class CorrectiveActionRecorded(Event):
+    EVENT_TYPE = "CorrectiveActionRecorded"
+    SCHEMA_VERSION = 1
+    event_type: Literal["CorrectiveActionRecorded"] = "CorrectiveActionRecorded"
+    schema_version: Literal[1] = 1
+    data: CorrectiveActionData
+
+
+CASE_EVENT_CLASSES: tuple[type[Event], ...] = (
+    CaseOpened,
+    ComplaintReclassified,
+    CaseAssigned,
+    CaseTransitioned,
+    DeadlinesScheduled,
+    DeadlineMet,
+    DeadlineBreached,
+    CaseEscalated,
+    CorrectiveActionRecorded,
+)
