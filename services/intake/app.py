@@ -1,8 +1,9 @@
 """Intake's composition root: every way data enters and leaves the service is wired here.
 
-In:  HTTP ``POST /api/v1/feedback`` (staff tools, apps);
+In:  HTTP ``POST /api/v1/feedback`` (staff tools, apps); the registry (org units, projects,
+     units, customers) and CSV/XLSX imports under ``/api/v1``;
      ``inbound.feedback`` (consumer ``intake.inbound``: call centre, ERP, property systems).
-Out: ``feedback.received`` through the outbox.
+Out: ``feedback.received`` and the ``registry.*`` topics through the outbox.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import functools
 from fastapi import FastAPI
 
 from services.intake import api, handlers, service
+from services.intake.registry import api as registry_api
+from services.intake.registry import service as registry_service
 from services.intake.config import SERVICE, IntakeSettings
 from shared.clock import Clock, utc_now
 from shared.http import create_service_app
@@ -23,7 +26,10 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock = utc_now
     settings = settings if isinstance(settings, IntakeSettings) else IntakeSettings(**dict(settings or {}))
     runtime = ServiceRuntime(service=SERVICE, settings=settings)
     receive: service.Receiver = functools.partial(
-        service.receive_feedback, clock=clock, policy=settings.duplicate_policy()
+        service.receive_feedback,
+        clock=clock,
+        policy=settings.duplicate_policy(),
+        resolve_customer=registry_service.match_or_register_customer,
     )
     runtime.consume(
         name="intake.inbound",
@@ -35,5 +41,8 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock = utc_now
     return create_service_app(
         runtime,
         title="CareLoop intake",
-        routers=[api.build_router(uow_factory=runtime.uow_factory, receive=receive)],
+        routers=[
+            api.build_router(uow_factory=runtime.uow_factory, receive=receive),
+            registry_api.build_router(uow_factory=runtime.uow_factory, clock=clock),
+        ],
     )

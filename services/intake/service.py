@@ -74,7 +74,8 @@ async def receive_feedback(
     customer_id = submission.customer_id
     if customer_id is None and submission.contact is not None and resolve_customer is not None:
         customer_id = await resolve_customer(
-            submission.contact, project_id=submission.project_id or submission.org.project, uow=uow, clock=clock
+            submission.contact, project_id=submission.project_id or submission.org.project, uow=uow, clock=clock,
+            org=submission.org, correlation_id=correlation_id,
         )
     project_id = submission.project_id or submission.org.project
     links = domain.Links()

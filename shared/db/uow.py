@@ -24,6 +24,8 @@ def make_engine(url: str, settings: Settings, *, application_name: str) -> Async
         max_overflow=settings.db.max_overflow,
         pool_pre_ping=True,
         echo=settings.db.echo,
+        # Parameters can be contact details: keep them out of exception texts and logs.
+        hide_parameters=True,
         connect_args={"server_settings": {"application_name": application_name}},
     )
 
