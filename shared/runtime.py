@@ -7,8 +7,9 @@ consumers and HTTP routes, and hands the result to :func:`shared.http.create_ser
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -48,7 +49,13 @@ class ServiceRuntime:
             else None
         )
         self.consumers: list[EventConsumer] = []
+        self._background: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self._started = False
+
+    def run_in_background(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
+        """A loop that runs while the service runs (e.g. the deadline watcher)."""
+        self._background.append((name, loop))
 
     def consume(
         self,
@@ -97,11 +104,18 @@ class ServiceRuntime:
         if self.relay is not None:
             self.relay.start()
         await self.broker.start()
+        self._tasks = [asyncio.create_task(loop(), name=name) for name, loop in self._background]
         self._started = True
         log.info("service started", extra={"consumers": [c.name for c in self.consumers]})
 
     async def stop(self) -> None:
         self._started = False
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
         try:
             await self.broker.stop()
         finally:

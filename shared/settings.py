@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICES: tuple[str, ...] = ("intake", "routing", "survey", "reporting")
@@ -108,6 +108,14 @@ class DatabaseSettings(BaseSettings):
         )
 
 
+class WorkingHoursSetting(BaseModel):
+    """One org unit's working hours, as written in settings: periods and weekdays."""
+
+    periods: str = Field(default="08:30-12:00, 13:30-17:30", examples=["08:30-12:00, 13:30-18:00"])
+    weekdays: str = Field(default="Mon-Fri", examples=["Mon-Sat"])
+    timezone: str = "Asia/Shanghai"
+
+
 class Settings(BaseSettings):
     """Settings shared by every service and by the CLI."""
 
@@ -130,6 +138,10 @@ class Settings(BaseSettings):
     consumer_backoff_initial_s: float = Field(default=0.1, ge=0)
     consumer_backoff_max_s: float = Field(default=2.0, ge=0)
     data_dir: str = ".careloop"
+    # Working hours by org path ("default", "hx", "hx/east", "hx/east/lakeside"); the nearest
+    # ancestor's hours apply. Chinese public holidays and adjusted working days always apply.
+    # e.g. CARELOOP_WORKING_HOURS='{"hx/east": {"periods": "08:30-12:00, 13:30-18:00"}}'
+    working_hours: dict[str, WorkingHoursSetting] = Field(default_factory=dict)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
 

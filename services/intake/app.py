@@ -16,6 +16,7 @@ from services.intake import api, handlers, service
 from services.intake.registry import api as registry_api
 from services.intake.registry import service as registry_service
 from services.intake.config import SERVICE, IntakeSettings
+from shared.calendar import calendar_from_settings
 from shared.clock import Clock, utc_now
 from shared.http import create_service_app
 from shared.runtime import ServiceRuntime
@@ -30,6 +31,7 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock = utc_now
         clock=clock,
         policy=settings.duplicate_policy(),
         resolve_customer=registry_service.match_or_register_customer,
+        working_time=calendar_from_settings(settings.working_hours).is_working_time,
     )
     runtime.consume(
         name="intake.inbound",

@@ -1,71 +1,347 @@
-"""Routing's HTTP routes (the handlers' workbench grows here)."""
+"""Routing's HTTP routes: the handlers' workbench (my cases, overdue cases, every lifecycle step)."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.routing import service
-from services.routing.models import Case
-from shared.db import UnitOfWorkFactory
+from services.routing.lifecycle import Action, CaseState, TransitionRefused, allowed_actions
+from services.routing.models import Case, CaseStepRecord, CorrectiveAction, DeadlineRecord
+from shared.db import UnitOfWork, UnitOfWorkFactory
+from shared.events.vocabulary import ComplaintCategory, Department
+
+Actor = Field(min_length=1, max_length=64, description="staff id of the person acting")
+
+
+class DeadlineOut(BaseModel):
+    kind: str
+    starts_at: datetime
+    due_at: datetime
+    explanation: str
+    calendar_version: str
+    met_at: datetime | None
+    breached_at: datetime | None
+    cancelled_at: datetime | None
+    escalated_to: str | None
+
+
+class StepOut(BaseModel):
+    action: str
+    previous_state: str
+    state: str
+    actor: str
+    at: datetime
+    note: str | None
 
 
 class CaseOut(BaseModel):
     case_id: uuid.UUID
     feedback_id: uuid.UUID
     kind: str
-    status: str
+    state: str
+    version: int
     category: str | None
     complaint_class: int | None
     valid: bool | None
     important: bool | None
     confidence: float | None
     rules_fired: list[str]
+    rules_version: str | None
     lead_department: str | None
     assisting_departments: list[str]
+    handler: str | None
     first_contact_owner: str
+    difficult: bool
+    handed_over_to: str | None
+    return_visit_done: bool
+    org_path: str
+    project_id: str | None
+    unit: str | None
+    incident_group_id: uuid.UUID | None
     received_at: datetime
+    in_working_time: bool | None
+    closed_at: datetime | None
     correlation_id: uuid.UUID
+    allowed_actions: list[str]
 
 
-def _out(c: Case) -> CaseOut:
-    return CaseOut(
-        case_id=c.id,
-        feedback_id=c.feedback_id,
-        kind=c.kind,
-        status=c.status,
-        category=c.category,
-        complaint_class=c.complaint_class,
-        valid=c.valid,
-        important=c.important,
-        confidence=c.confidence,
-        rules_fired=list(c.rules_fired or []),
-        lead_department=c.lead_department,
-        assisting_departments=list(c.assisting_departments or []),
-        first_contact_owner=c.first_contact_owner,
-        received_at=c.received_at,
-        correlation_id=c.correlation_id,
+class CaseDetailOut(CaseOut):
+    deadlines: list[DeadlineOut]
+    history: list[StepOut]
+
+
+class CorrectiveActionOut(BaseModel):
+    action_id: uuid.UUID
+    department: str
+    description: str
+    recorded_by: str
+    recorded_at: datetime
+    verified_by: str | None
+    verified_at: datetime | None
+    effective: bool | None
+
+
+class StepIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    actor: str = Actor
+    note: str | None = Field(default=None, max_length=4000)
+    expected_version: int | None = Field(default=None, ge=1, description="refuse if the case changed since")
+
+
+class MeasuresIn(StepIn):
+    note: str = Field(min_length=1, max_length=4000, description="the measures the department takes")
+
+
+class ResolveIn(StepIn):
+    note: str = Field(min_length=1, max_length=4000, description="how it was handled")
+
+
+class AcceptanceIn(StepIn):
+    accepted: bool = Field(description="whether the customer accepts the result")
+
+
+class AssignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    actor: str = Actor
+    lead_department: Department
+    assisting_departments: list[Department] = Field(default_factory=list)
+    handler: str | None = Field(default=None, max_length=64)
+
+
+class ClassificationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    actor: str = Actor
+    category: ComplaintCategory
+    complaint_class: int = Field(ge=1, le=3)
+    valid: bool
+    important: bool = False
+
+
+class ReclassifyIn(ClassificationIn):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class EscalateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    actor: str = Actor
+    to: str = Field(min_length=1, max_length=64, examples=["quality_department", "executive", "group"])
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class HandOverIn(StepIn):
+    to: str = Field(default="developer", min_length=1, max_length=64)
+    note: str = Field(min_length=1, max_length=4000, description="why it exceeds our authority")
+
+
+class ScopeDecisionIn(StepIn):
+    confirmed: bool
+    chargeable: bool = False
+    note: str = Field(min_length=1, max_length=4000, description="what was agreed, or the written reason")
+
+
+class CorrectiveActionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    actor: str = Actor
+    department: Department
+    description: str = Field(min_length=1, max_length=4000)
+
+
+class VerificationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    actor: str = Actor
+    effective: bool
+
+
+def case_out(case: Case) -> dict[str, Any]:
+    return dict(
+        case_id=case.id, feedback_id=case.feedback_id, kind=case.kind, state=case.status, version=case.version,
+        category=case.category, complaint_class=case.complaint_class, valid=case.valid, important=case.important,
+        confidence=case.confidence, rules_fired=list(case.rules_fired or []), rules_version=case.rules_version,
+        lead_department=case.lead_department, assisting_departments=list(case.assisting_departments or []),
+        handler=case.handler, first_contact_owner=case.first_contact_owner, difficult=case.difficult,
+        handed_over_to=case.handed_over_to, return_visit_done=case.return_visit_done,
+        org_path=service.case_org_path(case), project_id=case.project_id, unit=case.unit,
+        incident_group_id=case.incident_group_id, received_at=case.received_at,
+        in_working_time=case.in_working_time, closed_at=case.closed_at, correlation_id=case.correlation_id,
+        allowed_actions=[a.value for a in allowed_actions(CaseState(case.status))],
     )
 
 
-def build_router(*, uow_factory: UnitOfWorkFactory) -> APIRouter:
-    router = APIRouter(prefix="/api/v1", tags=["cases"])
+def _deadline_out(d: DeadlineRecord) -> DeadlineOut:
+    return DeadlineOut(kind=d.kind, starts_at=d.starts_at, due_at=d.due_at, explanation=d.explanation,
+                       calendar_version=d.calendar_version, met_at=d.met_at, breached_at=d.breached_at,
+                       cancelled_at=d.cancelled_at, escalated_to=d.escalated_to)
 
-    @router.get("/cases/{case_id}", response_model=CaseOut)
-    async def get_case(case_id: uuid.UUID) -> CaseOut:
+
+def _step_out(s: CaseStepRecord) -> StepOut:
+    return StepOut(action=s.action, previous_state=s.previous_state, state=s.state, actor=s.actor, at=s.at,
+                   note=s.note)
+
+
+def _action_out(a: CorrectiveAction) -> CorrectiveActionOut:
+    return CorrectiveActionOut(action_id=a.id, department=a.department, description=a.description,
+                               recorded_by=a.recorded_by, recorded_at=a.recorded_at, verified_by=a.verified_by,
+                               verified_at=a.verified_at, effective=a.effective)
+
+
+def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Collaborators) -> APIRouter:
+    router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
+
+    async def detail(uow: UnitOfWork, case: Case) -> CaseDetailOut:
+        return CaseDetailOut(
+            **case_out(case),
+            deadlines=[_deadline_out(d) for d in await service.deadlines(case.id, uow=uow)],
+            history=[_step_out(s) for s in await service.history(case.id, uow=uow)],
+        )
+
+    async def run(case_id: uuid.UUID, use_case: Callable[[UnitOfWork], Awaitable[Any]]) -> CaseDetailOut:
+        """One use case in one transaction; 404 for an unknown case, 409 for a wrong transition."""
+        try:
+            async with uow_factory() as uow:
+                await use_case(uow)
+                await uow.commit()
+            async with uow_factory() as uow:
+                case = await service.get_case(case_id, uow=uow)
+                assert case is not None
+                return await detail(uow, case)
+        except service.CaseNotFound as exc:
+            raise HTTPException(404, {"error": "not_found", "case_id": str(case_id), "detail": str(exc)}) from exc
+        except TransitionRefused as exc:
+            raise HTTPException(409, {
+                "error": "invalid_transition", "action": exc.action.value, "state": exc.state.value,
+                "reason": exc.reason, "allowed_actions": [a.value for a in allowed_actions(exc.state)],
+            }) from exc
+
+    def step(action: Action) -> Callable[..., Awaitable[CaseDetailOut]]:
+        async def endpoint(case_id: uuid.UUID, body: StepIn) -> CaseDetailOut:
+            return await run(case_id, lambda uow: service.act(
+                case_id, action, actor=body.actor, note=body.note, uow=uow, deps=deps,
+                expected_version=body.expected_version))
+        return endpoint
+
+    @router.get("", response_model=list[CaseOut])
+    async def find(handler: str | None = None, department: Department | None = None, state: CaseState | None = None,
+                   feedback_id: uuid.UUID | None = None) -> list[CaseOut]:
+        """My cases (``?handler=``), a department's (``?department=``), by state or by feedback."""
+        async with uow_factory() as uow:
+            cases = await service.find_cases(uow=uow, handler=handler, department=department.value if department else None,
+                                             state=state.value if state else None, feedback_id=feedback_id)
+        return [CaseOut(**case_out(c)) for c in cases]
+
+    @router.get("/overdue", response_model=list[CaseOut])
+    async def overdue() -> list[CaseOut]:
+        """Open cases with a deadline past due and not met."""
+        async with uow_factory() as uow:
+            cases = await service.find_cases(uow=uow, overdue_at=deps.clock())
+        return [CaseOut(**case_out(c)) for c in cases]
+
+    @router.get("/{case_id}", response_model=CaseDetailOut)
+    async def get(case_id: uuid.UUID) -> CaseDetailOut:
         async with uow_factory() as uow:
             case = await service.get_case(case_id, uow=uow)
-        if case is None:
-            raise HTTPException(status_code=404, detail={"error": "not_found", "case_id": str(case_id)})
-        return _out(case)
+            if case is None:
+                raise HTTPException(404, {"error": "not_found", "case_id": str(case_id)})
+            return await detail(uow, case)
 
-    @router.get("/cases", response_model=list[CaseOut])
-    async def find_cases(feedback_id: uuid.UUID) -> list[CaseOut]:
-        async with uow_factory() as uow:
-            case = await service.case_for_feedback(feedback_id, uow=uow)
-        return [_out(case)] if case else []
+    router.add_api_route("/{case_id}/acknowledge", step(Action.ACKNOWLEDGE), methods=["POST"],
+                         response_model=CaseDetailOut, summary="Acknowledge (the first response)")
+    router.add_api_route("/{case_id}/deliver-result", step(Action.DELIVER_RESULT), methods=["POST"],
+                         response_model=CaseDetailOut, summary="The result went back to the customer")
+    router.add_api_route("/{case_id}/request-scope-confirmation", step(Action.REQUEST_SCOPE_CONFIRMATION),
+                         methods=["POST"], response_model=CaseDetailOut,
+                         summary="Out of contract scope: ask the customer to confirm (may be charged)")
+    router.add_api_route("/{case_id}/explain-invalid", step(Action.EXPLAIN_INVALID), methods=["POST"],
+                         response_model=CaseDetailOut, summary="An invalid complaint got its reasoned answer")
+    router.add_api_route("/{case_id}/close", step(Action.CLOSE), methods=["POST"], response_model=CaseDetailOut)
+
+    @router.post("/{case_id}/measures", response_model=CaseDetailOut, summary="Report the department's measures")
+    async def measures(case_id: uuid.UUID, body: MeasuresIn) -> CaseDetailOut:
+        return await run(case_id, lambda uow: service.act(case_id, Action.REPORT_MEASURES, actor=body.actor,
+                                                          note=body.note, uow=uow, deps=deps,
+                                                          expected_version=body.expected_version))
+
+    @router.post("/{case_id}/resolve", response_model=CaseDetailOut)
+    async def resolve(case_id: uuid.UUID, body: ResolveIn) -> CaseDetailOut:
+        return await run(case_id, lambda uow: service.act(case_id, Action.RESOLVE, actor=body.actor, note=body.note,
+                                                          uow=uow, deps=deps, expected_version=body.expected_version))
+
+    @router.post("/{case_id}/customer-acceptance", response_model=CaseDetailOut,
+                 summary="Record whether the customer accepts the result")
+    async def acceptance(case_id: uuid.UUID, body: AcceptanceIn) -> CaseDetailOut:
+        action = Action.ACCEPT_RESULT if body.accepted else Action.REJECT_RESULT
+        return await run(case_id, lambda uow: service.act(case_id, action, actor=body.actor, note=body.note,
+                                                          uow=uow, deps=deps, expected_version=body.expected_version))
+
+    @router.post("/{case_id}/scope-decision", response_model=CaseDetailOut)
+    async def scope_decision(case_id: uuid.UUID, body: ScopeDecisionIn) -> CaseDetailOut:
+        action = Action.CONFIRM_SCOPE if body.confirmed else Action.DECLINE_SCOPE
+        return await run(case_id, lambda uow: service.act(
+            case_id, action, actor=body.actor, note=body.note, uow=uow, deps=deps,
+            expected_version=body.expected_version, chargeable=body.chargeable if body.confirmed else None))
+
+    @router.post("/{case_id}/hand-over", response_model=CaseDetailOut,
+                 summary="Hand a claim beyond our authority to the developer")
+    async def hand_over(case_id: uuid.UUID, body: HandOverIn) -> CaseDetailOut:
+        return await run(case_id, lambda uow: service.act(
+            case_id, Action.HAND_OVER, actor=body.actor, note=body.note, uow=uow, deps=deps,
+            expected_version=body.expected_version, handed_over_to=body.to))
+
+    @router.post("/{case_id}/assign", response_model=CaseDetailOut)
+    async def assign(case_id: uuid.UUID, body: AssignIn) -> CaseDetailOut:
+        return await run(case_id, lambda uow: service.assign(
+            case_id, lead=body.lead_department, assisting=body.assisting_departments, handler=body.handler,
+            actor=body.actor, uow=uow, deps=deps))
+
+    @router.post("/{case_id}/classify", response_model=CaseDetailOut, summary="Classify a case from triage")
+    async def classify(case_id: uuid.UUID, body: ClassificationIn) -> CaseDetailOut:
+        return await run(case_id, lambda uow: service.classify_from_triage(
+            case_id, category=body.category, complaint_class=body.complaint_class, valid=body.valid,
+            important=body.important, actor=body.actor, uow=uow, deps=deps))
+
+    @router.post("/{case_id}/reclassify", response_model=CaseDetailOut)
+    async def reclassify(case_id: uuid.UUID, body: ReclassifyIn) -> CaseDetailOut:
+        return await run(case_id, lambda uow: service.reclassify(
+            case_id, category=body.category, complaint_class=body.complaint_class, valid=body.valid,
+            important=body.important, reason=body.reason, actor=body.actor, uow=uow, deps=deps))
+
+    @router.post("/{case_id}/difficult", response_model=CaseDetailOut,
+                 summary="Cannot be solved at once: report to quality and the executive within half a day")
+    async def difficult(case_id: uuid.UUID, body: StepIn) -> CaseDetailOut:
+        return await run(case_id, lambda uow: service.mark_difficult(case_id, actor=body.actor, note=body.note,
+                                                                     uow=uow, deps=deps))
+
+    @router.post("/{case_id}/escalate", response_model=CaseDetailOut)
+    async def escalate(case_id: uuid.UUID, body: EscalateIn) -> CaseDetailOut:
+        return await run(case_id, lambda uow: service.escalate(case_id, to=body.to, reason=body.reason,
+                                                               actor=body.actor, uow=uow, deps=deps))
+
+    @router.post("/{case_id}/corrective-actions", response_model=CorrectiveActionOut, status_code=201)
+    async def corrective_action(case_id: uuid.UUID, body: CorrectiveActionIn) -> CorrectiveActionOut:
+        recorded: list[CorrectiveAction] = []
+
+        async def use_case(uow: UnitOfWork) -> None:
+            recorded.append(await service.record_corrective_action(
+                case_id, department=body.department, description=body.description, actor=body.actor, uow=uow,
+                deps=deps))
+
+        await run(case_id, use_case)
+        return _action_out(recorded[0])
+
+    @router.post("/{case_id}/corrective-actions/{action_id}/verification", response_model=CorrectiveActionOut)
+    async def verify(case_id: uuid.UUID, action_id: uuid.UUID, body: VerificationIn) -> CorrectiveActionOut:
+        verified: list[CorrectiveAction] = []
+
+        async def use_case(uow: UnitOfWork) -> None:
+            verified.append(await service.verify_corrective_action(
+                case_id, action_id, effective=body.effective, actor=body.actor, uow=uow, deps=deps))
+
+        await run(case_id, use_case)
+        return _action_out(verified[0])
 
     return router

@@ -1,25 +1,40 @@
 """Routing's composition root.
 
-In:  ``feedback.received`` (consumer ``routing.cases``); HTTP ``/api/v1/cases``.
-Out: ``complaint.classified`` through the outbox.
+In:  ``feedback.received`` and ``survey.returned`` (consumer ``routing.cases``);
+     HTTP ``/api/v1/cases`` (the handlers' workbench); the deadline watcher's clock.
+Out: ``case.*``, ``complaint.classified`` and ``complaint.reclassified`` through the outbox.
 """
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.routing.api import build_router
+from services.routing import api, handlers
+from services.routing.adapters import CalendarPlanner, RuleClassifier
+from services.routing.classification.classifier import load_rules
 from services.routing.config import SERVICE, RoutingSettings
-from services.routing.handlers import build_handlers
+from services.routing.service import Collaborators
+from services.routing.timers import DeadlineWatcher
+from shared.calendar import calendar_from_settings
 from shared.clock import Clock, utc_now
 from shared.http import create_service_app
 from shared.runtime import ServiceRuntime
+from shared.settings import Settings
 
 
-def create_app(settings: RoutingSettings | None = None, *, clock: Clock = utc_now) -> FastAPI:
-    settings = settings or RoutingSettings()
+def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> FastAPI:
+    settings = settings if isinstance(settings, RoutingSettings) else RoutingSettings(**dict(settings or {}))
     runtime = ServiceRuntime(service=SERVICE, settings=settings)
-    runtime.consume(name="routing.cases", handlers=build_handlers(clock=clock))
-    return create_service_app(
-        runtime, title="CareLoop routing", routers=[build_router(uow_factory=runtime.uow_factory)]
+    deps = Collaborators(
+        clock=clock,
+        classifier=RuleClassifier(load_rules(settings.rules_file)),
+        planner=CalendarPlanner(calendar_from_settings(settings.working_hours), settings.deadline_policy()),
     )
+    runtime.consume(name="routing.cases", handlers=handlers.build_handlers(deps=deps))
+    watcher = DeadlineWatcher(uow_factory=runtime.uow_factory, clock=clock, interval_s=settings.deadline_scan_interval_s)
+    runtime.run_in_background("deadline-watcher", watcher.run)
+    app = create_service_app(
+        runtime, title="CareLoop routing", routers=[api.build_router(uow_factory=runtime.uow_factory, deps=deps)]
+    )
+    app.state.deadline_watcher = watcher
+    return app

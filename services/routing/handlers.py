@@ -1,17 +1,25 @@
-"""Routing's subscribers: thin, decode is done by the consumer; the use case does the work."""
+"""Routing's subscribers: thin; decoding and the inbox are the consumer's, the work the use cases'."""
 
 from __future__ import annotations
 
 from services.routing import service
-from shared.clock import Clock
 from shared.db import UnitOfWork
-from shared.events import Event, FeedbackReceived
+from shared.events import Event, FeedbackReceived, SurveyReturned
 from shared.messaging.consumer import Handler
 
 
-def build_handlers(*, clock: Clock) -> dict[str, Handler]:
+def build_handlers(*, deps: service.Collaborators) -> dict[str, Handler]:
     async def on_feedback_received(event: Event, uow: UnitOfWork) -> None:
         assert isinstance(event, FeedbackReceived)
-        await service.open_case(event, uow=uow, clock=clock)
+        await service.open_case(event, uow=uow, deps=deps)
 
-    return {FeedbackReceived.EVENT_TYPE: on_feedback_received}
+    async def on_survey_returned(event: Event, uow: UnitOfWork) -> None:
+        # A return visit on a case (回访) comes back as a survey answer that names the case.
+        assert isinstance(event, SurveyReturned)
+        if event.data.case_id is not None:
+            await service.return_visit_done(event.data.case_id, uow=uow, deps=deps, caused_by=event)
+
+    return {
+        FeedbackReceived.EVENT_TYPE: on_feedback_received,
+        SurveyReturned.EVENT_TYPE: on_survey_returned,
+    }

@@ -1,4 +1,4 @@
-"""Routing's tables, in schema ``routing``."""
+"""Routing's tables, in schema ``routing``: cases, their history, deadlines, corrective actions."""
 
 from __future__ import annotations
 
@@ -25,19 +25,88 @@ class Case(Base):
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     feedback_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
     kind: Mapped[str] = mapped_column(sa.Text)
-    status: Mapped[str] = mapped_column(sa.Text)
+    status: Mapped[str] = mapped_column(sa.Text, comment="the lifecycle state (services.routing.lifecycle)")
     category: Mapped[str | None] = mapped_column(sa.Text)
     complaint_class: Mapped[int | None] = mapped_column(sa.SmallInteger)
     valid: Mapped[bool | None] = mapped_column(sa.Boolean)
     important: Mapped[bool | None] = mapped_column(sa.Boolean)
     confidence: Mapped[float | None] = mapped_column(sa.Float)
     rules_fired: Mapped[list[str]] = mapped_column(ARRAY(sa.Text), server_default="{}")
+    rules_version: Mapped[str | None] = mapped_column(sa.Text)
     lead_department: Mapped[str | None] = mapped_column(sa.Text)
     assisting_departments: Mapped[list[str]] = mapped_column(ARRAY(sa.Text), server_default="{}")
+    handler: Mapped[str | None] = mapped_column(sa.Text)
     first_contact_owner: Mapped[str] = mapped_column(sa.Text)
+    difficult: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    handed_over_to: Mapped[str | None] = mapped_column(sa.Text)
+    return_visit_done: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    customer_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    project_id: Mapped[str | None] = mapped_column(sa.Text)
+    project_stage: Mapped[str | None] = mapped_column(sa.Text)
+    channel: Mapped[str | None] = mapped_column(sa.Text)
+    unit: Mapped[str | None] = mapped_column(sa.Text)
+    incident_group_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    in_working_time: Mapped[bool | None] = mapped_column(sa.Boolean)
     org_group: Mapped[str] = mapped_column(sa.Text)
     org_subsidiary: Mapped[str | None] = mapped_column(sa.Text)
     org_project: Mapped[str | None] = mapped_column(sa.Text)
     received_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    assigned_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    difficult_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     correlation_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    version: Mapped[int] = mapped_column(sa.Integer, server_default="1")
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class CaseStepRecord(Base):
+    """Every transition, in order: who did what, when, from which state to which."""
+
+    __tablename__ = "case_history"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), sa.ForeignKey("routing.cases.id"), index=True)
+    action: Mapped[str] = mapped_column(sa.Text)
+    previous_state: Mapped[str] = mapped_column(sa.Text)
+    state: Mapped[str] = mapped_column(sa.Text)
+    actor: Mapped[str] = mapped_column(sa.Text)
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class DeadlineRecord(Base):
+    __tablename__ = "deadlines"
+    __table_args__ = (
+        sa.UniqueConstraint("case_id", "kind", name="uq_deadline_case_kind"),
+        sa.Index("ix_deadlines_pending", "due_at",
+                 postgresql_where=sa.text("met_at IS NULL AND breached_at IS NULL AND cancelled_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), sa.ForeignKey("routing.cases.id"))
+    kind: Mapped[str] = mapped_column(sa.Text)
+    starts_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    due_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    explanation: Mapped[str] = mapped_column(sa.Text)
+    calendar_version: Mapped[str] = mapped_column(sa.Text)
+    met_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    breached_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    cancelled_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    escalated_to: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class CorrectiveAction(Base):
+    __tablename__ = "corrective_actions"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), sa.ForeignKey("routing.cases.id"), index=True)
+    department: Mapped[str] = mapped_column(sa.Text)
+    description: Mapped[str] = mapped_column(sa.Text)
+    recorded_by: Mapped[str] = mapped_column(sa.Text)
+    recorded_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    verified_by: Mapped[str | None] = mapped_column(sa.Text)
+    verified_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    effective: Mapped[bool | None] = mapped_column(sa.Boolean)

@@ -1,83 +1,521 @@
-"""Routing's use cases. Only the unit of work commits."""
+"""Routing's use cases: open, classify, route and move cases; schedule and watch deadlines.
+
+They change state and queue events through the unit of work; the caller commits (the consumer
+after a batch, the HTTP route after the request).
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from services.routing import domain
-from services.routing.models import Case
+from services.routing.lifecycle import Action, CaseFacts, CaseState, TransitionRefused, next_state
+from services.routing.models import Case, CaseStepRecord, CorrectiveAction, DeadlineRecord
 from shared.clock import Clock
 from shared.db import UnitOfWork
-from shared.events import ComplaintClassified, ComplaintClassifiedData, FeedbackReceived
-from shared.events.vocabulary import FeedbackKind
+from shared.events import ComplaintClassified, ComplaintClassifiedData, FeedbackReceived, OrgPath
+from shared.events.cases import (
+    CaseAssigned,
+    CaseAssignedData,
+    CaseEscalated,
+    CaseEscalatedData,
+    CaseOpened,
+    CaseOpenedData,
+    CaseTransitioned,
+    CaseTransitionedData,
+    ComplaintReclassified,
+    ComplaintReclassifiedData,
+    CorrectiveActionData,
+    CorrectiveActionRecorded,
+    Deadline,
+    DeadlineBreached,
+    DeadlineMet,
+    DeadlineOutcomeData,
+    DeadlinesScheduled,
+    DeadlinesScheduledData,
+)
+from shared.events.vocabulary import ComplaintCategory, Department, FeedbackKind
 
 PRODUCER = "routing"
+SYSTEM = "system"
+
+# Who hears of a breach (DOMAIN.md §3): the superior for a late first response, the quality
+# department for late measures or a late result, the executive for a difficult complaint.
+ESCALATE_TO = {
+    "first_response": "customer_service_supervisor",
+    "difficult_escalation": "executive",
+    "measures_report": "quality_department",
+    "result_delivery": "quality_department",
+}
+
+# The action that meets each deadline.
+MET_BY = {
+    Action.ACKNOWLEDGE: "first_response",
+    Action.EXPLAIN_INVALID: "first_response",
+    Action.REPORT_MEASURES: "measures_report",
+    Action.DELIVER_RESULT: "result_delivery",
+}
 
 
-async def open_case(event: FeedbackReceived, *, uow: UnitOfWork, clock: Clock) -> uuid.UUID | None:
-    """Open a case for received feedback and classify it if it is a complaint.
+# --- ports ------------------------------------------------------------------------------------
 
-    Returns the new case id, or None when the feedback already has a case. The caller commits.
-    """
-    data = event.data
-    case_id = uuid.uuid4()
-    classification = domain.classify(data.text) if data.kind is FeedbackKind.COMPLAINT else None
-    values = {
-        "id": case_id,
-        "feedback_id": data.feedback_id,
-        "kind": data.kind.value,
-        "status": "classified" if classification else "received",
-        "first_contact_owner": data.received_by,
-        "org_group": event.org.group,
-        "org_subsidiary": event.org.subsidiary,
-        "org_project": event.org.project,
-        "received_at": data.received_at,
-        "correlation_id": event.correlation_id,
-    }
-    if classification:
-        values.update(
-            category=classification.category.value,
-            complaint_class=classification.complaint_class,
-            valid=classification.valid,
-            important=classification.important,
-            confidence=classification.confidence,
-            rules_fired=list(classification.rules_fired),
-            lead_department=classification.lead_department.value,
-            assisting_departments=[d.value for d in classification.assisting_departments],
+
+class ClassificationResult(Protocol):
+    category: ComplaintCategory
+    complaint_class: int
+    valid: bool
+    important: bool
+    confidence: float
+    rules_fired: tuple[str, ...]
+    rules_version: str
+    needs_triage: bool
+    lead_department: Department
+    assisting_departments: tuple[Department, ...]
+
+
+class Classifier(Protocol):
+    def classify(
+        self, text: str, *, kind: str, channel: str, project_stage: str | None, org_path: str
+    ) -> ClassificationResult: ...
+
+    def route(self, category: ComplaintCategory, org_path: str) -> tuple[Department, tuple[Department, ...]]: ...
+
+
+class PlannedDeadline(Protocol):
+    kind: str
+    starts_at: datetime
+    due_at: datetime
+    explanation: str
+
+
+class DeadlinePlanner(Protocol):
+    """Due times on the business calendar of the case's org unit (services.routing.adapters)."""
+
+    @property
+    def calendar_version(self) -> str: ...
+
+    def in_working_time(self, moment: datetime, org_path: str) -> bool: ...
+
+    def plan(self, kind: str, start: datetime, org_path: str) -> PlannedDeadline: ...
+
+
+@dataclass(frozen=True)
+class Collaborators:
+    """What the use cases need besides the unit of work (wired in app.py)."""
+
+    clock: Clock
+    classifier: Classifier
+    planner: DeadlinePlanner
+
+
+class CaseNotFound(LookupError):
+    pass
+
+
+# --- opening and classifying ------------------------------------------------------------------
+
+
+def _org(case: Case) -> OrgPath:
+    return OrgPath(group=case.org_group, subsidiary=case.org_subsidiary, project=case.org_project)
+
+
+def _emit(uow: UnitOfWork, event_cls: Any, case: Case, data: Any, now: datetime, *, caused_by: Any = None) -> None:
+    uow.publish(
+        event_cls.create(
+            data=data, org=_org(case), aggregate_id=case.id, occurred_at=now, producer=PRODUCER,
+            correlation_id=case.correlation_id, caused_by=caused_by,
         )
+    )
+
+
+async def open_case(event: FeedbackReceived, *, uow: UnitOfWork, deps: Collaborators) -> uuid.UUID | None:
+    """A case for every piece of feedback; a complaint is classified, routed and timed at once.
+
+    Returns the case id, or None when the feedback has a case already.
+    """
+    now = deps.clock()
+    data = event.data
+    org_path = event.org.as_path()
+    in_working_time = data.in_working_time
+    if in_working_time is None:
+        in_working_time = deps.planner.in_working_time(data.received_at, org_path)
+    case_id = uuid.uuid4()
     inserted = await uow.session.execute(
-        pg_insert(Case).values(**values).on_conflict_do_nothing(index_elements=["feedback_id"]).returning(Case.id)
+        pg_insert(Case)
+        .values(
+            id=case_id, feedback_id=data.feedback_id, kind=data.kind.value, status=CaseState.RECEIVED.value,
+            first_contact_owner=data.received_by, customer_id=data.customer_id, project_id=data.project_id,
+            project_stage=data.project_stage.value if data.project_stage else None, channel=data.channel.value,
+            unit=data.unit, incident_group_id=data.incident_group_id, in_working_time=in_working_time,
+            org_group=event.org.group, org_subsidiary=event.org.subsidiary, org_project=event.org.project,
+            received_at=data.received_at, correlation_id=event.correlation_id,
+        )
+        .on_conflict_do_nothing(index_elements=["feedback_id"])
+        .returning(Case.id)
     )
     if inserted.first() is None:
         return None
-    if classification:
-        uow.publish(
-            ComplaintClassified.create(
-                data=ComplaintClassifiedData(
-                    case_id=case_id,
-                    feedback_id=data.feedback_id,
-                    category=classification.category,
-                    complaint_class=classification.complaint_class,  # type: ignore[arg-type]
-                    valid=classification.valid,
-                    important=classification.important,
-                    confidence=classification.confidence,
-                    rules_fired=classification.rules_fired,
-                    rules_version=domain.RULES_VERSION,
-                    lead_department=classification.lead_department,
-                    assisting_departments=classification.assisting_departments,
-                    received_at=data.received_at,
-                ),
-                org=event.org,
-                aggregate_id=case_id,
-                occurred_at=clock(),
-                producer=PRODUCER,
-                caused_by=event,
+    case = await _load(uow, case_id)
+    _emit(uow, CaseOpened, case, CaseOpenedData(
+        case_id=case_id, feedback_id=data.feedback_id, kind=data.kind, received_at=data.received_at,
+        in_working_time=in_working_time, first_contact_owner=data.received_by, customer_id=data.customer_id,
+        project_id=data.project_id, incident_group_id=data.incident_group_id, duplicate_of=data.duplicate_of,
+    ), now, caused_by=event)
+    if data.kind is not FeedbackKind.COMPLAINT:
+        return case_id
+
+    await _schedule(uow, case, deps, now, [deps.planner.plan("first_response", data.received_at, org_path)],
+                    caused_by=event)
+    result = deps.classifier.classify(
+        data.text, kind=data.kind.value, channel=data.channel.value,
+        project_stage=data.project_stage.value if data.project_stage else None, org_path=org_path,
+    )
+    _apply_classification(case, result)
+    classified_data = ComplaintClassifiedData(
+        case_id=case_id, feedback_id=data.feedback_id, category=result.category,
+        complaint_class=result.complaint_class,  # type: ignore[arg-type]
+        valid=result.valid, important=result.important, confidence=result.confidence,
+        rules_fired=tuple(result.rules_fired), rules_version=result.rules_version,
+        lead_department=result.lead_department, assisting_departments=tuple(result.assisting_departments),
+        received_at=data.received_at, needs_triage=result.needs_triage,
+    )
+    if result.needs_triage:
+        await _step(uow, case, Action.SEND_TO_TRIAGE, actor=SYSTEM, now=now,
+                    note=f"confidence {result.confidence:.2f} below the triage threshold", caused_by=event)
+        return case_id
+    await _step(uow, case, Action.CLASSIFY, actor=SYSTEM, now=now, emit=False)
+    _emit(uow, ComplaintClassified, case, classified_data, now, caused_by=event)
+    await _assign(uow, case, deps, now, lead=result.lead_department, assisting=tuple(result.assisting_departments),
+                  handler=None, actor=SYSTEM, caused_by=event)
+    return case_id
+
+
+def _apply_classification(case: Case, result: ClassificationResult) -> None:
+    case.category = result.category.value
+    case.complaint_class = result.complaint_class
+    case.valid = result.valid
+    case.important = result.important
+    case.confidence = result.confidence
+    case.rules_fired = list(result.rules_fired)
+    case.rules_version = result.rules_version
+
+
+# --- moving a case ----------------------------------------------------------------------------
+
+
+async def _load(uow: UnitOfWork, case_id: uuid.UUID, *, for_update: bool = False) -> Case:
+    query = sa.select(Case).where(Case.id == case_id)
+    if for_update:
+        query = query.with_for_update()
+    case = (await uow.session.execute(query)).scalar_one_or_none()
+    if case is None:
+        raise CaseNotFound(str(case_id))
+    return case
+
+
+def _facts(case: Case) -> CaseFacts:
+    return CaseFacts(state=CaseState(case.status), important=bool(case.important), valid=case.valid,
+                     return_visit_done=case.return_visit_done)
+
+
+async def _step(
+    uow: UnitOfWork, case: Case, action: Action, *, actor: str, now: datetime, note: str | None = None,
+    emit: bool = True, caused_by: Any = None, **details: Any,
+) -> CaseState:
+    previous = CaseState(case.status)
+    state = next_state(action, _facts(case))
+    case.status = state.value
+    if state is CaseState.CLOSED:
+        case.closed_at = now
+    uow.session.add(CaseStepRecord(case_id=case.id, action=action.value, previous_state=previous.value,
+                                   state=state.value, actor=actor, at=now, note=note))
+    if emit:
+        _emit(uow, CaseTransitioned, case, CaseTransitionedData(
+            case_id=case.id, previous_state=previous.value, state=state.value, actor=actor, at=now, note=note,
+            action=action.value, **details,
+        ), now, caused_by=caused_by)
+    return state
+
+
+async def _assign(
+    uow: UnitOfWork, case: Case, deps: Collaborators, now: datetime, *, lead: Department,
+    assisting: tuple[Department, ...], handler: str | None, actor: str, caused_by: Any = None,
+) -> None:
+    previous = CaseState(case.status)
+    state = next_state(Action.ASSIGN, _facts(case))
+    case.status = state.value
+    case.lead_department = lead.value
+    case.assisting_departments = [d.value for d in assisting]
+    case.handler = handler
+    case.assigned_at = now
+    uow.session.add(CaseStepRecord(case_id=case.id, action=Action.ASSIGN.value, previous_state=previous.value,
+                                   state=state.value, actor=actor, at=now,
+                                   note=f"lead {lead.value}" + (f", handler {handler}" if handler else "")))
+    _emit(uow, CaseAssigned, case, CaseAssignedData(
+        case_id=case.id, previous_state=previous.value, state=state.value, actor=actor, at=now,
+        lead_department=lead, assisting_departments=assisting, handler=handler,
+    ), now, caused_by=caused_by)
+    # The receiving department reports its measures within 1 working day of the assignment.
+    await _schedule(uow, case, deps, now, [deps.planner.plan("measures_report", now, case_org_path(case))],
+                    caused_by=caused_by)
+
+
+def case_org_path(case: Case) -> str:
+    return _org(case).as_path()
+
+
+async def act(
+    case_id: uuid.UUID, action: Action, *, actor: str, note: str | None, uow: UnitOfWork, deps: Collaborators,
+    expected_version: int | None = None, **details: Any,
+) -> Case:
+    """Apply one lifecycle action; meets, schedules or cancels deadlines as the action implies."""
+    now = deps.clock()
+    case = await _load(uow, case_id, for_update=True)
+    if expected_version is not None and case.version != expected_version:
+        raise TransitionRefused(action, CaseState(case.status),
+                                f"the case changed since version {expected_version} (now {case.version})")
+    if action is Action.ACCEPT_RESULT or action is Action.REJECT_RESULT:
+        details["accepted"] = action is Action.ACCEPT_RESULT
+    state = await _step(uow, case, action, actor=actor, now=now, note=note, **details)
+    if action is Action.HAND_OVER:
+        case.handed_over_to = details.get("handed_over_to")
+    if action is Action.COMPLETE_RETURN_VISIT:
+        case.return_visit_done = True
+    if action is Action.RESOLVE:
+        case.resolved_at = now
+        # The result goes back to the customer within 48 hours of the handling ending.
+        await _schedule(uow, case, deps, now, [deps.planner.plan("result_delivery", now, case_org_path(case))])
+    if action in MET_BY:
+        await _meet(uow, case, MET_BY[action], now)
+    if action is Action.REJECT_RESULT:
+        case.resolved_at = None
+    if state in (CaseState.CLOSED, CaseState.HANDED_OVER, CaseState.INVALID_EXPLAINED):
+        await _cancel_pending(uow, case, now)
+    return case
+
+
+async def assign(
+    case_id: uuid.UUID, *, lead: Department, assisting: Sequence[Department], handler: str | None, actor: str,
+    uow: UnitOfWork, deps: Collaborators,
+) -> Case:
+    case = await _load(uow, case_id, for_update=True)
+    await _assign(uow, case, deps, deps.clock(), lead=lead, assisting=tuple(assisting), handler=handler, actor=actor)
+    return case
+
+
+async def classify_from_triage(
+    case_id: uuid.UUID, *, category: ComplaintCategory, complaint_class: int, valid: bool, important: bool,
+    actor: str, uow: UnitOfWork, deps: Collaborators,
+) -> Case:
+    """A person confirms the classification of a complaint that was sent to triage."""
+    now = deps.clock()
+    case = await _load(uow, case_id, for_update=True)
+    if CaseState(case.status) is not CaseState.TRIAGE:
+        raise TransitionRefused(Action.CLASSIFY, CaseState(case.status))
+    lead, assisting = deps.classifier.route(category, case_org_path(case))
+    case.category, case.complaint_class, case.valid, case.important = category.value, complaint_class, valid, important
+    case.confidence, case.rules_version = 1.0, f"manual:{actor}"
+    await _step(uow, case, Action.CLASSIFY, actor=actor, now=now, emit=False)
+    _emit(uow, ComplaintClassified, case, ComplaintClassifiedData(
+        case_id=case.id, feedback_id=case.feedback_id, category=category,
+        complaint_class=complaint_class,  # type: ignore[arg-type]
+        valid=valid, important=important, confidence=1.0, rules_version=f"manual:{actor}",
+        lead_department=lead, assisting_departments=assisting, received_at=case.received_at, classified_by=actor,
+    ), now)
+    await _assign(uow, case, deps, now, lead=lead, assisting=assisting, handler=None, actor=actor)
+    return case
+
+
+async def reclassify(
+    case_id: uuid.UUID, *, category: ComplaintCategory, complaint_class: int, valid: bool, important: bool,
+    reason: str, actor: str, uow: UnitOfWork, deps: Collaborators,
+) -> Case:
+    """Staff correct a classification: an event, a new route, and the measures deadline again."""
+    now = deps.clock()
+    case = await _load(uow, case_id, for_update=True)
+    next_state(Action.RECLASSIFY, _facts(case))  # refuses after resolution
+    previous_category = ComplaintCategory(case.category) if case.category else None
+    previous_class = case.complaint_class
+    lead, assisting = deps.classifier.route(category, case_org_path(case))
+    case.category, case.complaint_class, case.valid, case.important = category.value, complaint_class, valid, important
+    case.rules_version = f"manual:{actor}"
+    uow.session.add(CaseStepRecord(case_id=case.id, action=Action.RECLASSIFY.value, previous_state=case.status,
+                                   state=case.status, actor=actor, at=now, note=reason))
+    _emit(uow, ComplaintReclassified, case, ComplaintReclassifiedData(
+        case_id=case.id, feedback_id=case.feedback_id, category=category,
+        complaint_class=complaint_class,  # type: ignore[arg-type]
+        valid=valid, important=important, confidence=1.0, rules_version=f"manual:{actor}", lead_department=lead,
+        assisting_departments=assisting, received_at=case.received_at, classified_by=actor,
+        previous_category=previous_category, previous_class=previous_class,  # type: ignore[arg-type]
+        reason=reason,
+    ), now)
+    if case.lead_department != lead.value or CaseState(case.status) is CaseState.CLASSIFIED:
+        await _assign(uow, case, deps, now, lead=lead, assisting=assisting, handler=None, actor=actor)
+    return case
+
+
+async def mark_difficult(case_id: uuid.UUID, *, actor: str, note: str | None, uow: UnitOfWork,
+                         deps: Collaborators) -> Case:
+    """Cannot be solved at once: the quality department and the executive must hear within half a
+    working day (seed 002)."""
+    now = deps.clock()
+    case = await _load(uow, case_id, for_update=True)
+    if CaseState(case.status) not in (CaseState.ASSIGNED, CaseState.ACKNOWLEDGED, CaseState.MEASURES_REPORTED):
+        raise TransitionRefused(Action.ASSIGN, CaseState(case.status), "only an assigned, open case can be marked difficult")
+    case.difficult, case.difficult_at = True, now
+    uow.session.add(CaseStepRecord(case_id=case.id, action="mark_difficult", previous_state=case.status,
+                                   state=case.status, actor=actor, at=now, note=note))
+    await _schedule(uow, case, deps, now, [deps.planner.plan("difficult_escalation", now, case_org_path(case))])
+    return case
+
+
+async def escalate(case_id: uuid.UUID, *, to: str, reason: str, actor: str, uow: UnitOfWork,
+                   deps: Collaborators) -> Case:
+    now = deps.clock()
+    case = await _load(uow, case_id, for_update=True)
+    if CaseState(case.status) is CaseState.CLOSED:
+        raise TransitionRefused(Action.ASSIGN, CaseState.CLOSED, "a closed case cannot be escalated")
+    uow.session.add(CaseStepRecord(case_id=case.id, action="escalate", previous_state=case.status,
+                                   state=case.status, actor=actor, at=now, note=f"to {to}: {reason}"))
+    _emit(uow, CaseEscalated, case, CaseEscalatedData(
+        case_id=case.id, previous_state=case.status, state=case.status, actor=actor, at=now, to=to, reason=reason,
+    ), now)
+    if to in ("quality_department", "executive"):
+        await _meet(uow, case, "difficult_escalation", now)
+    return case
+
+
+async def record_corrective_action(
+    case_id: uuid.UUID, *, department: Department, description: str, actor: str, uow: UnitOfWork, deps: Collaborators,
+) -> CorrectiveAction:
+    now = deps.clock()
+    case = await _load(uow, case_id)
+    action = CorrectiveAction(id=uuid.uuid4(), case_id=case.id, department=department.value,
+                              description=description, recorded_by=actor, recorded_at=now)
+    uow.session.add(action)
+    _emit(uow, CorrectiveActionRecorded, case, CorrectiveActionData(
+        case_id=case.id, action_id=action.id, department=department, description=description, actor=actor, at=now,
+    ), now)
+    return action
+
+
+async def verify_corrective_action(
+    case_id: uuid.UUID, action_id: uuid.UUID, *, effective: bool, actor: str, uow: UnitOfWork, deps: Collaborators,
+) -> CorrectiveAction:
+    """The quality department verifies the action's effect on the complaint list (客诉清单)."""
+    now = deps.clock()
+    case = await _load(uow, case_id)
+    action = await uow.session.get(CorrectiveAction, action_id)
+    if action is None or action.case_id != case.id:
+        raise CaseNotFound(f"corrective action {action_id}")
+    action.verified_by, action.verified_at, action.effective = actor, now, effective
+    _emit(uow, CorrectiveActionRecorded, case, CorrectiveActionData(
+        case_id=case.id, action_id=action.id, department=Department(action.department),
+        description=action.description, actor=actor, at=now, verified=True, effective=effective,
+    ), now)
+    return action
+
+
+async def return_visit_done(case_id: uuid.UUID, *, uow: UnitOfWork, deps: Collaborators, caused_by: Any) -> bool:
+    """The survey service returned the case's return visit; record it once the result is accepted."""
+    case = (await uow.session.execute(sa.select(Case).where(Case.id == case_id).with_for_update())).scalar_one_or_none()
+    if case is None or CaseState(case.status) is not CaseState.ACCEPTED:
+        return False
+    await _step(uow, case, Action.COMPLETE_RETURN_VISIT, actor="survey", now=deps.clock(), caused_by=caused_by)
+    case.return_visit_done = True
+    return True
+
+
+# --- deadlines --------------------------------------------------------------------------------
+
+
+async def _schedule(uow: UnitOfWork, case: Case, deps: Collaborators, now: datetime,
+                    planned: list[PlannedDeadline], *, caused_by: Any = None) -> None:
+    for deadline in planned:
+        await uow.session.execute(
+            pg_insert(DeadlineRecord)
+            .values(case_id=case.id, kind=deadline.kind, starts_at=deadline.starts_at, due_at=deadline.due_at,
+                    explanation=deadline.explanation, calendar_version=deps.planner.calendar_version)
+            .on_conflict_do_update(
+                constraint="uq_deadline_case_kind",
+                set_={"starts_at": deadline.starts_at, "due_at": deadline.due_at,
+                      "explanation": deadline.explanation, "calendar_version": deps.planner.calendar_version,
+                      "met_at": None, "breached_at": None, "cancelled_at": None, "escalated_to": None},
+                where=DeadlineRecord.met_at.is_(None),
             )
         )
-    return case_id
+    _emit(uow, DeadlinesScheduled, case, DeadlinesScheduledData(
+        case_id=case.id, calendar_version=deps.planner.calendar_version, complaint_important=bool(case.important),
+        deadlines=tuple(Deadline(kind=d.kind, due_at=d.due_at, explanation=d.explanation)  # type: ignore[arg-type]
+                        for d in planned),
+    ), now, caused_by=caused_by)
+
+
+async def _meet(uow: UnitOfWork, case: Case, kind: str, now: datetime) -> None:
+    met = await uow.session.execute(
+        sa.update(DeadlineRecord)
+        .where(DeadlineRecord.case_id == case.id, DeadlineRecord.kind == kind,
+               DeadlineRecord.met_at.is_(None), DeadlineRecord.cancelled_at.is_(None))
+        .values(met_at=now)
+        .returning(DeadlineRecord.due_at, DeadlineRecord.breached_at)
+    )
+    row = met.first()
+    if row is not None:
+        _emit(uow, DeadlineMet, case, DeadlineOutcomeData(
+            case_id=case.id, kind=kind,  # type: ignore[arg-type]
+            due_at=row.due_at, met_at=now, breached_at=row.breached_at,
+        ), now)
+
+
+async def _cancel_pending(uow: UnitOfWork, case: Case, now: datetime) -> None:
+    await uow.session.execute(
+        sa.update(DeadlineRecord)
+        .where(DeadlineRecord.case_id == case.id, DeadlineRecord.met_at.is_(None),
+               DeadlineRecord.breached_at.is_(None), DeadlineRecord.cancelled_at.is_(None))
+        .values(cancelled_at=now)
+    )
+
+
+async def fire_due_deadlines(*, uow: UnitOfWork, clock: Clock, limit: int = 100) -> int:
+    """Mark every due, unmet deadline breached and escalate it — once, whatever the number of
+    routing replicas: each claims rows with SKIP LOCKED and the breach is written in the same
+    transaction as its events."""
+    now = clock()
+    d = DeadlineRecord
+    rows = (
+        await uow.session.execute(
+            sa.select(d)
+            .where(d.due_at <= now, d.met_at.is_(None), d.breached_at.is_(None), d.cancelled_at.is_(None))
+            .order_by(d.due_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ).scalars().all()
+    for deadline in rows:
+        case = await _load(uow, deadline.case_id)
+        level = ESCALATE_TO[deadline.kind]
+        deadline.breached_at, deadline.escalated_to = now, level
+        _emit(uow, DeadlineBreached, case, DeadlineOutcomeData(
+            case_id=case.id, kind=deadline.kind,  # type: ignore[arg-type]
+            due_at=deadline.due_at, breached_at=now, escalated_to=level,
+        ), now)
+        _emit(uow, CaseEscalated, case, CaseEscalatedData(
+            case_id=case.id, previous_state=case.status, state=case.status, actor=SYSTEM, at=now, to=level,
+            reason=f"{deadline.kind} deadline passed at {deadline.due_at.isoformat()}: {deadline.explanation}",
+        ), now)
+        uow.session.add(CaseStepRecord(case_id=case.id, action="deadline_breached", previous_state=case.status,
+                                       state=case.status, actor=SYSTEM, at=now,
+                                       note=f"{deadline.kind} due {deadline.due_at.isoformat()}, escalated to {level}"))
+    return len(rows)
+
+
+# --- queries ----------------------------------------------------------------------------------
 
 
 async def get_case(case_id: uuid.UUID, *, uow: UnitOfWork) -> Case | None:
@@ -86,3 +524,35 @@ async def get_case(case_id: uuid.UUID, *, uow: UnitOfWork) -> Case | None:
 
 async def case_for_feedback(feedback_id: uuid.UUID, *, uow: UnitOfWork) -> Case | None:
     return (await uow.session.execute(sa.select(Case).where(Case.feedback_id == feedback_id))).scalar_one_or_none()
+
+
+async def history(case_id: uuid.UUID, *, uow: UnitOfWork) -> list[CaseStepRecord]:
+    rows = await uow.session.execute(
+        sa.select(CaseStepRecord).where(CaseStepRecord.case_id == case_id).order_by(CaseStepRecord.id))
+    return list(rows.scalars())
+
+
+async def deadlines(case_id: uuid.UUID, *, uow: UnitOfWork) -> list[DeadlineRecord]:
+    rows = await uow.session.execute(
+        sa.select(DeadlineRecord).where(DeadlineRecord.case_id == case_id).order_by(DeadlineRecord.due_at))
+    return list(rows.scalars())
+
+
+async def find_cases(
+    *, uow: UnitOfWork, handler: str | None = None, department: str | None = None, state: str | None = None,
+    overdue_at: datetime | None = None, feedback_id: uuid.UUID | None = None, limit: int = 200,
+) -> list[Case]:
+    query = sa.select(Case).order_by(Case.received_at.desc()).limit(limit)
+    if handler:
+        query = query.where(Case.handler == handler)
+    if department:
+        query = query.where(Case.lead_department == department)
+    if state:
+        query = query.where(Case.status == state)
+    if feedback_id:
+        query = query.where(Case.feedback_id == feedback_id)
+    if overdue_at is not None:
+        overdue = sa.select(DeadlineRecord.case_id).where(
+            DeadlineRecord.met_at.is_(None), DeadlineRecord.cancelled_at.is_(None), DeadlineRecord.due_at <= overdue_at)
+        query = query.where(Case.id.in_(overdue), Case.status != CaseState.CLOSED.value)
+    return list((await uow.session.execute(query)).scalars())
