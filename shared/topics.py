@@ -50,6 +50,9 @@ EVENT_TOPICS: dict[str, str] = {
     "DeadlineBreached": DEADLINE_BREACHED,
     "CaseEscalated": CASE_ESCALATED,
     "CorrectiveActionRecorded": CORRECTIVE_ACTION_RECORDED,
+    # --- repairs (shared/events/repairs.py): "repair.<step>" ---
+    # --- surveys (shared/events/surveys.py): "survey.<fact>" ---
+    # --- reports (shared/events/reports.py): "report.<fact>" ---
 }
 
 #: Topics other systems write to; CareLoop consumes them and never produces to them.
