@@ -18,7 +18,7 @@ class IntakeSettings(Settings):
     incident_similarity: float = Field(default=0.5, ge=0, le=1)
     # Systems allowed to submit on the inbound topic; anything else is dead-lettered with the reason.
     inbound_sources: list[str] = Field(
-        default=["callcentre", "erp", "property", "wechat", "crm", "survey-tool"],
+        default=["callcentre", "erp", "property", "wechat", "crm", "survey-tool", "careloop-survey"],
     )
 
     def duplicate_policy(self) -> DuplicatePolicy:
