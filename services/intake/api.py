@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 
 from services.intake import domain, service
+from services.intake import erasure as erasure_service
+from services.intake.registry.domain import RecordNotFound
+from shared.clock import Clock
 from shared.db import UnitOfWorkFactory
 from shared.events import OrgPath
 from shared.events.inbound import FeedbackSubmission
@@ -57,7 +60,18 @@ def refused(exc: domain.SubmissionRefused) -> HTTPException:
     return HTTPException(422, {"error": "validation_failed", "fields": [{"field": exc.field, "reason": exc.reason}]})
 
 
-def build_router(*, uow_factory: UnitOfWorkFactory, receive: service.Receiver) -> APIRouter:
+class ErasureIn(BaseModel):
+    reason: Literal["customer_request", "retention_expired", "other"] = "customer_request"
+
+
+class ErasureOut(BaseModel):
+    customer_id: uuid.UUID
+    erased_at: datetime
+    feedback_scrubbed: int
+    already_erased: bool
+
+
+def build_router(*, uow_factory: UnitOfWorkFactory, receive: service.Receiver, clock: Clock) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["feedback"])
 
     @router.post(
@@ -110,5 +124,20 @@ def build_router(*, uow_factory: UnitOfWorkFactory, receive: service.Receiver) -
             external_id=record.external_id, duplicate_of=record.duplicate_of,
             incident_group_id=record.incident_group_id, correlation_id=record.correlation_id,
         )
+
+    @router.post("/customers/{customer_id}/erasure", response_model=ErasureOut, tags=["customers"])
+    async def erase(customer_id: uuid.UUID, body: ErasureIn, request: Request) -> ErasureOut:
+        """Erase a person on request: contact details removed, their feedback texts scrubbed, and
+        CustomerErased sent so that every other service removes what it holds. Repeating it is
+        harmless."""
+        try:
+            async with uow_factory() as uow:
+                erasure = await erasure_service.erase_customer(
+                    customer_id, reason=body.reason, uow=uow, clock=clock, correlation_id=correlation_id_of(request)
+                )
+                await uow.commit()
+        except RecordNotFound as exc:
+            raise HTTPException(404, {"error": "not_found", "customer_id": str(customer_id)}) from exc
+        return ErasureOut(**vars(erasure))
 
     return router

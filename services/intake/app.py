@@ -44,7 +44,7 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock = utc_now
         runtime,
         title="CareLoop intake",
         routers=[
-            api.build_router(uow_factory=runtime.uow_factory, receive=receive),
+            api.build_router(uow_factory=runtime.uow_factory, receive=receive, clock=clock),
             registry_api.build_router(uow_factory=runtime.uow_factory, clock=clock),
         ],
     )

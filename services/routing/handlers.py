@@ -5,6 +5,7 @@ from __future__ import annotations
 from services.routing import service
 from shared.db import UnitOfWork
 from shared.events import Event, FeedbackReceived, SurveyReturned
+from shared.events.catalog import CustomerErased
 from shared.messaging.consumer import Handler
 
 
@@ -19,7 +20,12 @@ def build_handlers(*, deps: service.Collaborators) -> dict[str, Handler]:
         if event.data.case_id is not None:
             await service.return_visit_done(event.data.case_id, uow=uow, deps=deps, caused_by=event)
 
+    async def on_customer_erased(event: Event, uow: UnitOfWork) -> None:
+        assert isinstance(event, CustomerErased)
+        await service.forget_customer(event.data.customer_id, uow=uow)
+
     return {
         FeedbackReceived.EVENT_TYPE: on_feedback_received,
         SurveyReturned.EVENT_TYPE: on_survey_returned,
+        CustomerErased.EVENT_TYPE: on_customer_erased,
     }

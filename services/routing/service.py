@@ -433,6 +433,15 @@ async def return_visit_done(case_id: uuid.UUID, *, uow: UnitOfWork, deps: Collab
     return True
 
 
+async def forget_customer(customer_id: uuid.UUID, *, uow: UnitOfWork) -> int:
+    """Honour an erasure: cases keep their history but no longer point at the person."""
+    result = await uow.session.execute(
+        sa.update(Case).where(Case.customer_id == customer_id).values(customer_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
 # --- deadlines --------------------------------------------------------------------------------
 
 

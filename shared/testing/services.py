@@ -56,7 +56,7 @@ async def read_topic(
     topic: str,
     *,
     until: Callable[[list[ConsumerRecord[bytes, bytes]]], bool],
-    timeout: float = 20,
+    timeout: float = 30,
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record of ``topic`` (prefixed) from the beginning, read without a consumer group."""
     name = f"{settings.topic_prefix}{topic}"
