@@ -189,6 +189,19 @@ def cmd_dev(args: argparse.Namespace) -> int:
             infra.stop()  # type: ignore[attr-defined]
 
 
+def cmd_rebuild_reporting(args: argparse.Namespace) -> int:
+    from services.reporting.rebuild import RebuildRefused, rebuild
+
+    try:
+        report = asyncio.run(rebuild(_settings()))
+    except RebuildRefused as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({"records": report.records, "projected": report.projected, "skipped": report.skipped,
+                      "offsets": report.offsets}, indent=2))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from shared.demo import load_demo_data
 
@@ -225,6 +238,11 @@ def main(argv: list[str] | None = None) -> int:
     schemas = sub.add_parser("schemas", help="write the events' JSON Schemas (or --check them)")
     schemas.add_argument("--check", action="store_true")
     schemas.set_defaults(func=cmd_schemas)
+
+    rebuild = sub.add_parser(
+        "rebuild-reporting", help="replay every topic into a fresh reporting schema and swap it in (service stopped)"
+    )
+    rebuild.set_defaults(func=cmd_rebuild_reporting)
 
     demo = sub.add_parser("demo", help="load demo data into a running stack")
     demo.set_defaults(func=cmd_demo)
