@@ -17,6 +17,7 @@ UNITS_REGISTERED = "registry.units"
 CUSTOMER_REGISTERED = "registry.customer"
 CUSTOMER_ERASED = "customer.erased"
 
+REPORT_PUBLISHED = "report.published"
 CASE_OPENED = "case.opened"
 COMPLAINT_RECLASSIFIED = "complaint.reclassified"
 CASE_ASSIGNED = "case.assigned"
@@ -51,12 +52,28 @@ EVENT_TOPICS: dict[str, str] = {
     "CaseEscalated": CASE_ESCALATED,
     "CorrectiveActionRecorded": CORRECTIVE_ACTION_RECORDED,
     # --- repairs (shared/events/repairs.py): "repair.<step>" ---
+    "WorkOrderOpened": "repair.opened",
+    "WorkOrderCaseLinked": "repair.case-linked",
+    "RepairStepRecorded": "repair.step-recorded",
+    "RepairAcceptanceRejected": "repair.acceptance-rejected",
+    "RecurringDefectDetected": "repair.recurring-defect",
+    "RemediationStepRecorded": "repair.remediation-step",
+    "RemediationAccepted": "repair.remediation-accepted",
     # --- surveys (shared/events/surveys.py): "survey.<fact>" ---
+    "SurveyInvitationIssued": "survey.invitation-issued",
+    "SurveyReminderDue": "survey.reminder-due",
+    "SurveyCampaignPlanned": "survey.campaign-planned",
+    "SurveyCampaignClosed": "survey.campaign-closed",
+    "ProjectEvaluationDue": "survey.evaluation-due",
+    "ProjectEvaluationOverdue": "survey.evaluation-overdue",
+    "ProjectEvaluationRecorded": "survey.evaluation-recorded",
+    "ProjectFlagged": "survey.project-flagged",
     # --- reports (shared/events/reports.py): "report.<fact>" ---
+    "ReportPublished": REPORT_PUBLISHED,
 }
 
 #: Topics other systems write to; CareLoop consumes them and never produces to them.
-INBOUND_TOPICS: tuple[str, ...] = (INBOUND_FEEDBACK,)
+INBOUND_TOPICS: tuple[str, ...] = (INBOUND_FEEDBACK, "inbound.survey-answers")
 
 DLQ_SUFFIX = ".dlq"
 

@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db.tables import messaging_tables
@@ -99,3 +99,18 @@ class SurveyItemFact(Base):
     template_id: Mapped[str] = mapped_column(sa.Text)
     level: Mapped[str | None] = mapped_column(sa.Text)
     satisfied: Mapped[bool | None] = mapped_column(sa.Boolean)
+
+
+class PublishedReport(Base):
+    """Every revision of every published report, as it was published (a versioned snapshot)."""
+
+    __tablename__ = "published_reports"
+
+    kind: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    period: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    org_path: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    revision: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    report_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    content: Mapped[dict] = mapped_column(JSONB)
+    content_sha256: Mapped[str] = mapped_column(sa.Text)
+    published_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))

@@ -39,6 +39,29 @@ def months_of_quarter(quarter: str) -> list[str]:
     return [f"{year}-{m:02d}" for m in range(first, first + 3)]
 
 
+def months_of_half(half: str) -> list[str]:
+    year, h = half.split("-H")
+    first = 1 if h == "1" else 7
+    return [f"{year}-{m:02d}" for m in range(first, first + 6)]
+
+
+async def org_paths(*, uow: UnitOfWork, periods: list[str]) -> list[str]:
+    """Every org unit, at every level, that has facts in the periods."""
+    c, s = CaseFact.__table__, SurveyFact.__table__
+    paths: set[str] = set()
+    for table in (c, s):
+        rows = await uow.session.execute(
+            sa.select(table.c.org_group, table.c.org_subsidiary, table.c.org_project).distinct()
+            .where(table.c.period.in_(periods)))
+        for group, subsidiary, project in rows.all():
+            paths.add(group)
+            if subsidiary:
+                paths.add(f"{group}/{subsidiary}")
+                if project:
+                    paths.add(f"{group}/{subsidiary}/{project}")
+    return sorted(paths)
+
+
 def percent(part: int, whole: int) -> float | None:
     if whole == 0:
         return None
@@ -58,8 +81,14 @@ async def complaint_counts(*, periods: list[str], org: str, uow: UnitOfWork) -> 
 async def monthly_summary(*, period: str, org: str, now: datetime, uow: UnitOfWork) -> dict[str, Any]:
     """Complaints received in the month (DOMAIN.md §6): by class, category and department, their
     outcome so far, and compliance with every deadline."""
+    return await summary(periods=[period], label=period, org=org, now=now, uow=uow)
+
+
+async def summary(*, periods: list[str], label: str, org: str, now: datetime, uow: UnitOfWork) -> dict[str, Any]:
+    """The complaint summary over one or more months (a month, a quarter, a half-year)."""
+    period = label
     c = CaseFact.__table__
-    where = [c.c.period == period, c.c.kind == "complaint", *org_filter(c, org)]
+    where = [c.c.period.in_(periods), c.c.kind == "complaint", *org_filter(c, org)]
     totals = (await uow.session.execute(sa.select(
         sa.func.count(),
         sa.func.count().filter(c.c.valid.is_(True)),
@@ -103,7 +132,7 @@ async def monthly_summary(*, period: str, org: str, now: datetime, uow: UnitOfWo
         "by_class": by_class,
         "by_category": dict(sorted(by_category.items(), key=lambda kv: (-kv[1], kv[0]))),
         "by_department": dict(sorted(by_department.items())),
-        "deadlines": await deadline_compliance(periods=[period], org=org, now=now, uow=uow),
+        "deadlines": await deadline_compliance(periods=periods, org=org, now=now, uow=uow),
     }
 
 
@@ -138,10 +167,15 @@ async def deadline_compliance(*, periods: list[str], org: str, now: datetime, uo
 
 async def pareto(*, quarter: str, org: str, uow: UnitOfWork) -> dict[str, Any]:
     """The quarter's complaint categories, largest first, with cumulative shares (排列图)."""
+    result = await pareto_over(months=months_of_quarter(quarter), label=quarter, org=org, uow=uow)
+    return {"quarter": quarter, **{k: v for k, v in result.items() if k != "period"}}
+
+
+async def pareto_over(*, months: list[str], label: str, org: str, uow: UnitOfWork) -> dict[str, Any]:
     c = CaseFact.__table__
     rows = (await uow.session.execute(
         sa.select(c.c.category, sa.func.count())
-        .where(c.c.period.in_(months_of_quarter(quarter)), c.c.kind == "complaint", c.c.category.is_not(None),
+        .where(c.c.period.in_(months), c.c.kind == "complaint", c.c.category.is_not(None),
                *org_filter(c, org))
         .group_by(c.c.category)
     )).all()
@@ -152,7 +186,7 @@ async def pareto(*, quarter: str, org: str, uow: UnitOfWork) -> dict[str, Any]:
         running += n
         bars.append({"category": category, "complaints": n, "share": percent(n, total),
                      "cumulative_share": percent(running, total)})
-    return {"quarter": quarter, "org": org, "complaints": total, "categories": bars}
+    return {"period": label, "org": org, "complaints": total, "categories": bars}
 
 
 async def open_cases(*, org: str, now: datetime, uow: UnitOfWork, limit: int = 500) -> list[dict[str, Any]]:

@@ -225,3 +225,51 @@ async def test_views_match_the_hand_worked_month_and_a_rebuild_reproduces_them(m
             return int(r.json()["complaints"])
 
         assert await eventually(complaints, until=lambda n: n == 6) == 6
+
+
+async def test_the_monthly_summary_is_published_on_the_5th_and_republished_when_late_events_change_it(
+    migrated: Settings,
+) -> None:
+    from shared.testing.services import read_topic
+    from shared.topics import REPORT_PUBLISHED
+
+    events = scripted_month()
+    clock = Clock()
+    clock.now = datetime(2026, 6, 4, 23, 0, tzinfo=CN)  # not yet the 5th
+    app = create_app(migrated, clock=clock)
+    async with running_service(app) as reporting:
+        await publish(migrated, events)
+
+        async def complaints() -> int:
+            r = await reporting.get("/api/v1/reports/monthly-summary", params={"period": "2026-05", "org": "hx"})
+            return int(r.json()["complaints"])
+
+        await eventually(complaints, until=lambda n: n == 5)
+        publisher = app.state.publisher
+        assert await publisher.publish_once() == 0  # the 4th: nothing is due yet
+        clock.now = datetime(2026, 6, 5, 8, 0, tzinfo=CN)
+        first = await publisher.publish_once()
+        # May's summary for every org unit with facts: hx, hx/east, hx/east/lakeside, hx/east/riverside,
+        # hx/south, hx/south/hillview → 6 reports
+        assert first == 6
+        assert await publisher.publish_once() == 0  # nothing changed: nothing republished
+        listed = (await reporting.get("/api/v1/reports/published", params={"period": "2026-05", "org": "hx"})).json()
+        assert [(r["kind"], r["revision"]) for r in listed] == [("monthly_summary", 1)]
+        snapshot = (await reporting.get("/api/v1/reports/published/monthly_summary/2026-05/1",
+                                        params={"org": "hx"})).json()
+        assert snapshot["content"]["complaints"] == 5 and snapshot["content"]["by_class"] == {"1": 2, "2": 2, "3": 1}
+
+        late = complaint(SOUTH, category="price", cls=1, dept="business", received=T0 + timedelta(days=20),
+                         closed=False, first_response_met=None, due=T0 + timedelta(days=20, hours=8))
+        await publish(migrated, late)
+        await eventually(complaints, until=lambda n: n == 6)
+        # the late complaint changes May for hx, hx/south and hx/south/hillview → three revisions 2
+        assert await publisher.publish_once() == 3
+        revised = (await reporting.get("/api/v1/reports/published/monthly_summary/2026-05/2",
+                                       params={"org": "hx"})).json()
+        assert revised["content"]["complaints"] == 6 and revised["report_id"] == snapshot["report_id"]
+        records = await read_topic(migrated, REPORT_PUBLISHED, until=lambda r: len(r) >= 9)
+    published = [json.loads(r.value)["data"] for r in records]
+    group = sorted((p["revision"], p["content"]["complaints"]) for p in published if p["org_path"] == "hx")
+    assert group == [(1, 5), (2, 6)]
+    assert all("cs-1" not in json.dumps(p) for p in published)  # no people in report events
