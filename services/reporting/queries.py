@@ -148,9 +148,10 @@ async def deadline_compliance(*, periods: list[str], org: str, now: datetime, uo
         sa.select(d.c.kind, sa.func.count(), sa.func.count().filter(on_time), sa.func.count().filter(late),
                   sa.func.count().filter(overdue), sa.func.count().filter(pending))
         .select_from(d.join(c, c.c.case_id == d.c.case_id))
-        .where(c.c.period.in_(periods), c.c.state.is_distinct_from("handed_over"), *org_filter(d, org),
-               # a deadline of a case closed before it fell due no longer runs
-               sa.or_(d.c.met_at.is_not(None), c.c.closed_at.is_(None), c.c.closed_at > d.c.due_at))
+        .where(c.c.period.in_(periods), *org_filter(d, org),
+               # an unmet deadline of a case closed or handed over before it fell due no longer runs
+               sa.or_(d.c.met_at.is_not(None), c.c.state.is_(None), c.c.state.not_in(["closed", "handed_over"]),
+                      c.c.state_as_of > d.c.due_at))
         .group_by(d.c.kind)
     )
     out: dict[str, Any] = {}
@@ -252,3 +253,94 @@ async def survey_counts(*, period: str, org: str, uow: UnitOfWork) -> dict[str, 
     rows = await uow.session.execute(
         sa.select(s.c.scheme, sa.func.count()).where(s.c.period == period, *org_filter(s, org)).group_by(s.c.scheme))
     return {str(k): int(n) for k, n in rows.all()}
+
+
+def months_ending(until: str, count: int) -> list[str]:
+    """``count`` months up to and including ``until`` ('YYYY-MM'), oldest first."""
+    year, month = (int(part) for part in until.split("-"))
+    months = []
+    for _ in range(count):
+        months.append(f"{year}-{month:02d}")
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    return months[::-1]
+
+
+async def trend(*, until: str, months: int, org: str, uow: UnitOfWork) -> dict[str, Any]:
+    """Complaints received per month, by class, over the ``months`` months ending with ``until``."""
+    periods = months_ending(until, months)
+    c = CaseFact.__table__
+    rows = await uow.session.execute(
+        sa.select(c.c.period, c.c.complaint_class, sa.func.count())
+        .where(c.c.period.in_(periods), c.c.kind == "complaint", *org_filter(c, org))
+        .group_by(c.c.period, c.c.complaint_class)
+    )
+    by_month = {p: {"period": p, "complaints": 0, "by_class": {"1": 0, "2": 0, "3": 0}} for p in periods}
+    for period, cls, n in rows.all():
+        month = by_month[str(period)]
+        month["complaints"] += int(n)
+        if cls is not None:
+            month["by_class"][str(cls)] += int(n)
+    return {"org": org, "until": until, "months": list(by_month.values())}
+
+
+async def org_units(*, period: str, org: str, now: datetime, uow: UnitOfWork) -> dict[str, Any]:
+    """The month's figures for each org unit one level below ``org`` (the dashboard's drill-down):
+    complaints received and still open, cases now past a deadline (any month), satisfaction.
+
+    Facts recorded on ``org`` itself rather than on a unit below it form a row with ``unit`` None,
+    so the rows always add up to ``org``'s own figures; a project has no units below it, only
+    that row.
+    """
+    level = len(org_filter(CaseFact.__table__, org))
+    c, d, i = CaseFact.__table__, DeadlineFact.__table__, SurveyItemFact.__table__
+
+    def below(table: Any) -> Any:
+        return [table.c.org_subsidiary, table.c.org_project, sa.cast(sa.null(), sa.Text)][level - 1].label("unit")
+
+    units: dict[str | None, dict[str, Any]] = {}
+
+    def unit(code: str | None) -> dict[str, Any]:
+        return units.setdefault(code, {
+            "unit": code, "org": f"{org.strip('/')}/{code}" if code else org.strip("/"), "complaints": 0,
+            "by_class": {"1": 0, "2": 0, "3": 0}, "closed": 0, "open": 0, "overdue": 0,
+            "satisfaction_rate": None, "qualified": None})
+
+    key = below(c)
+    for code, cls, n, closed in (await uow.session.execute(
+            sa.select(key, c.c.complaint_class, sa.func.count(), sa.func.count().filter(c.c.state == "closed"))
+            .where(c.c.period == period, c.c.kind == "complaint", *org_filter(c, org))
+            .group_by(key, c.c.complaint_class))).all():
+        row = unit(code)
+        row["complaints"] += int(n)
+        row["closed"] += int(closed)
+        row["open"] += int(n) - int(closed)
+        if cls is not None:
+            row["by_class"][str(cls)] += int(n)
+    # the same definition as open_cases(): an open case with a deadline unmet and past due
+    for code, n in (await uow.session.execute(
+            sa.select(key, sa.func.count(sa.distinct(c.c.case_id)))
+            .select_from(c.join(d, d.c.case_id == c.c.case_id))
+            .where(c.c.state.not_in(["closed", "handed_over"]), d.c.met_at.is_(None), d.c.due_at <= now,
+                   *org_filter(c, org))
+            .group_by(key))).all():
+        unit(code)["overdue"] = int(n)
+    item_key = below(i)
+    rates: dict[str | None, list[Decimal]] = {}
+    for code, _item, satisfied, answered in (await uow.session.execute(
+            sa.select(item_key, i.c.item_id, sa.func.count().filter(i.c.satisfied.is_(True)), sa.func.count())
+            .where(i.c.period == period, i.c.satisfied.is_not(None), *org_filter(i, org))
+            .group_by(item_key, i.c.item_id))).all():
+        rates.setdefault(code, []).append(Decimal(100) * int(satisfied) / int(answered))
+    for code, item_rates in rates.items():
+        overall = sum(item_rates, Decimal(0)) / len(item_rates)  # as satisfaction(): mean of item rates
+        row = unit(code)
+        row["satisfaction_rate"] = float(overall.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+        row["qualified"] = overall >= SATISFACTION_PASS
+    ordered = sorted(units.values(), key=lambda r: (r["unit"] is None, r["unit"] or ""))
+    return {"period": period, "org": org, "level": ["group", "subsidiary", "project"][level - 1],
+            "units": ordered if level < 3 else [],
+            "totals": {
+                "complaints": sum(r["complaints"] for r in ordered), "closed": sum(r["closed"] for r in ordered),
+                "open": sum(r["open"] for r in ordered), "overdue": sum(r["overdue"] for r in ordered),
+                "by_class": {k: sum(r["by_class"][k] for r in ordered) for k in ("1", "2", "3")},
+            }}
