@@ -1,72 +1,417 @@
-"""Survey's HTTP routes: staff entering returned forms (the one-time-link page comes later)."""
+"""Survey's HTTP routes (JSON): returned forms entered by staff, templates and their versions,
+campaigns, project service evaluations, invitations, refused forms. The household's survey page
+is in ``page.py``."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.survey import domain, service
-from shared.clock import Clock
+from services.survey import campaign_service, domain, evaluation_service, registry, return_visits, service
+from services.survey.domain import AnswersRefused, TemplateDefinition
 from shared.db import UnitOfWorkFactory
 from shared.events import OrgPath
 from shared.events.vocabulary import SurveyScheme
 from shared.http import correlation_id_of
 
 
+def _refused(exc: AnswersRefused, status_code: int = 422) -> HTTPException:
+    error = "validation_failed" if exc.code == "invalid_answers" else exc.code
+    return HTTPException(status_code, {"error": error, "fields": [{"field": p.field, "reason": p.reason}
+                                                                  for p in exc.problems]})
+
+
+def _one(status_code: int, error: str, field: str, reason: str) -> HTTPException:
+    return HTTPException(status_code, {"error": error, "fields": [{"field": field, "reason": reason}]})
+
+
+# --- schemas ----------------------------------------------------------------------------------
+
+
 class AnswerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     item_id: str = Field(min_length=1, max_length=64)
-    level: str | None = Field(default=None, description="None for an unanswered item")
+    level: str | None = Field(default=None, max_length=32, description="None for an unanswered item")
+    deduction: Decimal | None = Field(default=None, description="scheme C 'hazard': 5–10 points on the item")
+    remark: str | None = Field(default=None, max_length=2000)
+
+    def answer(self) -> domain.Answer:
+        return domain.Answer(self.item_id, self.level, self.deduction, self.remark)
 
 
 class SurveyResponseIn(BaseModel):
+    """A returned form entered by staff (paper, phone). With ``invitation_id`` it uses that
+    invitation (a numbered paper form of a campaign, or a return visit done by phone)."""
+
     model_config = ConfigDict(extra="forbid")
-    template_id: str = Field(min_length=1, max_length=64)
-    template_version: int = Field(default=1, ge=1)
-    scheme: SurveyScheme
-    org: OrgPath
+    template_id: str | None = Field(default=None, min_length=1, max_length=64)
+    template_version: int | None = Field(default=None, ge=1, description="the current version when left out")
+    scheme: SurveyScheme | None = Field(default=None, description="checked against the template when given")
+    org: OrgPath | None = None
     project_id: str | None = Field(default=None, max_length=64)
+    unit_id: uuid.UUID | None = None
+    household_id: uuid.UUID | None = None
+    case_id: uuid.UUID | None = None
+    campaign_id: uuid.UUID | None = None
+    invitation_id: uuid.UUID | None = None
     channel: Literal["web", "paper", "phone"] = "paper"
     returned_at: AwareDatetime | None = None
+    hazard_deduction: Decimal | None = None
+    entered_by: str | None = Field(default=None, max_length=64)
     answers: list[AnswerIn] = Field(min_length=1, max_length=200)
 
 
 class SurveyResponseAccepted(BaseModel):
     response_id: uuid.UUID
     correlation_id: uuid.UUID
+    template_id: str | None = None
+    template_version: int | None = None
+    score: float | None = None
+    satisfied: bool | None = None
+    feedback_sent: list[str] = []
 
 
-def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
+class TemplateIn(TemplateDefinition):
+    template_id: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$")
+    created_by: str | None = Field(default=None, max_length=64)
+
+
+class TemplateVersionIn(TemplateDefinition):
+    created_by: str | None = Field(default=None, max_length=64)
+
+
+class CampaignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    project_id: str = Field(min_length=1, max_length=64)
+    template_id: str = Field(default="household-satisfaction", min_length=1, max_length=64)
+    template_version: int | None = Field(default=None, ge=1)
+    round: Literal["semiannual", "annual"] = "semiannual"
+    rule: Literal["occupancy", "age"] = "occupancy"
+    period: str | None = Field(default=None, max_length=16, description="'2026H1', '2026H2', '2026'")
+    delivery: Literal["link", "paper"] = "link"
+    seed: str | None = Field(default=None, min_length=1, max_length=128)
+    starts_at: AwareDatetime | None = None
+
+
+class HandedOutIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    invitation_ids: list[uuid.UUID] | None = Field(default=None, description="all still held when left out")
+
+
+class SheetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    answers: list[AnswerIn] = Field(min_length=1, max_length=200)
+    hazard_deduction: Decimal | None = None
+    evaluated_on: date | None = None
+    entered_by: str | None = Field(default=None, max_length=64)
+    meets_basic_conditions: bool = Field(
+        default=False, description="seed 003 5.5.2's unnamed basic conditions, as judged by the evaluator")
+    template_version: int | None = Field(default=None, ge=1)
+
+
+def _template_out(t: domain.Template) -> dict[str, Any]:
+    return {"template_id": t.template_id, "version": t.version,
+            **t.definition.model_dump(mode="json", exclude_none=True)}
+
+
+def _invitation_out(i: Any) -> dict[str, Any]:
+    return {"invitation_id": str(i.id), "purpose": i.purpose, "template_id": i.template_id,
+            "template_version": i.template_version, "delivery": i.delivery,
+            "case_id": str(i.case_id) if i.case_id else None,
+            "work_order_id": str(i.work_order_id) if i.work_order_id else None,
+            "campaign_id": str(i.campaign_id) if i.campaign_id else None, "project_id": i.project_id,
+            "unit_id": str(i.unit_id) if i.unit_id else None,
+            "household_id": str(i.household_id) if i.household_id else None,
+            "issued_at": i.issued_at.isoformat(), "expires_at": i.expires_at.isoformat(),
+            "handed_out_at": i.handed_out_at.isoformat() if i.handed_out_at else None,
+            "used_at": i.used_at.isoformat() if i.used_at else None,
+            "response_id": str(i.response_id) if i.response_id else None, "reminders_sent": i.reminders_sent}
+
+
+async def _campaign_out(campaign: Any, uow: Any) -> dict[str, Any]:
+    p = await campaign_service.progress(campaign, uow=uow)
+    return {
+        "campaign_id": str(campaign.id), "project_id": campaign.project_id, "round": campaign.round,
+        "rule": campaign.rule, "period": campaign.period, "template_id": campaign.template_id,
+        "template_version": campaign.template_version, "delivery": campaign.delivery, "seed": campaign.seed,
+        "status": campaign.status, "starts_at": campaign.starts_at.isoformat(),
+        "hand_out_by": campaign.hand_out_by.isoformat(), "collect_by": campaign.collect_by.isoformat(),
+        "occupied_units": campaign.occupied_units, "households": campaign.households,
+        "required": campaign.required, "carried_over": campaign.carried_over, "drawn": campaign.drawn,
+        "handed_out": p.handed_out, "returned": p.returned, "refused": p.refused,
+        "return_rate": domain.as_jsonable(p.return_rate), "return_target_percent": float(campaign.return_target),
+        "return_ok": p.return_ok, "distribution_ok": p.distribution_ok, "buildings": p.per_building,
+        "results": campaign.results,
+    }
+
+
+def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["survey"])
+    clock = deps.clock
+
+    # --- returned forms entered by staff --------------------------------------------------------
 
     @router.post("/survey-responses", status_code=status.HTTP_201_CREATED, response_model=SurveyResponseAccepted)
     async def post_response(body: SurveyResponseIn, request: Request) -> SurveyResponseAccepted:
-        ids = [a.item_id for a in body.answers]
-        if len(set(ids)) != len(ids):
-            raise HTTPException(422, {"error": "validation_failed",
-                                      "fields": [{"field": "answers", "reason": "an item is answered twice"}]})
-        command = service.RecordResponse(
-            template_id=body.template_id,
-            template_version=body.template_version,
-            scheme=body.scheme,
-            org=body.org,
-            project_id=body.project_id,
-            channel=body.channel,
-            returned_at=body.returned_at,
-            answers=[(a.item_id, a.level) for a in body.answers],
-            correlation_id=correlation_id_of(request),
-        )
+        correlation_id = correlation_id_of(request)
+        answers = [a.answer() for a in body.answers]
+        command: service.RecordResponse | None = None
+        invitation = None
         try:
             async with uow_factory() as uow:
-                response_id = await service.record_response(command, uow=uow, clock=clock)
+                if body.invitation_id is not None:
+                    invitation = await service.get_invitation(body.invitation_id, uow=uow, for_update=True)
+                    if invitation is None:
+                        raise AnswersRefused.one("unknown_invitation", "invitation_id", "no such invitation")
+                    command = service.command_for_invitation(
+                        invitation, answers, channel=body.channel, correlation_id=correlation_id,
+                        returned_at=body.returned_at, entered_by=body.entered_by)
+                    recorded = await service.answer_invitation(
+                        invitation, answers, uow=uow, deps=deps, channel=body.channel,
+                        returned_at=body.returned_at, entered_by=body.entered_by)
+                else:
+                    missing = [f for f in ("template_id", "org") if getattr(body, f) is None]
+                    if missing:
+                        raise AnswersRefused("validation_failed", [
+                            domain.Problem(f, "required without an invitation_id") for f in missing])
+                    assert body.template_id is not None and body.org is not None
+                    command = service.RecordResponse(
+                        template_id=body.template_id, template_version=body.template_version, scheme=body.scheme,
+                        org=body.org, project_id=body.project_id, unit_id=body.unit_id,
+                        household_id=body.household_id, case_id=body.case_id, campaign_id=body.campaign_id,
+                        channel=body.channel, returned_at=body.returned_at, answers=answers,
+                        hazard_deduction=body.hazard_deduction, entered_by=body.entered_by,
+                        correlation_id=correlation_id, return_visit=body.case_id is not None,
+                    )
+                    recorded = await service.record_response(command, uow=uow, deps=deps)
                 await uow.commit()
-        except domain.InvalidAnswer as exc:
-            index = ids.index(exc.item_id)
-            raise HTTPException(422, {"error": "validation_failed",
-                                      "fields": [{"field": f"answers.{index}.level", "reason": exc.reason}]}) from exc
-        return SurveyResponseAccepted(response_id=response_id, correlation_id=command.correlation_id)
+        except AnswersRefused as exc:
+            async with uow_factory() as uow:
+                await service.record_refusal(exc, uow=uow, clock=clock, channel=body.channel, cmd=command,
+                                             invitation=invitation, submitted=answers, correlation_id=correlation_id)
+                await uow.commit()
+            gone = exc.code in ("token_used", "token_expired", "campaign_closed")
+            raise _refused(exc, status.HTTP_409_CONFLICT if gone else 422) from exc
+        template, scored = recorded.template, recorded.scored
+        return SurveyResponseAccepted(
+            response_id=recorded.response_id, correlation_id=correlation_id,
+            template_id=template.template_id if template else None,
+            template_version=template.version if template else None,
+            score=domain.as_jsonable(scored.score) if scored else None,
+            satisfied=scored.satisfied if scored else None, feedback_sent=list(recorded.feedback),
+        )
+
+    @router.get("/survey-responses/{response_id}")
+    async def get_response(response_id: uuid.UUID) -> dict[str, Any]:
+        async with uow_factory() as uow:
+            r = await service.get_response(response_id, uow=uow)
+        if r is None:
+            raise _one(404, "not_found", "response_id", "no such response")
+        return {"response_id": str(r.id), "template_id": r.template_id, "template_version": r.template_version,
+                "template_registered": r.template_registered, "scheme": r.scheme, "channel": r.channel,
+                "project_id": r.project_id, "answers": r.answers, "score": r.score, "satisfied": r.satisfied,
+                "case_id": str(r.case_id) if r.case_id else None,
+                "campaign_id": str(r.campaign_id) if r.campaign_id else None,
+                "household_id": str(r.household_id) if r.household_id else None,
+                "returned_at": r.returned_at.isoformat()}
+
+    @router.get("/refused-answers")
+    async def get_refusals(campaign_id: uuid.UUID | None = None,
+                           limit: int = Query(default=100, ge=1, le=1000)) -> list[dict[str, Any]]:
+        async with uow_factory() as uow:
+            rows = await service.refusals(uow=uow, limit=limit, campaign_id=campaign_id)
+        return [{"id": r.id, "refused_at": r.refused_at.isoformat(), "channel": r.channel,
+                 "reason_code": r.reason_code, "reason": r.reason, "problems": r.problems,
+                 "template_id": r.template_id, "invitation_id": str(r.invitation_id) if r.invitation_id else None,
+                 "campaign_id": str(r.campaign_id) if r.campaign_id else None, "source_system": r.source_system,
+                 "external_id": r.external_id} for r in rows]
+
+    # --- templates ------------------------------------------------------------------------------
+
+    @router.get("/templates")
+    async def get_templates() -> list[dict[str, Any]]:
+        async with uow_factory() as uow:
+            templates = await service.list_templates(uow)
+            await uow.commit()
+        return [_template_out(t) for t in templates]
+
+    @router.get("/templates/{template_id}")
+    async def get_template(template_id: str, version: int | None = Query(default=None, ge=1)) -> dict[str, Any]:
+        async with uow_factory() as uow:
+            try:
+                template = await service.load_template(uow, template_id, version)
+                await uow.commit()  # a built-in may have been written just now
+            except service.TemplateNotFound as exc:
+                raise _one(404, "not_found", "template_id", str(exc)) from exc
+        return _template_out(template)
+
+    @router.post("/templates", status_code=status.HTTP_201_CREATED)
+    async def post_template(body: TemplateIn) -> dict[str, Any]:
+        definition = TemplateDefinition.model_validate(body.model_dump(exclude={"template_id", "created_by"}))
+        async with uow_factory() as uow:
+            try:
+                template = await service.create_template(body.template_id, definition, uow=uow, clock=clock,
+                                                         created_by=body.created_by)
+            except service.TemplateConflict as exc:
+                raise _one(409, "already_registered", "template_id", str(exc)) from exc
+            await uow.commit()
+        return _template_out(template)
+
+    @router.put("/templates/{template_id}")
+    async def put_template(template_id: str, body: TemplateVersionIn) -> dict[str, Any]:
+        """A new version when the definition changed (responses keep recording their own version)."""
+        definition = TemplateDefinition.model_validate(body.model_dump(exclude={"created_by"}))
+        async with uow_factory() as uow:
+            try:
+                template, created = await service.version_template(template_id, definition, uow=uow, clock=clock,
+                                                                   created_by=body.created_by)
+            except service.TemplateNotFound as exc:
+                raise _one(404, "not_found", "template_id", str(exc)) from exc
+            await uow.commit()
+        return {**_template_out(template), "created": created}
+
+    # --- invitations and return visits ----------------------------------------------------------
+
+    @router.get("/invitations")
+    async def get_invitations(case_id: uuid.UUID | None = None, campaign_id: uuid.UUID | None = None,
+                              limit: int = Query(default=2000, ge=1, le=10_000)) -> list[dict[str, Any]]:
+        async with uow_factory() as uow:
+            rows = await service.find_invitations(uow=uow, case_id=case_id, campaign_id=campaign_id, limit=limit)
+        return [_invitation_out(i) for i in rows]
+
+    @router.get("/cases/{case_id}/return-visit")
+    async def get_return_visit(case_id: uuid.UUID) -> dict[str, Any]:
+        async with uow_factory() as uow:
+            case, invitation = await return_visits.return_visit_of(case_id, uow=uow)
+        if case is None:
+            raise _one(404, "not_found", "case_id", "survey has heard nothing of this case")
+        return {"case_id": str(case_id), "important": case.important, "result_accepted": case.accepted_at is not None,
+                "decision": case.decision, "invitation": _invitation_out(invitation) if invitation else None}
+
+    # --- campaigns ------------------------------------------------------------------------------
+
+    @router.post("/campaigns", status_code=status.HTTP_201_CREATED)
+    async def post_campaign(body: CampaignIn, request: Request) -> dict[str, Any]:
+        command = campaign_service.PlanCampaign(
+            project_id=body.project_id, template_id=body.template_id, template_version=body.template_version,
+            round=body.round, rule=body.rule, period=body.period, delivery=body.delivery, seed=body.seed,
+            starts_at=body.starts_at, correlation_id=correlation_id_of(request))
+        async with uow_factory() as uow:
+            try:
+                campaign = await campaign_service.plan_campaign(command, uow=uow, deps=deps)
+            except campaign_service.CampaignRefused as exc:
+                status_code = 404 if exc.error == "unknown_project" else 422
+                raise _one(status_code, exc.error, exc.field, exc.reason) from exc
+            except campaign_service.CampaignExists as exc:
+                raise HTTPException(409, {"error": "already_planned", "campaign_id": str(exc.campaign_id),
+                                          "fields": [{"field": "period", "reason": str(exc)}]}) from exc
+            await uow.commit()
+        async with uow_factory() as uow:
+            return await _campaign_out(campaign, uow)
+
+    @router.get("/campaigns")
+    async def get_campaigns(project_id: str | None = None) -> list[dict[str, Any]]:
+        async with uow_factory() as uow:
+            return [await _campaign_out(c, uow) for c in await campaign_service.list_campaigns(
+                uow=uow, project_id=project_id)]
+
+    @router.get("/campaigns/{campaign_id}")
+    async def get_campaign(campaign_id: uuid.UUID) -> dict[str, Any]:
+        async with uow_factory() as uow:
+            campaign = await campaign_service.get_campaign(campaign_id, uow=uow)
+            if campaign is None:
+                raise _one(404, "not_found", "campaign_id", "no such campaign")
+            return await _campaign_out(campaign, uow)
+
+    @router.post("/campaigns/{campaign_id}/handed-out")
+    async def post_handed_out(campaign_id: uuid.UUID, body: HandedOutIn) -> dict[str, Any]:
+        async with uow_factory() as uow:
+            campaign = await campaign_service.get_campaign(campaign_id, uow=uow)
+            if campaign is None:
+                raise _one(404, "not_found", "campaign_id", "no such campaign")
+            marked = await campaign_service.mark_handed_out(campaign, body.invitation_ids, uow=uow, deps=deps)
+            await uow.commit()
+        return {"campaign_id": str(campaign_id), "marked": marked}
+
+    @router.post("/campaigns/{campaign_id}/close")
+    async def post_close(campaign_id: uuid.UUID) -> dict[str, Any]:
+        """Close now, before the collection deadline (the scheduler closes it at the deadline)."""
+        async with uow_factory() as uow:
+            campaign = await campaign_service.get_campaign(campaign_id, uow=uow, for_update=True)
+            if campaign is None:
+                raise _one(404, "not_found", "campaign_id", "no such campaign")
+            if campaign.status == "closed":
+                raise _one(409, "already_closed", "campaign_id", "the campaign is closed")
+            data = await campaign_service.close_campaign(campaign, uow=uow, deps=deps)
+            await uow.commit()
+        return data.model_dump(mode="json")
+
+    # --- projects (survey's copy of the registry) and evaluations -------------------------------
+
+    @router.get("/projects/{project_id}")
+    async def get_project(project_id: str) -> dict[str, Any]:
+        async with uow_factory() as uow:
+            project = await registry.get_project(project_id, uow=uow)
+            if project is None:
+                raise _one(404, "not_found", "project_id", "survey has not heard of this project")
+            buildings = await registry.unit_counts(project_id, uow=uow)
+        return {"project_id": project.project_id, "stage": project.stage, "revision": project.revision,
+                "households": project.households, "occupancy_start": project.occupancy_start,
+                "signed_on": project.signed_on, "completion_date": project.completion_date,
+                "warranty_end": project.warranty_end, "buildings": buildings,
+                "units": sum(b["units"] for b in buildings.values()),
+                "occupied_units": sum(b["occupied"] for b in buildings.values())}
+
+    @router.get("/projects/{project_id}/coverage")
+    async def get_coverage(project_id: str, year: int = Query(ge=2000, le=2100)) -> dict[str, Any]:
+        async with uow_factory() as uow:
+            occupied, reached, ok = await campaign_service.annual_coverage(project_id, year, uow=uow)
+        return {"project_id": project_id, "year": year, "occupied_units": occupied, "reached": reached,
+                "complete": ok}
+
+    @router.get("/projects/{project_id}/evaluations")
+    async def get_evaluations(project_id: str) -> list[dict[str, Any]]:
+        async with uow_factory() as uow:
+            rows = await evaluation_service.project_evaluations(project_id, uow=uow)
+        return [{"evaluation_id": str(e.id), "stage": e.stage, "period": e.period, "opens_on": e.opens_on,
+                 "due_on": e.due_on, "template_id": e.template_id, "recorded": e.recorded_at is not None,
+                 "due_notified": e.due_notified_at is not None, "overdue_notified": e.overdue_notified_at is not None,
+                 "sheet_score": domain.as_jsonable(e.sheet_score), "grade": e.grade} for e in rows]
+
+    @router.post("/evaluations/{evaluation_id}/sheet", status_code=status.HTTP_201_CREATED)
+    async def post_sheet(evaluation_id: uuid.UUID, body: SheetIn, request: Request) -> dict[str, Any]:
+        command = evaluation_service.RecordSheet(
+            evaluation_id=evaluation_id, answers=[a.answer() for a in body.answers],
+            correlation_id=correlation_id_of(request), hazard_deduction=body.hazard_deduction,
+            evaluated_on=body.evaluated_on, entered_by=body.entered_by,
+            meets_basic_conditions=body.meets_basic_conditions, template_version=body.template_version)
+        try:
+            async with uow_factory() as uow:
+                done = await evaluation_service.record_sheet(command, uow=uow, deps=deps)
+                await uow.commit()
+        except evaluation_service.EvaluationRefused as exc:
+            raise _one(404 if exc.error == "unknown_evaluation" else 409, exc.error, exc.field, exc.reason) from exc
+        except AnswersRefused as exc:
+            async with uow_factory() as uow:
+                await service.record_refusal(exc, uow=uow, clock=clock, channel="paper",
+                                             submitted=command.answers, correlation_id=command.correlation_id)
+                await uow.commit()
+            raise _refused(exc) from exc
+        return done.data.model_dump(mode="json")
+
+    @router.get("/projects/{project_id}/flags")
+    async def get_flags(project_id: str) -> list[dict[str, Any]]:
+        async with uow_factory() as uow:
+            rows = await campaign_service.project_flags(project_id, uow=uow)
+        return [{"flag_id": str(f.id), "flag": f.flag, "reasons": f.reasons, "source": f.source,
+                 "score": f.score, "flagged_at": f.flagged_at.isoformat(),
+                 "evaluation_id": str(f.evaluation_id) if f.evaluation_id else None,
+                 "campaign_id": str(f.campaign_id) if f.campaign_id else None} for f in rows]
 
     return router
+
