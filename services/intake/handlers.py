@@ -5,37 +5,19 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from aiokafka import ConsumerRecord
-from pydantic import ValidationError
 
 from services.intake import domain, service
 from shared.db import UnitOfWork
-from shared.events import UndecodableEvent
 from shared.events.inbound import SUBMISSION_NAMESPACE, InboundFeedback
 from shared.messaging.consumer import Handler, PermanentError
+from shared.messaging.inbound import inbound_decoder, source_allow_list
 
 
-def decode_inbound(value: bytes) -> InboundFeedback:
-    """The same validation as HTTP; a failure is dead-lettered at once with the fields named."""
-    try:
-        return InboundFeedback.model_validate_json(value)
-    except ValidationError as exc:
-        reasons = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors()[:10]
-        )
-        raise UndecodableEvent(reasons) from exc
+decode_inbound = inbound_decoder(InboundFeedback)
 
 
 def source_check(allowed: list[str]) -> Any:
-    allowed_set = frozenset(allowed)
-
-    def check(message: Any, record: ConsumerRecord[Any, Any]) -> str | None:
-        source = getattr(message, "source_system", None)
-        if source not in allowed_set:
-            return f"source_system {source!r} is not on the inbound allow-list"
-        return None
-
-    return check
+    return source_allow_list(allowed, where="intake")
 
 
 def build_handlers(*, receive: service.Receiver) -> dict[str, Handler]:

@@ -10,16 +10,15 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from aiokafka import ConsumerRecord
-from pydantic import ValidationError
 
 from services.survey import domain, registry, return_visits, service
 from services.survey.config import INBOUND_SURVEY_ANSWERS
 from shared.db import OutboxMessage, UnitOfWork
-from shared.events import ComplaintClassified, Event, RepairAccepted, UndecodableEvent
+from shared.events import ComplaintClassified, Event, RepairAccepted
 from shared.events.cases import CaseOpened, CaseTransitioned, ComplaintReclassified
 from shared.events.catalog import CustomerErased, CustomerRegistered, ProjectRegistered, UnitsRegistered
 from shared.events.surveys import ANSWERS_NAMESPACE, InboundSurveyAnswers
+from shared.messaging.inbound import inbound_decoder, source_allow_list
 from shared.messaging.consumer import Handler
 from shared.topics import dead_letter
 
@@ -75,27 +74,11 @@ def build_handlers(*, deps: service.Deps) -> dict[str, Handler]:
 INBOUND_CONSUMER = "survey.inbound"
 
 
-def decode_inbound(value: bytes) -> InboundSurveyAnswers:
-    """The same validation as HTTP; a failure is dead-lettered at once with the fields named."""
-    try:
-        return InboundSurveyAnswers.model_validate_json(value)
-    except ValidationError as exc:
-        reasons = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors()[:10]
-        )
-        raise UndecodableEvent(reasons) from exc
+decode_inbound = inbound_decoder(InboundSurveyAnswers)
 
 
 def source_check(allowed: list[str]) -> Any:
-    allowed_set = frozenset(allowed)
-
-    def check(message: Any, record: ConsumerRecord[Any, Any]) -> str | None:
-        source = getattr(message, "source_system", None)
-        if source not in allowed_set:
-            return f"source_system {source!r} is not on survey's inbound allow-list"
-        return None
-
-    return check
+    return source_allow_list(allowed, where="survey")
 
 
 def command_of(message: InboundSurveyAnswers) -> service.RecordResponse:

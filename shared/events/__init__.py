@@ -59,12 +59,13 @@ def decode_event(value: bytes | str | dict[str, Any]) -> Event:
         raw = upcast(raw, target_version=cls.SCHEMA_VERSION)
         return cls.model_validate(raw)
     except ValidationError as exc:
-        raise UndecodableEvent(_validation_reason(exc)) from exc
+        raise UndecodableEvent(validation_reason(exc)) from exc
     except ValueError as exc:
         raise UndecodableEvent(str(exc)) from exc
 
 
-def _validation_reason(exc: ValidationError) -> str:
+def validation_reason(exc: ValidationError) -> str:
+    """Field paths and messages, never the offending values (they may be personal data)."""
     parts = []
     for error in exc.errors()[:10]:
         location = ".".join(str(p) for p in error["loc"]) or "(root)"
@@ -117,5 +118,6 @@ __all__ = [
     "json_schema",
     "render_schema",
     "schema_path",
+    "validation_reason",
     "write_schemas",
 ]
