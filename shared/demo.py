@@ -25,6 +25,10 @@ FEEDBACK: list[tuple[int, str, str, str]] = [
 ]
 
 
+# Items of the shipped household satisfaction template (services/survey/builtin.py).
+SURVEY_ITEMS = ("property_service", "cleaning", "maintenance")
+
+
 def load_demo_data(urls: dict[str, str]) -> dict[str, Any]:
     """Post the demo feedback and a few survey forms through the public HTTP APIs."""
     posted = {"feedback": 0, "survey_responses": 0}
@@ -42,7 +46,7 @@ def load_demo_data(urls: dict[str, str]) -> dict[str, Any]:
             response = client.post(
                 f"{urls['survey']}/api/v1/survey-responses",
                 json={"template_id": "household-satisfaction", "scheme": "B", "org": org,
-                      "answers": [{"item_id": f"q{i + 1}", "level": lv} for i, lv in enumerate(levels)]},
+                      "answers": [{"item_id": item, "level": lv} for item, lv in zip(SURVEY_ITEMS, levels, strict=True)]},
             )
             response.raise_for_status()
             posted["survey_responses"] += 1
