@@ -1,8 +1,11 @@
 """Routing's composition root.
 
-In:  ``feedback.received`` and ``survey.returned`` (consumer ``routing.cases``);
-     HTTP ``/api/v1/cases`` (the handlers' workbench); the deadline watcher's clock.
-Out: ``case.*``, ``complaint.classified`` and ``complaint.reclassified`` through the outbox.
+In:  ``feedback.received``, ``survey.returned`` and, for warranty repairs, ``complaint.classified``,
+     ``complaint.reclassified`` and ``registry.project`` (consumer ``routing.cases``);
+     HTTP ``/api/v1/cases`` (the handlers' workbench), ``/api/v1/work-orders`` and
+     ``/api/v1/remediations`` (site teams, warranty repairs); the deadline watcher's clock.
+Out: ``case.*``, ``complaint.classified``, ``complaint.reclassified`` and ``repair.*`` through the
+     outbox.
 """
 
 from __future__ import annotations
@@ -13,6 +16,10 @@ from services.routing import api, handlers
 from services.routing.adapters import CalendarPlanner, RuleClassifier
 from services.routing.classification.classifier import load_rules
 from services.routing.config import SERVICE, RoutingSettings
+from services.routing.repairs import api as repairs_api
+from services.routing.repairs import handlers as repairs_handlers
+from services.routing.repairs.defects import load_vocabulary
+from services.routing.repairs.service import RepairCollaborators
 from services.routing.service import Collaborators
 from services.routing.timers import DeadlineWatcher
 from shared.calendar import calendar_from_settings
@@ -30,11 +37,19 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
         classifier=RuleClassifier(load_rules(settings.rules_file)),
         planner=CalendarPlanner(calendar_from_settings(settings.working_hours), settings.deadline_policy()),
     )
-    runtime.consume(name="routing.cases", handlers=handlers.build_handlers(deps=deps))
+    repairs = RepairCollaborators(clock=clock, policy=settings.repair_policy(),
+                                  vocabulary=load_vocabulary(settings.repair_defects_file), cases=deps)
+    # One consumer group for the whole service: a second one would cost every start a group join.
+    runtime.consume(name="routing.cases", handlers={
+        **repairs_handlers.with_repair_reports(handlers.build_handlers(deps=deps), deps=repairs),
+        **repairs_handlers.build_handlers(deps=repairs),
+    })
     watcher = DeadlineWatcher(uow_factory=runtime.uow_factory, clock=clock, interval_s=settings.deadline_scan_interval_s)
     runtime.run_in_background("deadline-watcher", watcher.run)
     app = create_service_app(
-        runtime, title="CareLoop routing", routers=[api.build_router(uow_factory=runtime.uow_factory, deps=deps)]
+        runtime, title="CareLoop routing",
+        routers=[api.build_router(uow_factory=runtime.uow_factory, deps=deps),
+                 repairs_api.build_router(uow_factory=runtime.uow_factory, deps=repairs)],
     )
     app.state.deadline_watcher = watcher
     return app

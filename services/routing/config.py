@@ -5,6 +5,7 @@ from datetime import timedelta
 from pydantic import Field
 
 from services.routing.deadlines import DeadlinePolicy
+from services.routing.repairs.domain import RepairPolicy
 from shared.settings import Settings
 
 SERVICE = "routing"
@@ -24,6 +25,14 @@ class RoutingSettings(Settings):
     measures_report_working_days: float = Field(default=1.0, gt=0)
     result_delivery_hours: float = Field(default=48, gt=0)
     deadline_scan_interval_s: float = Field(default=5.0, gt=0)
+    # Warranty repairs (DOMAIN.md §4; services.routing.repairs).
+    repair_defects_file: str | None = Field(default=None, description="defect vocabulary; the shipped file if unset")
+    repair_response_hours: float = Field(default=24, gt=0, description="in warranty: site response, calendar hours")
+    repair_recurrence_threshold: int = Field(
+        default=3, ge=2, description="repairs of one defect kind in one project that make it a recurring defect")
+    repair_recurrence_window_days: int = Field(default=90, ge=1)
+    repair_link_floor_span: int = Field(
+        default=2, ge=0, description="floors apart that reports of one defect kind in one building still share an order")
 
     def deadline_policy(self) -> DeadlinePolicy:
         return DeadlinePolicy(
@@ -35,4 +44,12 @@ class RoutingSettings(Settings):
             difficult_escalation_working_days=self.difficult_escalation_working_days,
             measures_report_working_days=self.measures_report_working_days,
             result_delivery=timedelta(hours=self.result_delivery_hours),
+        )
+
+    def repair_policy(self) -> RepairPolicy:
+        return RepairPolicy(
+            response_hours=self.repair_response_hours,
+            recurrence_threshold=self.repair_recurrence_threshold,
+            recurrence_window_days=self.repair_recurrence_window_days,
+            link_floor_span=self.repair_link_floor_span,
         )

@@ -6,6 +6,7 @@ Personal data never travels here: customers are referred to by id; contact detai
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
@@ -106,6 +107,16 @@ class RepairAcceptedData(Payload):
     accepted_at: AwareDatetime
     owner_signature_ref: str = Field(min_length=1, description="reference to the owner's signature (会签)")
     contractor_signature_ref: str = Field(min_length=1)
+    # Optional additions (repairs module): who signed, by role and id only, and on what terms.
+    owner_signer_role: str | None = Field(
+        default=None, max_length=32, description="owner, household, developer_representative, …"
+    )
+    owner_signer_customer_id: UUID | None = None
+    contractor_signer: str | None = Field(default=None, max_length=64, description="staff id")
+    warranty_status: Literal["in_warranty", "expired", "unknown"] | None = None
+    chargeable: bool | None = None
+    quoted_fee: Decimal | None = Field(default=None, ge=0, description="CNY, when chargeable")
+    rework_count: int | None = Field(default=None, ge=0, description="rejected acceptances before this one")
 
 
 class RepairAccepted(Event):

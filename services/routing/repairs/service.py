@@ -1,0 +1,930 @@
+"""Warranty repairs' use cases: reports into work orders, the steps of DOMAIN.md §4, recurring
+defects and their remediation, routing's copy of the projects.
+
+They change state and queue events through the unit of work; the caller commits (the consumer
+after a batch, the HTTP route after the request).
+
+How cases reach a work order:
+- every complaint or repair request leaves a ``RepairReport`` (defect kind from the vocabulary,
+  building / entrance / floor; never the text) in the transaction that opens its case;
+- a repair request (报修) is attached to a work order in that same transaction;
+- a complaint is attached when routing classifies it class 2 (二类: building quality), whether at
+  once, from triage or by a reclassification; the ComplaintClassified / ComplaintReclassified
+  events trigger it and the case's current class in routing's table decides, so the order the two
+  topics are read in does not matter. A complaint reclassified away from class 2 leaves its work
+  order while nothing has been done on it yet.
+- attaching joins an open work order of the same project when intake put the households in one
+  incident group, or when the defect kind is the same and the place is the same building and
+  entrance within a few floors (``domain.link_reason``); otherwise a new work order opens.
+  Attaching takes a per-project advisory lock, so concurrent consumers never open two work orders
+  for one defect.
+
+On the joint acceptance every linked case is named in RepairAccepted, and each linked complaint
+case that routing's lifecycle lets be resolved (``acknowledged`` or ``measures_reported``) is
+resolved by the system actor — which starts its 48-hour result-delivery deadline. Any other case
+(a repair request, which routing's lifecycle keeps ``received``; a complaint not yet acknowledged;
+one already resolved or closed) keeps its state and gets a ``repair_accepted`` entry in its history,
+so its handler sees that the repair is accepted.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from services.routing import service as case_service
+from services.routing.lifecycle import Action, CaseState
+from services.routing.models import Case, CaseStepRecord
+from services.routing.repairs import domain
+from services.routing.repairs.defects import DefectVocabulary
+from services.routing.repairs.domain import (
+    RemediationState,
+    RemediationStep,
+    RepairPolicy,
+    Step,
+    StepInvalid,
+    WarrantyStatus,
+    WorkOrderState,
+)
+from services.routing.repairs.models import (
+    RemediationItem,
+    RemediationStepRecord,
+    RepairProject,
+    RepairReport,
+    RepairRequest,
+    WorkOrder,
+    WorkOrderCase,
+    WorkOrderPhoto,
+    WorkOrderStep,
+)
+from shared.clock import Clock
+from shared.db import UnitOfWork
+from shared.events import FeedbackReceived, OrgPath, RepairAccepted, RepairAcceptedData
+from shared.events.catalog import ProjectRegistered
+from shared.events.repairs import (
+    FeeDecision,
+    Inspection,
+    QualityVerification,
+    RecurringDefectDetected,
+    RecurringDefectDetectedData,
+    RemediationAccepted,
+    RemediationAcceptedData,
+    RemediationStepRecorded,
+    RemediationStepRecordedData,
+    RepairAcceptanceRejected,
+    RepairAcceptanceRejectedData,
+    RepairPlanDetails,
+    RepairStepRecorded,
+    RepairStepRecordedData,
+    SiteInvestigation,
+    WorkOrderCaseLinked,
+    WorkOrderCaseLinkedData,
+    WorkOrderOpened,
+    WorkOrderOpenedData,
+)
+from shared.events.vocabulary import Department, FeedbackKind
+
+PRODUCER = "routing"
+SYSTEM = "system"
+REPORTED_KINDS = frozenset({FeedbackKind.COMPLAINT, FeedbackKind.REPAIR_REQUEST})
+#: Complaint states in which a case no longer takes a work order.
+CASE_FINISHED = frozenset({CaseState.CLOSED, CaseState.HANDED_OVER, CaseState.INVALID_EXPLAINED})
+#: Complaint states from which the joint acceptance resolves the case.
+RESOLVABLE = frozenset({CaseState.ACKNOWLEDGED, CaseState.MEASURES_REPORTED})
+
+
+@dataclass(frozen=True)
+class RepairCollaborators:
+    """What the repair use cases need besides the unit of work (wired in app.py)."""
+
+    clock: Clock
+    policy: RepairPolicy
+    vocabulary: DefectVocabulary
+    cases: case_service.Collaborators  # routing's own case use cases move linked cases on
+
+
+class WorkOrderNotFound(LookupError):
+    pass
+
+
+class RemediationNotFound(LookupError):
+    pass
+
+
+class IdempotencyKeyReused(Exception):
+    """The key was used before for a different request."""
+
+
+def org_of(row: Any) -> OrgPath:
+    return OrgPath(group=row.org_group, subsidiary=row.org_subsidiary, project=row.org_project)
+
+
+def _emit(uow: UnitOfWork, event_cls: Any, row: Any, data: Any, now: datetime, *, caused_by: Any = None) -> None:
+    uow.publish(event_cls.create(
+        data=data, org=org_of(row), aggregate_id=row.id, occurred_at=now, producer=PRODUCER,
+        correlation_id=row.correlation_id, caused_by=caused_by,
+    ))
+
+
+# --- routing's copy of the projects -------------------------------------------------------------
+
+
+async def record_project(event: ProjectRegistered, *, uow: UnitOfWork, now: datetime) -> None:
+    """Keep the newest revision of a project (for its warranty period); older ones change nothing."""
+    d = event.data
+    values = dict(name=d.name, stage=d.stage.value, completion_date=d.completion_date, warranty_end=d.warranty_end,
+                  org_group=event.org.group, org_subsidiary=event.org.subsidiary, org_project=event.org.project,
+                  revision=d.revision, updated_at=now)
+    await uow.session.execute(
+        pg_insert(RepairProject).values(project_id=d.project_id, **values)
+        .on_conflict_do_update(index_elements=[RepairProject.project_id], set_=values,
+                               where=RepairProject.revision < d.revision)
+    )
+
+
+# --- reports and work orders ---------------------------------------------------------------------
+
+
+async def record_report(event: FeedbackReceived, case_id: uuid.UUID, *, uow: UnitOfWork,
+                        deps: RepairCollaborators) -> uuid.UUID | None:
+    """What a complaint or repair request says about a defect, kept beside its case.
+
+    A repair request goes onto a work order at once; returns that work order's id.
+    """
+    data = event.data
+    if data.kind not in REPORTED_KINDS:
+        return None
+    match = deps.vocabulary.classify(data.text)
+    location = domain.parse_location(data.unit, data.text)
+    await uow.session.execute(
+        pg_insert(RepairReport).values(
+            case_id=case_id, feedback_id=data.feedback_id, kind=data.kind.value,
+            project_id=data.project_id or event.org.project or "unassigned", unit=data.unit or location.label,
+            building=location.building, entrance=location.entrance, floor=location.floor, room=location.room,
+            defect_kind=match.kind, defect_phrases=list(match.phrases), vocabulary_version=match.vocabulary_version,
+            incident_group_id=data.incident_group_id, attachments=list(data.attachments),
+            received_at=data.received_at, org_group=event.org.group, org_subsidiary=event.org.subsidiary,
+            org_project=event.org.project, correlation_id=event.correlation_id,
+        ).on_conflict_do_nothing()
+    )
+    if data.kind is FeedbackKind.REPAIR_REQUEST:
+        work_order = await attach_case(case_id, uow=uow, deps=deps, caused_by=event)
+        return work_order.id if work_order else None
+    return None
+
+
+async def reconcile_complaint(case_id: uuid.UUID, *, uow: UnitOfWork, deps: RepairCollaborators,
+                             caused_by: Any = None) -> uuid.UUID | None:
+    """A complaint's class changed: class 2 puts it on a work order, another class takes it off.
+
+    Reads the case's current class, so a classification and a reclassification read in either
+    order end the same way. Returns the work order the case is on afterwards.
+    """
+    row = (await uow.session.execute(
+        sa.select(Case.kind, Case.status, Case.complaint_class).where(Case.id == case_id))).first()
+    if row is None or row.kind != FeedbackKind.COMPLAINT.value:
+        return None
+    link = await uow.session.get(WorkOrderCase, case_id)
+    state = CaseState(row.status)
+    if row.complaint_class == 2 and state not in (CaseState.RECEIVED, CaseState.TRIAGE, *CASE_FINISHED):
+        if link is not None:
+            return link.work_order_id
+        work_order = await attach_case(case_id, uow=uow, deps=deps, caused_by=caused_by)
+        return work_order.id if work_order else None
+    if row.complaint_class != 2 and link is not None:
+        return await _detach(link, complaint_class=row.complaint_class, uow=uow, deps=deps, caused_by=caused_by)
+    return link.work_order_id if link else None
+
+
+async def _lock_project(uow: UnitOfWork, project_id: str) -> None:
+    """Attaching is serialised per project: two consumers never open two orders for one defect."""
+    await uow.session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
+                              {"k": f"careloop:routing:repairs:{project_id}"})
+
+
+async def _report_of(case_id: uuid.UUID, *, uow: UnitOfWork, deps: RepairCollaborators) -> RepairReport:
+    report = await uow.session.get(RepairReport, case_id)
+    if report is not None:
+        return report
+    # A case opened before this module ran has no report: its place is known, its defect is not.
+    case = await uow.session.get(Case, case_id)
+    if case is None:
+        raise case_service.CaseNotFound(str(case_id))
+    location = domain.parse_location(case.unit)
+    report = RepairReport(
+        case_id=case.id, feedback_id=case.feedback_id, kind=case.kind,
+        project_id=case.project_id or case.org_project or "unassigned", unit=case.unit,
+        building=location.building, entrance=location.entrance, floor=location.floor, room=location.room,
+        defect_kind=deps.vocabulary.fallback, defect_phrases=[], vocabulary_version=deps.vocabulary.version,
+        incident_group_id=case.incident_group_id, attachments=[], received_at=case.received_at,
+        org_group=case.org_group, org_subsidiary=case.org_subsidiary, org_project=case.org_project,
+        correlation_id=case.correlation_id,
+    )
+    uow.session.add(report)
+    return report
+
+
+def _facts(report: RepairReport) -> domain.Report:
+    return domain.Report(
+        project_id=report.project_id, defect_kind=report.defect_kind, incident_group_id=report.incident_group_id,
+        location=domain.Location(report.building, report.entrance, report.floor, report.room),
+    )
+
+
+async def attach_case(case_id: uuid.UUID, *, uow: UnitOfWork, deps: RepairCollaborators,
+                      caused_by: Any = None) -> WorkOrder | None:
+    """Put a case on the open work order about the same defect, or open one for it."""
+    session = uow.session
+    report = await _report_of(case_id, uow=uow, deps=deps)
+    await _lock_project(uow, report.project_id)
+    existing = await session.get(WorkOrderCase, case_id, populate_existing=True)
+    if existing is not None:
+        return await session.get(WorkOrder, existing.work_order_id)
+    now = deps.clock()
+    candidates = list((await session.execute(
+        sa.select(WorkOrder)
+        .where(WorkOrder.project_id == report.project_id, WorkOrder.org_group == report.org_group,
+               WorkOrder.status.in_([s.value for s in domain.LINKABLE_STATES]))
+        .order_by(WorkOrder.opened_at, WorkOrder.id)
+    )).scalars())
+    if candidates:
+        linked: dict[uuid.UUID, list[domain.Report]] = {}
+        rows = await session.execute(
+            sa.select(WorkOrderCase.work_order_id, RepairReport)
+            .join(RepairReport, RepairReport.case_id == WorkOrderCase.case_id)
+            .where(WorkOrderCase.work_order_id.in_([w.id for w in candidates]))
+        )
+        for work_order_id, linked_report in rows:
+            linked.setdefault(work_order_id, []).append(_facts(linked_report))
+        for work_order in candidates:
+            reason = domain.link_reason(_facts(report), linked.get(work_order.id, []),
+                                        defect_kind=work_order.defect_kind, policy=deps.policy,
+                                        fallback_kind=deps.vocabulary.fallback)
+            if reason is not None:
+                await _link(work_order, report, reason, uow=uow, now=now, caused_by=caused_by)
+                return work_order
+    return await _open(report, uow=uow, deps=deps, now=now, caused_by=caused_by)
+
+
+async def _add_photos(uow: UnitOfWork, work_order_id: uuid.UUID, refs: Sequence[str], *, by: str, at: datetime,
+                      step_id: int | None = None) -> list[str]:
+    """Attach photo references once each; returns those that were new."""
+    if not refs:
+        return []
+    result = await uow.session.execute(
+        pg_insert(WorkOrderPhoto)
+        .values([{"work_order_id": work_order_id, "step_id": step_id, "ref": ref, "added_by": by, "added_at": at}
+                 for ref in dict.fromkeys(refs)])
+        .on_conflict_do_nothing(constraint="uq_work_order_photo")
+        .returning(WorkOrderPhoto.ref)
+    )
+    return [row.ref for row in result]
+
+
+async def _open(report: RepairReport, *, uow: UnitOfWork, deps: RepairCollaborators, now: datetime,
+                caused_by: Any) -> WorkOrder:
+    session = uow.session
+    project = await session.get(RepairProject, report.project_id)
+    decision = domain.check_warranty(
+        domain.ProjectWarranty(project.completion_date, project.warranty_end) if project else None,
+        report.received_at)
+    work_order = WorkOrder(
+        id=uuid.uuid4(), status=WorkOrderState.OPENED.value, origin=report.kind, project_id=report.project_id,
+        org_group=report.org_group, org_subsidiary=report.org_subsidiary, org_project=report.org_project,
+        defect_kind=report.defect_kind, vocabulary_version=report.vocabulary_version, building=report.building,
+        unit=report.unit, requested_at=report.received_at, warranty_status=decision.status.value,
+        warranty_end=decision.warranty_end, warranty_explanation=decision.explanation,
+        in_warranty=decision.in_warranty, chargeable=domain.chargeable(in_warranty=decision.in_warranty, in_scope=None),
+        respond_by=domain.respond_by(decision, report.received_at, deps.policy), rework_count=0,
+        correlation_id=report.correlation_id, opened_at=now,
+    )
+    session.add(work_order)
+    session.add(WorkOrderCase(case_id=report.case_id, work_order_id=work_order.id, link_reason="opened",
+                              linked_at=now))
+    session.add(WorkOrderStep(
+        work_order_id=work_order.id, step="open", previous_state="new", state=work_order.status, actor=SYSTEM,
+        at=now, note=f"{report.kind} case {report.case_id}; {decision.explanation}",
+        details={"case_id": str(report.case_id), "defect_phrases": list(report.defect_phrases or [])},
+    ))
+    await session.flush()
+    await _add_photos(uow, work_order.id, report.attachments or [], by="intake", at=now)
+    _emit(uow, WorkOrderOpened, work_order, WorkOrderOpenedData(
+        work_order_id=work_order.id, project_id=work_order.project_id, origin=report.kind,  # type: ignore[arg-type]
+        case_ids=(report.case_id,), defect_kind=work_order.defect_kind,
+        defect_vocabulary_version=work_order.vocabulary_version, building=work_order.building, unit=work_order.unit,
+        incident_group_id=report.incident_group_id, requested_at=work_order.requested_at,
+        warranty_status=decision.status.value, in_warranty=decision.in_warranty,  # type: ignore[arg-type]
+        warranty_end=decision.warranty_end, chargeable=work_order.chargeable, respond_by=work_order.respond_by,
+    ), now, caused_by=caused_by)
+    await _count_recurrence(work_order, uow=uow, deps=deps, now=now)
+    return work_order
+
+
+async def _link(work_order: WorkOrder, report: RepairReport, reason: str, *, uow: UnitOfWork, now: datetime,
+                caused_by: Any) -> None:
+    session = uow.session
+    session.add(WorkOrderCase(case_id=report.case_id, work_order_id=work_order.id, link_reason=reason, linked_at=now))
+    # The household that reported first sets the request time (the warranty was decided on it).
+    if report.received_at < work_order.requested_at:
+        work_order.requested_at = report.received_at
+    session.add(WorkOrderStep(
+        work_order_id=work_order.id, step="link_case", previous_state=work_order.status, state=work_order.status,
+        actor=SYSTEM, at=now, note=f"{report.kind} case {report.case_id} ({reason})",
+        details={"case_id": str(report.case_id), "link_reason": reason},
+    ))
+    await session.flush()
+    await _add_photos(uow, work_order.id, report.attachments or [], by="intake", at=now)
+    count = (await session.execute(sa.select(sa.func.count()).select_from(WorkOrderCase)
+                                   .where(WorkOrderCase.work_order_id == work_order.id))).scalar_one()
+    _emit(uow, WorkOrderCaseLinked, work_order, WorkOrderCaseLinkedData(
+        work_order_id=work_order.id, case_id=report.case_id, link_reason=reason,  # type: ignore[arg-type]
+        case_count=count, at=now,
+    ), now, caused_by=caused_by)
+
+
+async def _detach(link: WorkOrderCase, *, complaint_class: int | None, uow: UnitOfWork, deps: RepairCollaborators,
+                  caused_by: Any) -> uuid.UUID | None:
+    """A complaint reclassified away from class 2 leaves a work order on which nothing was done yet;
+    a work order left without cases is cancelled. Once work began, the case stays (noted)."""
+    session = uow.session
+    work_order = await _load(uow, link.work_order_id)
+    now = deps.clock()
+    note = f"case {link.case_id} reclassified to class {complaint_class}"
+    if WorkOrderState(work_order.status) is not WorkOrderState.OPENED:
+        session.add(WorkOrderStep(work_order_id=work_order.id, step="note", previous_state=work_order.status,
+                                  state=work_order.status, actor=SYSTEM, at=now,
+                                  note=note + "; kept on the work order because work on it has begun"))
+        return work_order.id
+    await session.delete(link)
+    await session.flush()
+    remaining = (await session.execute(sa.select(sa.func.count()).select_from(WorkOrderCase)
+                                       .where(WorkOrderCase.work_order_id == work_order.id))).scalar_one()
+    step = Step.CANCEL if remaining == 0 else None
+    previous = WorkOrderState(work_order.status)
+    state = domain.next_state(Step.CANCEL, previous) if step else previous
+    work_order.status = state.value
+    session.add(WorkOrderStep(work_order_id=work_order.id, step=step.value if step else "detach_case",
+                              previous_state=previous.value, state=state.value, actor=SYSTEM, at=now, note=note,
+                              details={"case_id": str(link.case_id)}))
+    _emit(uow, RepairStepRecorded, work_order, RepairStepRecordedData(
+        work_order_id=work_order.id, step=step.value if step else "detach_case", previous_state=previous.value,
+        state=state.value, actor=SYSTEM, at=now, note=note, case_id=link.case_id,
+    ), now, caused_by=caused_by)
+    return None
+
+
+async def _count_recurrence(work_order: WorkOrder, *, uow: UnitOfWork, deps: RepairCollaborators,
+                            now: datetime) -> None:
+    """A defect kind repaired again and again in one project (质量通病) raises a remediation item.
+
+    Counted in work orders within the window (``domain.recurring_set``); work orders already
+    behind an accepted remediation do not count again, so the count starts afresh after one.
+    """
+    session = uow.session
+    if work_order.defect_kind == deps.vocabulary.fallback:
+        return
+    open_item = (await session.execute(
+        sa.select(RemediationItem).where(
+            RemediationItem.project_id == work_order.project_id, RemediationItem.defect_kind == work_order.defect_kind,
+            RemediationItem.status != RemediationState.ACCEPTED.value).with_for_update()
+    )).scalar_one_or_none()
+    if open_item is not None:
+        work_order.remediation_id = open_item.id
+        open_item.occurrences += 1
+        _remediation_step(uow, open_item, "add_occurrence", RemediationState(open_item.status), actor=SYSTEM,
+                          now=now, note=f"work order {work_order.id}", work_order_id=work_order.id)
+        return
+    earliest, latest = domain.recurrence_search_span(work_order.requested_at, deps.policy)
+    candidates = {w.id: w for w in (await session.execute(
+        sa.select(WorkOrder).where(
+            WorkOrder.project_id == work_order.project_id, WorkOrder.defect_kind == work_order.defect_kind,
+            WorkOrder.status != WorkOrderState.CANCELLED.value, WorkOrder.remediation_id.is_(None),
+            WorkOrder.requested_at > earliest, WorkOrder.requested_at < latest,
+        )
+    )).scalars()}
+    recurrent = domain.recurring_set([(w.id, w.requested_at) for w in candidates.values()],
+                                     at=work_order.requested_at, defect_kind=work_order.defect_kind,
+                                     policy=deps.policy, fallback_kind=deps.vocabulary.fallback)
+    if not recurrent:
+        return
+    counted = [candidates[key] for key in recurrent]
+    item = RemediationItem(
+        id=uuid.uuid4(), status=RemediationState.RAISED.value, project_id=work_order.project_id,
+        defect_kind=work_order.defect_kind, org_group=work_order.org_group, org_subsidiary=work_order.org_subsidiary,
+        org_project=work_order.org_project, occurrences=len(counted), threshold=deps.policy.recurrence_threshold,
+        window_days=deps.policy.recurrence_window_days, detected_at=now, correlation_id=uuid.uuid4(),
+    )
+    session.add(item)
+    await session.flush()
+    for counted_order in counted:
+        counted_order.remediation_id = item.id
+    session.add(RemediationStepRecord(
+        remediation_id=item.id, step="raise", previous_state="new", state=item.status, actor=SYSTEM, at=now,
+        note=f"{len(counted)} repairs of {item.defect_kind} within {item.window_days} days",
+        details={"work_order_ids": [str(w.id) for w in counted]},
+    ))
+    _emit(uow, RecurringDefectDetected, item, RecurringDefectDetectedData(
+        remediation_id=item.id, project_id=item.project_id, defect_kind=item.defect_kind,
+        work_order_ids=tuple(w.id for w in counted), occurrences=len(counted), threshold=item.threshold,
+        window_days=item.window_days, detected_at=now,
+    ), now)
+
+
+# --- the steps -----------------------------------------------------------------------------------
+
+
+async def _load(uow: UnitOfWork, work_order_id: uuid.UUID, *, for_update: bool = True) -> WorkOrder:
+    query = sa.select(WorkOrder).where(WorkOrder.id == work_order_id)
+    if for_update:
+        query = query.with_for_update()
+    work_order = (await uow.session.execute(query)).scalar_one_or_none()
+    if work_order is None:
+        raise WorkOrderNotFound(str(work_order_id))
+    return work_order
+
+
+def _dump(value: Any) -> Any:
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+
+
+async def _advance(
+    uow: UnitOfWork, work_order: WorkOrder, step: Step, *, actor: str, now: datetime, note: str | None = None,
+    photos: Sequence[str] = (), client_step_id: str | None = None, emit: bool = True,
+    **details: Any,
+) -> tuple[WorkOrderState, WorkOrderState]:
+    """Move the work order by one step and record who did it, when, with which photos."""
+    previous = WorkOrderState(work_order.status)
+    state = domain.next_state(step, previous, chargeable=work_order.chargeable)
+    if problems := domain.photo_problems(photos):
+        raise StepInvalid(problems[0], "a photo is an object key or URL, never the picture itself")
+    work_order.status = state.value
+    record = WorkOrderStep(
+        work_order_id=work_order.id, step=step.value, previous_state=previous.value, state=state.value, actor=actor,
+        at=now, note=note, client_step_id=client_step_id,
+        details={k: _dump(v) for k, v in details.items() if v is not None} | ({"photos": list(photos)} if photos else {}),
+    )
+    uow.session.add(record)
+    await uow.session.flush()
+    await _add_photos(uow, work_order.id, photos, by=actor, at=now, step_id=record.id)
+    if emit:
+        _emit(uow, RepairStepRecorded, work_order, RepairStepRecordedData(
+            work_order_id=work_order.id, step=step.value, previous_state=previous.value, state=state.value,
+            actor=actor, at=now, note=note, client_step_id=client_step_id, photos=tuple(photos), **details,
+        ), now)
+    return previous, state
+
+
+async def assign(work_order_id: uuid.UUID, *, assignee: str, actor: str, note: str | None = None,
+                 client_step_id: str | None = None, uow: UnitOfWork, deps: RepairCollaborators) -> WorkOrder:
+    work_order = await _load(uow, work_order_id)
+    await _advance(uow, work_order, Step.ASSIGN, actor=actor, now=deps.clock(), note=note,
+                   client_step_id=client_step_id, assignee=assignee)
+    work_order.assignee = assignee
+    return work_order
+
+
+async def investigate(
+    work_order_id: uuid.UUID, *, nature: str, cause: str, responsibility: str, in_scope: bool | None, actor: str,
+    note: str | None = None, photos: Sequence[str] = (), client_step_id: str | None = None, uow: UnitOfWork,
+    deps: RepairCollaborators,
+) -> WorkOrder:
+    """The site investigation: nature, cause, responsibility. It is the site response of the 24-hour
+    service, it settles whether the repair is in scope (and so whether it is chargeable), and the
+    investigator becomes the assignee when nobody was named."""
+    now = deps.clock()
+    work_order = await _load(uow, work_order_id)
+    domain.next_state(Step.INVESTIGATE, WorkOrderState(work_order.status))
+    if WarrantyStatus(work_order.warranty_status) is WarrantyStatus.UNKNOWN:
+        # The project may have become known since the order opened: decide the warranty now.
+        project = await uow.session.get(RepairProject, work_order.project_id)
+        if project is not None:
+            decision = domain.check_warranty(domain.ProjectWarranty(project.completion_date, project.warranty_end),
+                                             work_order.requested_at)
+            work_order.warranty_status, work_order.warranty_end = decision.status.value, decision.warranty_end
+            work_order.warranty_explanation, work_order.in_warranty = decision.explanation, decision.in_warranty
+    scope = in_scope if in_scope is not None else responsibility not in domain.OUT_OF_SCOPE_RESPONSIBILITIES
+    work_order.in_scope = scope
+    work_order.chargeable = domain.chargeable(in_warranty=work_order.in_warranty, in_scope=scope)
+    investigation = SiteInvestigation(nature=nature, cause=cause, responsibility=responsibility,  # type: ignore[arg-type]
+                                      in_scope=scope)
+    await _advance(uow, work_order, Step.INVESTIGATE, actor=actor, now=now, note=note, photos=photos,
+                   client_step_id=client_step_id, investigation=investigation)
+    work_order.investigation = investigation.model_dump(mode="json")
+    work_order.responded_at = now
+    if work_order.assignee is None:
+        work_order.assignee = actor
+    return work_order
+
+
+async def agree_plan(
+    work_order_id: uuid.UUID, *, scope: str, duration_hours: float, cost: Decimal | None, resources: str,
+    planned_finish: datetime | None, customer_requested_by: datetime | None, quoted_fee: Decimal | None,
+    agreed_with: str, actor: str, note: str | None = None, photos: Sequence[str] = (),
+    client_step_id: str | None = None, uow: UnitOfWork, deps: RepairCollaborators,
+) -> WorkOrder:
+    """The repair plan agreed with the owner (scope, duration, cost, resources). A chargeable first
+    plan quotes the fee and waits for the customer's confirmation; a revised plan after rework is
+    at our cost."""
+    now = deps.clock()
+    work_order = await _load(uow, work_order_id)
+    state = WorkOrderState(work_order.status)
+    domain.next_state(Step.AGREE_PLAN, state, chargeable=work_order.chargeable)
+    first_plan = state is WorkOrderState.INVESTIGATED
+    charge = work_order.chargeable and first_plan
+    terms = domain.PlanTerms(at=now, duration_hours=duration_hours, planned_finish=planned_finish,
+                             customer_requested_by=customer_requested_by, quoted_fee=quoted_fee)
+    due = domain.check_plan(terms, in_warranty=work_order.in_warranty, chargeable=charge, first_plan=first_plan)
+    plan = RepairPlanDetails(
+        scope=scope, duration_hours=duration_hours, cost=cost, resources=resources, planned_finish=terms.finish(),
+        customer_requested_by=customer_requested_by, chargeable=charge, quoted_fee=quoted_fee if charge else None,
+        agreed_with=agreed_with,  # type: ignore[arg-type]
+    )
+    await _advance(uow, work_order, Step.AGREE_PLAN, actor=actor, now=now, note=note, photos=photos,
+                   client_step_id=client_step_id, plan=plan)
+    work_order.plan = plan.model_dump(mode="json")
+    work_order.customer_requested_by = customer_requested_by or work_order.customer_requested_by
+    work_order.due_at = due
+    if charge:
+        work_order.quoted_fee = quoted_fee
+    return work_order
+
+
+async def decide_fee(
+    work_order_id: uuid.UUID, *, confirmed: bool, decided_by: str, reason: str | None, actor: str,
+    note: str | None = None, client_step_id: str | None = None, uow: UnitOfWork, deps: RepairCollaborators,
+) -> WorkOrder:
+    """The customer confirms the quoted fee (work may start) or declines it (no work is done)."""
+    now = deps.clock()
+    work_order = await _load(uow, work_order_id)
+    step = Step.CONFIRM_FEE if confirmed else Step.DECLINE_FEE
+    domain.next_state(step, WorkOrderState(work_order.status))
+    if not confirmed and not reason:
+        raise StepInvalid("reason", "a declined fee is recorded with the customer's reason")
+    decision = FeeDecision(confirmed=confirmed, quoted_fee=work_order.quoted_fee or Decimal(0),
+                           decided_by=decided_by, reason=reason)  # type: ignore[arg-type]
+    await _advance(uow, work_order, step, actor=actor, now=now, note=note, client_step_id=client_step_id,
+                   fee_decision=decision)
+    work_order.fee_decided_by = decided_by
+    if confirmed:
+        work_order.fee_confirmed_at = now
+    return work_order
+
+
+async def complete_work(work_order_id: uuid.UUID, *, actor: str, note: str | None = None,
+                        photos: Sequence[str] = (), client_step_id: str | None = None, uow: UnitOfWork,
+                        deps: RepairCollaborators) -> WorkOrder:
+    now = deps.clock()
+    work_order = await _load(uow, work_order_id)
+    await _advance(uow, work_order, Step.COMPLETE_WORK, actor=actor, now=now, note=note, photos=photos,
+                   client_step_id=client_step_id)
+    work_order.work_done_at = now
+    return work_order
+
+
+async def self_inspect(work_order_id: uuid.UUID, *, passed: bool, findings: str | None, actor: str,
+                       note: str | None = None, photos: Sequence[str] = (), client_step_id: str | None = None,
+                       uow: UnitOfWork, deps: RepairCollaborators) -> WorkOrder:
+    """Our own inspection before the owner is asked to accept; a failed one sends it to rework."""
+    now = deps.clock()
+    work_order = await _load(uow, work_order_id)
+    step = Step.SELF_INSPECT if passed else Step.FAIL_SELF_INSPECTION
+    domain.next_state(step, WorkOrderState(work_order.status))
+    if not passed and not findings:
+        raise StepInvalid("findings", "a failed self-inspection says what failed")
+    await _advance(uow, work_order, step, actor=actor, now=now, note=note, photos=photos,
+                   client_step_id=client_step_id, inspection=Inspection(passed=passed, findings=findings))
+    work_order.self_inspected_at, work_order.self_inspected_by = now, actor
+    return work_order
+
+
+async def case_ids_of(work_order_id: uuid.UUID, *, uow: UnitOfWork) -> list[uuid.UUID]:
+    rows = await uow.session.execute(
+        sa.select(WorkOrderCase.case_id).where(WorkOrderCase.work_order_id == work_order_id)
+        .order_by(WorkOrderCase.linked_at, WorkOrderCase.case_id))
+    return list(rows.scalars())
+
+
+async def joint_acceptance(
+    work_order_id: uuid.UUID, *, accepted: bool, actor: str, owner_signature_ref: str | None = None,
+    owner_signer_role: str | None = None, owner_signer_customer_id: uuid.UUID | None = None,
+    contractor_signature_ref: str | None = None, contractor_signer: str | None = None, reason: str | None = None,
+    note: str | None = None, photos: Sequence[str] = (), client_step_id: str | None = None, uow: UnitOfWork,
+    deps: RepairCollaborators,
+) -> WorkOrder:
+    """The joint acceptance with the owner (联合验收并会签): signed by both sides, it accepts the repair
+    for every linked case; refused, the order goes back to rework with the owner's reason."""
+    now = deps.clock()
+    work_order = await _load(uow, work_order_id)
+    step = Step.ACCEPT if accepted else Step.REJECT_ACCEPTANCE
+    domain.next_state(step, WorkOrderState(work_order.status))
+    if accepted:
+        for field, value in (("owner_signature_ref", owner_signature_ref), ("owner_signer_role", owner_signer_role),
+                             ("contractor_signature_ref", contractor_signature_ref),
+                             ("contractor_signer", contractor_signer)):
+            if not value:
+                raise StepInvalid(field, "a joint acceptance is signed by both sides (联合验收并会签)")
+    elif not reason:
+        raise StepInvalid("reason", "a rejected acceptance records the owner's reason for the rework")
+    await _advance(
+        uow, work_order, step, actor=actor, now=now, note=note or reason, photos=photos,
+        client_step_id=client_step_id, emit=False,
+        signatures={"owner_signature_ref": owner_signature_ref, "owner_signer_role": owner_signer_role,
+                    "owner_signer_customer_id": str(owner_signer_customer_id) if owner_signer_customer_id else None,
+                    "contractor_signature_ref": contractor_signature_ref, "contractor_signer": contractor_signer}
+        if accepted else None,
+        reason=reason,
+    )
+    case_ids = await case_ids_of(work_order.id, uow=uow)
+    if not accepted:
+        work_order.rework_count += 1
+        work_order.last_rejection_reason = reason
+        _emit(uow, RepairAcceptanceRejected, work_order, RepairAcceptanceRejectedData(
+            work_order_id=work_order.id, project_id=work_order.project_id, case_ids=tuple(case_ids),
+            reason=reason or "", actor=actor, at=now, rework_count=work_order.rework_count, photos=tuple(photos),
+        ), now)
+        return work_order
+    work_order.accepted_at = now
+    work_order.owner_signature_ref, work_order.owner_signer_role = owner_signature_ref, owner_signer_role
+    work_order.owner_signer_customer_id = owner_signer_customer_id
+    work_order.contractor_signature_ref, work_order.contractor_signer = contractor_signature_ref, contractor_signer
+    _emit(uow, RepairAccepted, work_order, RepairAcceptedData(
+        work_order_id=work_order.id, project_id=work_order.project_id, case_ids=tuple(case_ids),
+        defect_kind=work_order.defect_kind, in_warranty=work_order.in_warranty, requested_at=work_order.requested_at,
+        accepted_at=now, owner_signature_ref=owner_signature_ref or "",
+        contractor_signature_ref=contractor_signature_ref or "", owner_signer_role=owner_signer_role,
+        owner_signer_customer_id=owner_signer_customer_id, contractor_signer=contractor_signer,
+        warranty_status=work_order.warranty_status,  # type: ignore[arg-type]
+        chargeable=work_order.chargeable, quoted_fee=work_order.quoted_fee, rework_count=work_order.rework_count,
+    ), now)
+    await _move_cases_on(work_order, case_ids, uow=uow, deps=deps, now=now)
+    return work_order
+
+
+async def _move_cases_on(work_order: WorkOrder, case_ids: Sequence[uuid.UUID], *, uow: UnitOfWork,
+                         deps: RepairCollaborators, now: datetime) -> None:
+    """Each linked complaint that can be resolved is resolved by the system (its 48-hour result
+    deadline starts); every other case keeps its state and gets a note in its history."""
+    if not case_ids:
+        return
+    rows = (await uow.session.execute(
+        sa.select(Case.id, Case.kind, Case.status).where(Case.id.in_(case_ids)).order_by(Case.id))).all()
+    accepted = f"warranty repair {work_order.id} accepted jointly with the owner at {now.isoformat()}"
+    for case_id, kind, status in rows:
+        state = CaseState(status)
+        if kind == FeedbackKind.COMPLAINT.value and state in RESOLVABLE:
+            await case_service.act(case_id, Action.RESOLVE, actor=SYSTEM, note=accepted, uow=uow, deps=deps.cases)
+        else:
+            uow.session.add(CaseStepRecord(
+                case_id=case_id, action="repair_accepted", previous_state=state.value, state=state.value,
+                actor=SYSTEM, at=now, note=accepted + ("" if state in CASE_FINISHED else "; the case's handler "
+                                                       "delivers the result to the customer"),
+            ))
+
+
+async def archive(work_order_id: uuid.UUID, *, actor: str, note: str | None = None, client_step_id: str | None = None,
+                  uow: UnitOfWork, deps: RepairCollaborators) -> WorkOrder:
+    now = deps.clock()
+    work_order = await _load(uow, work_order_id)
+    await _advance(uow, work_order, Step.ARCHIVE, actor=actor, now=now, note=note, client_step_id=client_step_id)
+    work_order.archived_at = now
+    return work_order
+
+
+async def verify_quality(work_order_id: uuid.UUID, *, passed: bool, findings: str | None, actor: str,
+                         department: Department = Department.ENGINEERING_QUALITY, note: str | None = None,
+                         client_step_id: str | None = None, uow: UnitOfWork, deps: RepairCollaborators) -> WorkOrder:
+    """The quality department's verification of an accepted repair (DOMAIN.md §4)."""
+    now = deps.clock()
+    work_order = await _load(uow, work_order_id)
+    await _advance(uow, work_order, Step.VERIFY_QUALITY, actor=actor, now=now, note=note,
+                   client_step_id=client_step_id,
+                   verification=QualityVerification(passed=passed, department=department, findings=findings))
+    work_order.quality_verified_at, work_order.quality_verified_by = now, actor
+    work_order.quality_verification_passed = passed
+    return work_order
+
+
+async def attach_photos(work_order_id: uuid.UUID, *, photos: Sequence[str], actor: str, note: str | None = None,
+                        client_step_id: str | None = None, uow: UnitOfWork, deps: RepairCollaborators) -> WorkOrder:
+    """Photo references outside a step; references already attached are not attached again."""
+    now = deps.clock()
+    work_order = await _load(uow, work_order_id)
+    domain.next_state(Step.ATTACH_PHOTOS, WorkOrderState(work_order.status))
+    known = set((await uow.session.execute(
+        sa.select(WorkOrderPhoto.ref).where(WorkOrderPhoto.work_order_id == work_order.id))).scalars())
+    new = [ref for ref in dict.fromkeys(photos) if ref not in known]
+    if new:
+        await _advance(uow, work_order, Step.ATTACH_PHOTOS, actor=actor, now=now, note=note, photos=new,
+                       client_step_id=client_step_id)
+    return work_order
+
+
+# --- remediation of recurring defects ------------------------------------------------------------
+
+
+def _remediation_step(uow: UnitOfWork, item: RemediationItem, step: str, previous: RemediationState, *, actor: str,
+                      now: datetime, note: str | None = None, **details: Any) -> None:
+    uow.session.add(RemediationStepRecord(
+        remediation_id=item.id, step=step, previous_state=previous.value, state=item.status, actor=actor, at=now,
+        note=note, details={k: str(v) if not isinstance(v, str | int | float | bool) else v
+                            for k, v in details.items() if v is not None},
+    ))
+    _emit(uow, RemediationStepRecorded, item, RemediationStepRecordedData(
+        remediation_id=item.id, project_id=item.project_id, defect_kind=item.defect_kind, step=step,
+        previous_state=previous.value, state=item.status, actor=actor, at=now, note=note, **details,
+    ), now)
+
+
+async def _load_item(uow: UnitOfWork, remediation_id: uuid.UUID) -> RemediationItem:
+    item = (await uow.session.execute(
+        sa.select(RemediationItem).where(RemediationItem.id == remediation_id).with_for_update())).scalar_one_or_none()
+    if item is None:
+        raise RemediationNotFound(str(remediation_id))
+    return item
+
+
+async def plan_remediation(remediation_id: uuid.UUID, *, plan: str, responsible_department: Department,
+                           due_at: datetime | None, actor: str, note: str | None = None, uow: UnitOfWork,
+                           deps: RepairCollaborators) -> RemediationItem:
+    """The company-level remediation plan for a recurring defect (or a revised one)."""
+    now = deps.clock()
+    item = await _load_item(uow, remediation_id)
+    previous = RemediationState(item.status)
+    item.status = domain.next_remediation_state(RemediationStep.PLAN, previous).value
+    item.plan, item.responsible_department, item.due_at = plan, responsible_department.value, due_at
+    _remediation_step(uow, item, RemediationStep.PLAN.value, previous, actor=actor, now=now, note=note, plan=plan,
+                      responsible_department=responsible_department, due_at=due_at)
+    return item
+
+
+async def complete_remediation(remediation_id: uuid.UUID, *, actor: str, note: str | None = None, uow: UnitOfWork,
+                               deps: RepairCollaborators) -> RemediationItem:
+    now = deps.clock()
+    item = await _load_item(uow, remediation_id)
+    previous = RemediationState(item.status)
+    item.status = domain.next_remediation_state(RemediationStep.COMPLETE, previous).value
+    item.implemented_at = now
+    _remediation_step(uow, item, RemediationStep.COMPLETE.value, previous, actor=actor, now=now, note=note)
+    return item
+
+
+async def accept_remediation(
+    remediation_id: uuid.UUID, *, accepted: bool, actor: str, representative_role: str,
+    representative_customer_id: uuid.UUID | None, signature_ref: str | None, evaluation: str, effective: bool,
+    uow: UnitOfWork, deps: RepairCollaborators,
+) -> RemediationItem:
+    """Accepted and evaluated with the customer's representative; refused, it is planned again."""
+    now = deps.clock()
+    item = await _load_item(uow, remediation_id)
+    previous = RemediationState(item.status)
+    step = RemediationStep.ACCEPT if accepted else RemediationStep.REJECT
+    item.status = domain.next_remediation_state(step, previous).value
+    if not accepted:
+        _remediation_step(uow, item, step.value, previous, actor=actor, now=now, note=evaluation)
+        return item
+    if not signature_ref:
+        raise StepInvalid("signature_ref", "the representative's acceptance is signed")
+    item.accepted_at, item.representative_role = now, representative_role
+    item.representative_customer_id, item.signature_ref = representative_customer_id, signature_ref
+    item.evaluation, item.effective = evaluation, effective
+    uow.session.add(RemediationStepRecord(
+        remediation_id=item.id, step=step.value, previous_state=previous.value, state=item.status, actor=actor,
+        at=now, note=evaluation, details={"signature_ref": signature_ref, "representative_role": representative_role,
+                                          "effective": effective},
+    ))
+    work_order_ids = (await uow.session.execute(
+        sa.select(WorkOrder.id).where(WorkOrder.remediation_id == item.id).order_by(WorkOrder.requested_at))).scalars()
+    _emit(uow, RemediationAccepted, item, RemediationAcceptedData(
+        remediation_id=item.id, project_id=item.project_id, defect_kind=item.defect_kind,
+        work_order_ids=tuple(work_order_ids), accepted_at=now, actor=actor,
+        representative_role=representative_role,  # type: ignore[arg-type]
+        representative_customer_id=representative_customer_id, signature_ref=signature_ref, evaluation=evaluation,
+        effective=effective,
+    ), now)
+    return item
+
+
+# --- idempotent posts ----------------------------------------------------------------------------
+
+
+async def replay(scope: str, key: str, fingerprint: str, *, uow: UnitOfWork) -> tuple[int, Any] | None:
+    """Claim an idempotency key in this transaction; a key claimed before gives its stored response.
+
+    A concurrent duplicate waits on the key's row until the first request commits (then replays
+    it) or rolls back (then runs itself).
+    """
+    claimed = await uow.session.execute(
+        pg_insert(RepairRequest).values(scope=scope, key=key, fingerprint=fingerprint)
+        .on_conflict_do_nothing().returning(RepairRequest.key))
+    if claimed.first() is not None:
+        return None
+    stored = (await uow.session.execute(
+        sa.select(RepairRequest).where(RepairRequest.scope == scope, RepairRequest.key == key))).scalar_one()
+    if stored.fingerprint != fingerprint:
+        raise IdempotencyKeyReused(key)
+    return stored.status_code or 200, stored.response
+
+
+async def remember(scope: str, key: str, status_code: int, response: Any, *, uow: UnitOfWork) -> None:
+    await uow.session.execute(
+        sa.update(RepairRequest).where(RepairRequest.scope == scope, RepairRequest.key == key)
+        .values(status_code=status_code, response=response))
+
+
+# --- queries -------------------------------------------------------------------------------------
+
+
+async def find_work_orders(
+    *, uow: UnitOfWork, assignee: str | None = None, state: str | None = None, project_id: str | None = None,
+    case_id: uuid.UUID | None = None, open_only: bool = False, overdue_at: datetime | None = None, limit: int = 200,
+) -> list[WorkOrder]:
+    query = sa.select(WorkOrder).order_by(WorkOrder.requested_at.desc()).limit(limit)
+    if assignee:
+        query = query.where(WorkOrder.assignee == assignee)
+    if state:
+        query = query.where(WorkOrder.status == state)
+    if project_id:
+        query = query.where(WorkOrder.project_id == project_id)
+    if case_id:
+        query = query.where(WorkOrder.id.in_(
+            sa.select(WorkOrderCase.work_order_id).where(WorkOrderCase.case_id == case_id)))
+    if open_only or overdue_at is not None:
+        query = query.where(WorkOrder.status.not_in([s.value for s in domain.FINISHED_STATES]))
+    if overdue_at is not None:
+        query = query.where(sa.or_(
+            sa.and_(WorkOrder.respond_by <= overdue_at, WorkOrder.responded_at.is_(None)),
+            sa.and_(WorkOrder.due_at <= overdue_at, WorkOrder.work_done_at.is_(None)),
+        ))
+    return list((await uow.session.execute(query)).scalars())
+
+
+async def get_work_order(work_order_id: uuid.UUID, *, uow: UnitOfWork) -> WorkOrder | None:
+    return await uow.session.get(WorkOrder, work_order_id)
+
+
+async def case_counts(work_order_ids: Sequence[uuid.UUID], *, uow: UnitOfWork) -> dict[uuid.UUID, int]:
+    if not work_order_ids:
+        return {}
+    rows = await uow.session.execute(
+        sa.select(WorkOrderCase.work_order_id, sa.func.count())
+        .where(WorkOrderCase.work_order_id.in_(work_order_ids)).group_by(WorkOrderCase.work_order_id))
+    return {work_order_id: count for work_order_id, count in rows}
+
+
+async def linked_cases(work_order_id: uuid.UUID, *, uow: UnitOfWork) -> list[Any]:
+    rows = await uow.session.execute(
+        sa.select(WorkOrderCase.case_id, WorkOrderCase.link_reason, WorkOrderCase.linked_at, Case.kind, Case.status,
+                  RepairReport.unit, RepairReport.defect_kind)
+        .join(Case, Case.id == WorkOrderCase.case_id)
+        .outerjoin(RepairReport, RepairReport.case_id == WorkOrderCase.case_id)
+        .where(WorkOrderCase.work_order_id == work_order_id)
+        .order_by(WorkOrderCase.linked_at, WorkOrderCase.case_id))
+    return list(rows)
+
+
+async def steps_of(work_order_id: uuid.UUID, *, uow: UnitOfWork) -> list[WorkOrderStep]:
+    rows = await uow.session.execute(
+        sa.select(WorkOrderStep).where(WorkOrderStep.work_order_id == work_order_id).order_by(WorkOrderStep.id))
+    return list(rows.scalars())
+
+
+async def photos_of(work_order_id: uuid.UUID, *, uow: UnitOfWork) -> list[WorkOrderPhoto]:
+    rows = await uow.session.execute(
+        sa.select(WorkOrderPhoto).where(WorkOrderPhoto.work_order_id == work_order_id).order_by(WorkOrderPhoto.id))
+    return list(rows.scalars())
+
+
+async def find_remediations(*, uow: UnitOfWork, project_id: str | None = None, state: str | None = None,
+                            limit: int = 200) -> list[RemediationItem]:
+    query = sa.select(RemediationItem).order_by(RemediationItem.detected_at.desc()).limit(limit)
+    if project_id:
+        query = query.where(RemediationItem.project_id == project_id)
+    if state:
+        query = query.where(RemediationItem.status == state)
+    return list((await uow.session.execute(query)).scalars())
+
+
+async def get_remediation(remediation_id: uuid.UUID, *, uow: UnitOfWork) -> RemediationItem | None:
+    return await uow.session.get(RemediationItem, remediation_id)
+
+
+async def remediation_details(remediation_id: uuid.UUID, *, uow: UnitOfWork
+                              ) -> tuple[list[uuid.UUID], list[RemediationStepRecord]]:
+    orders = await uow.session.execute(
+        sa.select(WorkOrder.id).where(WorkOrder.remediation_id == remediation_id).order_by(WorkOrder.requested_at))
+    steps = await uow.session.execute(
+        sa.select(RemediationStepRecord).where(RemediationStepRecord.remediation_id == remediation_id)
+        .order_by(RemediationStepRecord.id))
+    return list(orders.scalars()), list(steps.scalars())
+
+
+async def get_project(project_id: str, *, uow: UnitOfWork) -> RepairProject | None:
+    return await uow.session.get(RepairProject, project_id)
