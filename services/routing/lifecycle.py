@@ -2,6 +2,7 @@
 what each action requires. Pure: the use cases load a case, ask here, and store the result.
 
     received ─classify─▶ classified ─assign─▶ assigned ─acknowledge─▶ acknowledged
+    received ─acknowledge─▶ acknowledged   (feedback that is not a complaint)
         │                    │  └─explain_invalid─▶ invalid_explained ─close─▶ closed
         └─▶ triage ─classify─┘
     acknowledged ─report_measures─▶ measures_reported ─resolve─▶ resolved
@@ -69,7 +70,8 @@ TRANSITIONS: dict[Action, tuple[frozenset[CaseState], CaseState | None]] = {
     Action.SEND_TO_TRIAGE: (frozenset({S.RECEIVED}), S.TRIAGE),
     Action.RECLASSIFY: (BEFORE_RESOLUTION - {S.RECEIVED}, None),
     Action.ASSIGN: (frozenset({S.CLASSIFIED, S.ASSIGNED, S.ACKNOWLEDGED, S.MEASURES_REPORTED}), S.ASSIGNED),
-    Action.ACKNOWLEDGE: (frozenset({S.ASSIGNED}), S.ACKNOWLEDGED),
+    # Feedback that is not a complaint (an inquiry, a repair request…) is acknowledged as received.
+    Action.ACKNOWLEDGE: (frozenset({S.RECEIVED, S.ASSIGNED}), S.ACKNOWLEDGED),
     Action.REQUEST_SCOPE_CONFIRMATION: (frozenset({S.ASSIGNED, S.ACKNOWLEDGED}), S.AWAITING_CONFIRMATION),
     Action.CONFIRM_SCOPE: (frozenset({S.AWAITING_CONFIRMATION}), S.ACKNOWLEDGED),
     Action.DECLINE_SCOPE: (frozenset({S.AWAITING_CONFIRMATION}), S.CLOSED),
@@ -102,6 +104,7 @@ class CaseFacts:
     """What the guards need to know besides the state."""
 
     state: CaseState
+    is_complaint: bool = True
     important: bool = False
     valid: bool | None = None
     return_visit_done: bool = False
@@ -120,6 +123,8 @@ def next_state(action: Action, facts: CaseFacts) -> CaseState:
         raise TransitionRefused(
             action, facts.state, "an important complaint is closed only after its return visit (回访)"
         )
+    if action is Action.ACKNOWLEDGE and facts.state is S.RECEIVED and facts.is_complaint:
+        raise TransitionRefused(action, facts.state, "a complaint is classified and assigned before it is acknowledged")
     if action is Action.EXPLAIN_INVALID and facts.valid:
         raise TransitionRefused(action, facts.state, "a valid complaint cannot be explained away as invalid")
     return target or facts.state

@@ -220,7 +220,8 @@ async def _load(uow: UnitOfWork, case_id: uuid.UUID, *, for_update: bool = False
 
 
 def _facts(case: Case) -> CaseFacts:
-    return CaseFacts(state=CaseState(case.status), important=bool(case.important), valid=case.valid,
+    return CaseFacts(state=CaseState(case.status), is_complaint=case.kind == FeedbackKind.COMPLAINT.value,
+                     important=bool(case.important), valid=case.valid,
                      return_visit_done=case.return_visit_done)
 
 

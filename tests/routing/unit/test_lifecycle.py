@@ -59,6 +59,13 @@ def test_hand_over_and_out_of_scope_paths() -> None:
     assert next_state(A.DECLINE_SCOPE, CaseFacts(state=waiting)) == S.CLOSED
 
 
+def test_feedback_that_is_not_a_complaint_is_acknowledged_and_closed_directly() -> None:
+    path = [A.ACKNOWLEDGE, A.RESOLVE, A.DELIVER_RESULT, A.ACCEPT_RESULT, A.CLOSE]
+    assert walk(path, is_complaint=False) == S.CLOSED
+    with pytest.raises(TransitionRefused, match="classified and assigned"):
+        walk([A.ACKNOWLEDGE])  # a complaint is classified and routed first
+
+
 def test_triage_then_classification() -> None:
     assert walk([A.SEND_TO_TRIAGE, A.CLASSIFY]) == S.CLASSIFIED
 
