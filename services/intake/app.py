@@ -1,7 +1,8 @@
 """Intake's composition root: every way data enters and leaves the service is wired here.
 
-In:  HTTP ``POST /api/v1/feedback`` (staff tools, apps); the registry (org units, projects,
-     units, customers) and CSV/XLSX imports under ``/api/v1``;
+In:  HTTP ``POST /api/v1/feedback`` (staff tools, apps); paper logbooks as CSV/XLSX at
+     ``POST /api/v1/imports/feedback``; the registry (org units, projects, units, customers) and
+     its CSV/XLSX imports under ``/api/v1``;
      ``inbound.feedback`` (consumer ``intake.inbound``: call centre, ERP, property systems).
 Out: ``feedback.received`` and the ``registry.*`` topics through the outbox.
 """
@@ -12,7 +13,7 @@ import functools
 
 from fastapi import FastAPI
 
-from services.intake import api, handlers, service
+from services.intake import api, handlers, logbook, service
 from services.intake.registry import api as registry_api
 from services.intake.registry import service as registry_service
 from services.intake.config import SERVICE, IntakeSettings
@@ -26,12 +27,13 @@ from shared.topics import INBOUND_FEEDBACK
 def create_app(settings: IntakeSettings | None = None, *, clock: Clock = utc_now) -> FastAPI:
     settings = settings if isinstance(settings, IntakeSettings) else IntakeSettings(**dict(settings or {}))
     runtime = ServiceRuntime(service=SERVICE, settings=settings)
+    calendar = calendar_from_settings(settings.working_hours)
     receive: service.Receiver = functools.partial(
         service.receive_feedback,
         clock=clock,
         policy=settings.duplicate_policy(),
         resolve_customer=registry_service.match_or_register_customer,
-        working_time=calendar_from_settings(settings.working_hours).is_working_time,
+        working_time=calendar.is_working_time,
     )
     runtime.consume(
         name="intake.inbound",
@@ -45,6 +47,8 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock = utc_now
         title="CareLoop intake",
         routers=[
             api.build_router(uow_factory=runtime.uow_factory, receive=receive, clock=clock),
+            # before the registry's /imports/{kind}, which would otherwise answer for "feedback"
+            logbook.build_router(uow_factory=runtime.uow_factory, receive=receive, calendar=calendar),
             registry_api.build_router(uow_factory=runtime.uow_factory, clock=clock),
         ],
     )

@@ -1,5 +1,6 @@
 """Reporting's HTTP API (JSON; OpenAPI at /docs): the views of DOMAIN.md §6 for any month or
-quarter and any org level. No personal data exists here."""
+quarter and any org level, each also as a CSV or XLSX download (``?format=``, see exports.py).
+No personal data exists here."""
 
 from __future__ import annotations
 
@@ -7,14 +8,20 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import Response
 
-from services.reporting import queries
-from shared.clock import Clock
+from services.reporting import exports, queries
+from shared.clock import Clock, month_of
 from shared.db import UnitOfWork, UnitOfWorkFactory
 
 Period = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="month, YYYY-MM")]
 Quarter = Annotated[str, Query(pattern=r"^\d{4}-Q[1-4]$", description="quarter, YYYY-Qn")]
 OrgPathParam = Annotated[str, Query(min_length=1, max_length=200, description="'G', 'G/S' or 'G/S/P'")]
+Format = Annotated[exports.ExportFormat, Query(alias="format",
+                                               description="json (default), csv (UTF-8 with BOM) or xlsx")]
+LastMonth = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="the last month, YYYY-MM; "
+                                        "default: this month")]
+View = dict[str, Any] | Response
 
 
 def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
@@ -28,39 +35,65 @@ def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
             raise HTTPException(422, {"error": "validation_failed",
                                       "fields": [{"field": exc.field, "reason": exc.reason}]}) from exc
 
-    @router.get("/complaint-counts")
-    async def complaint_counts(period: Period, org: OrgPathParam) -> dict[str, Any]:
+    def view(path: str, **options: Any) -> Callable[[Callable[..., Any]], Any]:
+        return router.get(path, response_model=None, responses=exports.RESPONSES, **options)
+
+    @view("/complaint-counts")
+    async def complaint_counts(period: Period, org: OrgPathParam, export_format: Format = "json") -> View:
         counts = await read(lambda uow: queries.complaint_counts(periods=[period], org=org, uow=uow))
         by_class = {str(c): counts.get(c, 0) for c in (1, 2, 3)}
-        return {"period": period, "org": org, "by_class": by_class, "total": sum(by_class.values())}
+        return exports.respond("complaint-counts", {"period": period, "org": org, "by_class": by_class,
+                                                    "total": sum(by_class.values())}, export_format)
 
-    @router.get("/monthly-summary", summary="Monthly complaint summary per department and org unit")
-    async def monthly_summary(period: Period, org: OrgPathParam) -> dict[str, Any]:
-        return await read(lambda uow: queries.monthly_summary(period=period, org=org, now=clock(), uow=uow))
+    @view("/monthly-summary", summary="Monthly complaint summary per department and org unit")
+    async def monthly_summary(period: Period, org: OrgPathParam, export_format: Format = "json") -> View:
+        summary = await read(lambda uow: queries.monthly_summary(period=period, org=org, now=clock(), uow=uow))
+        return exports.respond("monthly-summary", summary, export_format)
 
-    @router.get("/pareto", summary="Quarterly complaint categories, largest first (排列图)")
-    async def pareto(quarter: Quarter, org: OrgPathParam) -> dict[str, Any]:
-        return await read(lambda uow: queries.pareto(quarter=quarter, org=org, uow=uow))
+    @view("/pareto", summary="Quarterly complaint categories, largest first (排列图)")
+    async def pareto(quarter: Quarter, org: OrgPathParam, export_format: Format = "json") -> View:
+        return exports.respond("pareto", await read(lambda uow: queries.pareto(quarter=quarter, org=org, uow=uow)),
+                               export_format)
 
-    @router.get("/deadline-compliance")
-    async def deadline_compliance(period: Period, org: OrgPathParam) -> dict[str, Any]:
+    @view("/deadline-compliance")
+    async def deadline_compliance(period: Period, org: OrgPathParam, export_format: Format = "json") -> View:
         compliance = await read(lambda uow: queries.deadline_compliance(periods=[period], org=org, now=clock(), uow=uow))
-        return {"period": period, "org": org, "deadlines": compliance}
+        return exports.respond("deadline-compliance", {"period": period, "org": org, "deadlines": compliance},
+                               export_format)
 
-    @router.get("/open-cases", summary="Open cases and their overdue deadlines (no personal data)")
-    async def open_cases(org: OrgPathParam, overdue_only: bool = False) -> dict[str, Any]:
+    @view("/open-cases", summary="Open cases and their overdue deadlines (no personal data)")
+    async def open_cases(org: OrgPathParam, overdue_only: bool = False, export_format: Format = "json") -> View:
         cases = await read(lambda uow: queries.open_cases(org=org, now=clock(), uow=uow))
         if overdue_only:
             cases = [c for c in cases if c["overdue"]]
-        return {"org": org, "cases": cases, "count": len(cases)}
+        return exports.respond("open-cases", {"org": org, "cases": cases, "count": len(cases)}, export_format)
 
-    @router.get("/satisfaction", summary="Satisfaction per item and overall against the 96 % mark")
-    async def satisfaction(period: Period, org: OrgPathParam, template_id: str | None = None) -> dict[str, Any]:
-        return await read(lambda uow: queries.satisfaction(period=period, org=org, template_id=template_id, uow=uow))
+    @view("/satisfaction", summary="Satisfaction per item and overall against the 96 % mark")
+    async def satisfaction(period: Period, org: OrgPathParam, template_id: str | None = None,
+                           export_format: Format = "json") -> View:
+        rates = await read(lambda uow: queries.satisfaction(period=period, org=org, template_id=template_id, uow=uow))
+        return exports.respond("satisfaction", rates, export_format)
 
-    @router.get("/survey-counts")
-    async def survey_counts(period: Period, org: OrgPathParam) -> dict[str, Any]:
+    @view("/survey-counts")
+    async def survey_counts(period: Period, org: OrgPathParam, export_format: Format = "json") -> View:
         counts = await read(lambda uow: queries.survey_counts(period=period, org=org, uow=uow))
-        return {"period": period, "org": org, "by_scheme": counts, "total": sum(counts.values())}
+        return exports.respond("survey-counts", {"period": period, "org": org, "by_scheme": counts,
+                                                 "total": sum(counts.values())}, export_format)
+
+    @view("/trend", summary="Complaints per month, by class, over the months ending with `until` (dashboard)")
+    async def trend(org: OrgPathParam, until: LastMonth = None, months: Annotated[int, Query(ge=1, le=36)] = 6,
+                    export_format: Format = "json") -> View:
+        last = until or month_of(clock())
+        return exports.respond("trend", await read(lambda uow: queries.trend(until=last, months=months, org=org,
+                                                                             uow=uow)), export_format)
+
+    @view("/org-units", summary="The month's figures per org unit one level down (dashboard drill-down)")
+    async def org_units(period: Period, org: OrgPathParam, export_format: Format = "json") -> View:
+        units = await read(lambda uow: queries.org_units(period=period, org=org, now=clock(), uow=uow))
+        return exports.respond("org-units", units, export_format)
+
+    @router.get("/org-paths", summary="Every org unit with facts in the month (the dashboard's org filter)")
+    async def org_paths(period: Period) -> dict[str, Any]:
+        return {"period": period, "orgs": await read(lambda uow: queries.org_paths(periods=[period], uow=uow))}
 
     return router

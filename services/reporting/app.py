@@ -1,13 +1,18 @@
 """Reporting's composition root.
 
 In:  every case topic, ``complaint.classified``, ``survey.returned`` (consumer ``reporting.views``).
-Out: HTTP ``/api/v1/reports/*``; ``report.published`` (scheduled, versioned reports) and dead
+Out: HTTP ``/api/v1/reports/*`` (JSON, CSV, XLSX) and the dashboard at ``/dashboard/`` (static files in
+     ``dashboard/``, reading those views); ``report.published`` (scheduled, versioned reports) and dead
      letters through the outbox.
 """
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from services.reporting.api import build_router
 from services.reporting.config import SERVICE, ReportingSettings
@@ -17,6 +22,8 @@ from services.reporting.rebuild import hold_live_lock
 from shared.clock import Clock, utc_now
 from shared.http import create_service_app
 from shared.runtime import ServiceRuntime
+
+DASHBOARD = Path(__file__).parent / "dashboard"
 
 
 def create_app(settings: ReportingSettings | None = None, *, clock: Clock = utc_now) -> FastAPI:
@@ -36,4 +43,17 @@ def create_app(settings: ReportingSettings | None = None, *, clock: Clock = utc_
         ],
     )
     app.state.publisher = publisher
+    mount_dashboard(app)
     return app
+
+
+def mount_dashboard(app: FastAPI) -> None:
+    """The dashboard: static files that call the views above; no data of its own, nothing from a CDN."""
+
+    @app.get("/dashboard", include_in_schema=False)
+    async def dashboard(request: Request) -> RedirectResponse:
+        # relative, so that it works behind a proxy that serves the service under a path prefix
+        query = f"?{request.url.query}" if request.url.query else ""
+        return RedirectResponse(f"dashboard/{query}")
+
+    app.mount("/dashboard", StaticFiles(directory=DASHBOARD, html=True), name="dashboard")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, TypeVar
@@ -120,9 +121,8 @@ def service_env(settings: Settings, service: str, port: int) -> dict[str, str]:
     return env
 
 
-async def spawn_service(settings: Settings, service: str, *, port: int, timeout: float = 60) -> "subprocess.Popen[bytes]":
+async def spawn_service(settings: Settings, service: str, *, port: int, timeout: float = 60) -> subprocess.Popen[bytes]:
     """Run a service as its own process (as operators do) and wait until it is ready."""
-    import subprocess
     import sys
 
     proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "serve", service],

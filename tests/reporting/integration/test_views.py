@@ -52,12 +52,12 @@ def make(cls: type[Event], data: object, org: OrgPath, key: uuid.UUID, at: datet
 
 def complaint(org: OrgPath, *, category: str, cls: int, dept: str, received: datetime, closed: bool,
               first_response_met: datetime | None, due: datetime, breached: bool = False) -> list[Event]:
-    case = uuid.uuid4()
+    case, feedback = uuid.uuid4(), uuid.uuid4()
     events: list[Event] = [
-        make(CaseOpened, CaseOpenedData(case_id=case, feedback_id=uuid.uuid4(), kind="complaint", received_at=received,
+        make(CaseOpened, CaseOpenedData(case_id=case, feedback_id=feedback, kind="complaint", received_at=received,
                                         first_contact_owner="cs-1"), org, case, received),
         make(ComplaintClassified, ComplaintClassifiedData(
-            case_id=case, feedback_id=uuid.uuid4(), category=category, complaint_class=cls, valid=cls == 1,
+            case_id=case, feedback_id=feedback, category=category, complaint_class=cls, valid=cls == 1,
             important=False, confidence=0.9, rules_version="t", lead_department=dept, received_at=received),
             org, case, received),
         make(CaseAssigned, CaseAssignedData(case_id=case, previous_state="classified", state="assigned", actor="system",
@@ -212,7 +212,13 @@ async def test_views_match_the_hand_worked_month_and_a_rebuild_reproduces_them(m
 
     report = await rebuild(migrated)
     assert report.projected == len(events) and report.records == len(delivery)
-    assert await dump(migrated) == live
+    rebuilt = await dump(migrated)
+    for table_live, table_rebuilt in zip(live.splitlines(), rebuilt.splitlines(), strict=True):
+        rows_live, rows_rebuilt = json.loads(table_live), json.loads(table_rebuilt)
+        assert len(rows_rebuilt) == len(rows_live)
+        for row_live, row_rebuilt in zip(rows_live, rows_rebuilt, strict=True):
+            assert {k: (row_live[k], v) for k, v in row_rebuilt.items() if row_live[k] != v} == {}
+    assert rebuilt == live
 
     # The service resumes from its own offsets; what the replay applied is skipped by the inbox.
     extra = complaint(SOUTH, category="price", cls=1, dept="business", received=T0 + timedelta(days=12),

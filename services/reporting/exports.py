@@ -1,0 +1,336 @@
+"""Every report view as flat tables, for CSV and XLSX downloads (``?format=csv|xlsx``).
+
+A view becomes one or more blocks, each a plain table with one header row: the first block is the
+view's main table (rows per department × class, per category, per deadline kind, per item…), the
+others hold its totals and breakdowns. A CSV carries the blocks one after another, separated by a
+blank line and a ``# title`` line, so that the file opens as a table in Excel and still reads as
+one; an XLSX workbook has one sheet per block. Headers are Chinese with the English key beside
+them; coded values (categories, departments…) keep their stable code in one column and get their
+Chinese name in the next. CSV is UTF-8 with a byte-order mark, which Excel needs to show Chinese.
+
+The views contain no personal data; nothing is added here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import quote
+
+from fastapi.responses import Response
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from shared.clock import CHINA
+
+ExportFormat = Literal["json", "csv", "xlsx"]
+
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+# For the OpenAPI document: what ``?format=`` turns a view into.
+RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {
+    "application/json": {}, "text/csv": {"schema": {"type": "string"}},
+    XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+}}}
+
+LABELS_FILE = Path(__file__).parent / "dashboard" / "labels.json"
+
+
+@cache
+def labels() -> dict[str, dict[str, dict[str, str]]]:
+    """The codes' display names, the same file the dashboard reads."""
+    return json.loads(LABELS_FILE.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def name_of(vocabulary: str, code: Any) -> str:
+    if code is None:
+        return ""
+    return labels().get(vocabulary, {}).get(str(code), {}).get("zh", str(code))
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    zh: str
+    kind: Literal["text", "int", "percent", "bool", "datetime"] = "text"
+
+    @property
+    def header(self) -> str:
+        return f"{self.zh} ({self.key})"
+
+
+@dataclass
+class Block:
+    title: str  # also the sheet's name: 31 characters at most
+    columns: Sequence[Column]
+    rows: list[Sequence[Any]] = field(default_factory=list)
+
+
+# --- columns used by several views ---------------------------------------------------------------
+
+PERIOD = Column("period", "期间")
+QUARTER = Column("quarter", "季度")
+ORG = Column("org", "组织")
+COMPLAINTS = Column("complaints", "投诉数", "int")
+CLASS = Column("complaint_class", "投诉类别")
+CLASS_NAME = Column("complaint_class_name", "类别名称")
+CATEGORY = Column("category", "投诉内容分类")
+CATEGORY_NAME = Column("category_name", "分类名称")
+DEADLINE_COLUMNS = (
+    Column("deadline_kind", "时限"), Column("deadline_name", "时限名称"), Column("total", "应办数", "int"),
+    Column("met_on_time", "按时完成", "int"), Column("met_late", "超时完成", "int"),
+    Column("overdue_open", "超期未办", "int"), Column("pending", "未到期", "int"),
+    Column("on_time_rate_pct", "时限达成率 %", "percent"),
+)
+
+
+def deadline_rows(prefix: Sequence[Any], deadlines: dict[str, dict[str, Any]]) -> list[Sequence[Any]]:
+    return [(*prefix, kind, name_of("deadline", kind), d["total"], d["met_on_time"], d["met_late"],
+             d["overdue_open"], d["pending"], d["on_time_rate"]) for kind, d in deadlines.items()]
+
+
+# --- one tabulation per view ---------------------------------------------------------------------
+
+def complaint_counts(view: dict[str, Any]) -> list[Block]:
+    prefix = (view["period"], view["org"])
+    rows: list[Sequence[Any]] = [(*prefix, cls, name_of("complaint_class", cls), n)
+                                 for cls, n in view["by_class"].items()]
+    rows.append((*prefix, "total", "合计", view["total"]))
+    return [Block("投诉类别 by class", (PERIOD, ORG, CLASS, CLASS_NAME, COMPLAINTS), rows)]
+
+
+SUMMARY_MEASURES = (
+    ("complaints", "投诉总数"), ("valid", "有效投诉"), ("important", "重要投诉"), ("closed", "已关闭"),
+    ("open", "未关闭"), ("handed_over", "已移交"), ("in_triage", "待人工分类"), ("reclassified", "重新分类"),
+    ("return_visits_done", "已回访"),
+)
+
+
+def monthly_summary(view: dict[str, Any]) -> list[Block]:
+    prefix = (view["period"], view["org"])
+    by_department: list[Sequence[Any]] = []
+    for department, counts in view["by_department"].items():
+        for cls in ("1", "2", "3"):
+            by_department.append((*prefix, department, name_of("department", department), cls,
+                                  name_of("complaint_class", cls), counts[cls]))
+        unclassified = counts["total"] - sum(counts[cls] for cls in ("1", "2", "3"))
+        if unclassified:
+            by_department.append((*prefix, department, name_of("department", department), "", "未分类",
+                                  unclassified))
+    totals: list[Sequence[Any]] = [(*prefix, key, zh, view[key]) for key, zh in SUMMARY_MEASURES]
+    totals += [(*prefix, f"class_{cls}", name_of("complaint_class", cls), n) for cls, n in view["by_class"].items()]
+    return [
+        Block("部门×类别 by department×class",
+              (PERIOD, ORG, Column("department", "责任部门"), Column("department_name", "部门名称"), CLASS,
+               CLASS_NAME, COMPLAINTS), by_department),
+        Block("合计 totals", (PERIOD, ORG, Column("measure", "指标"), Column("measure_name", "指标名称"),
+                            Column("value", "数值", "int")), totals),
+        Block("内容分类 by category", (PERIOD, ORG, CATEGORY, CATEGORY_NAME, COMPLAINTS),
+              [(*prefix, k, name_of("category", k), n) for k, n in view["by_category"].items()]),
+        Block("时限 deadlines", (PERIOD, ORG, *DEADLINE_COLUMNS), deadline_rows(prefix, view["deadlines"])),
+    ]
+
+
+def pareto(view: dict[str, Any]) -> list[Block]:
+    return [Block("排列图 pareto", (
+        QUARTER, ORG, Column("rank", "排序", "int"), CATEGORY, CATEGORY_NAME, COMPLAINTS,
+        Column("share_pct", "占比 %", "percent"), Column("cumulative_share_pct", "累计占比 %", "percent"),
+    ), [(view["quarter"], view["org"], rank, bar["category"], name_of("category", bar["category"]),
+         bar["complaints"], bar["share"], bar["cumulative_share"])
+        for rank, bar in enumerate(view["categories"], start=1)])]
+
+
+def deadline_compliance(view: dict[str, Any]) -> list[Block]:
+    return [Block("时限达成率 compliance", (PERIOD, ORG, *DEADLINE_COLUMNS),
+                  deadline_rows((view["period"], view["org"]), view["deadlines"]))]
+
+
+def open_cases(view: dict[str, Any]) -> list[Block]:
+    rows: list[Sequence[Any]] = []
+    for case in view["cases"]:
+        received = datetime.fromisoformat(case["received_at"]) if case["received_at"] else None
+        rows.append((
+            case["case_id"], case["kind"], name_of("kind", case["kind"]), case["org"], case["period"],
+            received.astimezone(CHINA).replace(tzinfo=None) if received else None,
+            case["category"], name_of("category", case["category"]),
+            case["complaint_class"], name_of("complaint_class", case["complaint_class"]),
+            case["lead_department"], name_of("department", case["lead_department"]),
+            case["state"], name_of("state", case["state"]),
+            ";".join(case["overdue"]) or None, "；".join(name_of("deadline", k) for k in case["overdue"]) or None,
+        ))
+    return [Block("未关闭案件 open cases", (
+        Column("case_id", "案件编号"), Column("kind", "类型"), Column("kind_name", "类型名称"), ORG, PERIOD,
+        Column("received_at", "受理时间 (北京时间)", "datetime"), CATEGORY, CATEGORY_NAME,
+        Column("complaint_class", "投诉类别", "int"), CLASS_NAME, Column("lead_department", "责任部门"),
+        Column("lead_department_name", "部门名称"), Column("state", "状态"), Column("state_name", "状态名称"),
+        Column("overdue", "超期时限"), Column("overdue_names", "超期时限名称"),
+    ), rows)]
+
+
+def satisfaction(view: dict[str, Any]) -> list[Block]:
+    prefix = (view["period"], view["org"], view["template_id"])
+    pass_mark = view["pass_mark"]
+    rows: list[Sequence[Any]] = []
+    for item in view["items"]:
+        answered = item["satisfied"] + item["dissatisfied"]
+        # against the exact rate, not the rounded one: 95.996 % is not 96 %
+        rows.append((*prefix, item["item_id"], item["satisfied"], item["dissatisfied"], answered, item["rate"],
+                     pass_mark, 100 * item["satisfied"] >= pass_mark * answered))
+    # The overall rate is the mean of the item rates, not a ratio of counts: its counts stay empty.
+    rows.append((*prefix, "overall", None, None, None, view["overall_rate"], pass_mark, view["qualified"]))
+    template = Column("template_id", "问卷模板")
+    return [
+        Block("满意度 satisfaction", (
+            PERIOD, ORG, template, Column("item_id", "调查项目"), Column("satisfied", "满意", "int"),
+            Column("dissatisfied", "不满意", "int"), Column("answered", "有效回答", "int"),
+            Column("rate_pct", "满意率 %", "percent"), Column("pass_mark_pct", "合格线 %", "percent"),
+            Column("qualified", "达标", "bool"),
+        ), rows),
+        Block("汇总 summary", (
+            PERIOD, ORG, template, Column("responses", "回收问卷", "int"),
+            Column("overall_rate_pct", "总体满意率 %", "percent"), Column("pass_mark_pct", "合格线 %", "percent"),
+            Column("qualified", "达标", "bool"),
+        ), [(*prefix, view["responses"], view["overall_rate"], pass_mark, view["qualified"])]),
+    ]
+
+
+def survey_counts(view: dict[str, Any]) -> list[Block]:
+    prefix = (view["period"], view["org"])
+    rows: list[Sequence[Any]] = [(*prefix, scheme, name_of("scheme", scheme), n)
+                                 for scheme, n in sorted(view["by_scheme"].items())]
+    rows.append((*prefix, "total", "合计", view["total"]))
+    return [Block("问卷数 survey counts", (PERIOD, ORG, Column("scheme", "评价方案"), Column("scheme_name", "方案名称"),
+                                        Column("responses", "回收问卷", "int")), rows)]
+
+
+def trend(view: dict[str, Any]) -> list[Block]:
+    return [Block("月度趋势 trend", (
+        ORG, PERIOD, COMPLAINTS, *(Column(f"class_{c}", name_of("complaint_class", c), "int") for c in "123"),
+    ), [(view["org"], m["period"], m["complaints"], m["by_class"]["1"], m["by_class"]["2"], m["by_class"]["3"])
+        for m in view["months"]])]
+
+
+def org_units(view: dict[str, Any]) -> list[Block]:
+    return [Block("下级单位 org units", (
+        PERIOD, Column("org", "单位"), COMPLAINTS,
+        *(Column(f"class_{c}", name_of("complaint_class", c), "int") for c in "123"),
+        Column("closed", "已关闭", "int"), Column("open", "未关闭", "int"), Column("overdue", "当前超期案件", "int"),
+        Column("satisfaction_rate_pct", "满意率 %", "percent"), Column("qualified", "满意度达标", "bool"),
+    ), [(view["period"], u["org"], u["complaints"], u["by_class"]["1"], u["by_class"]["2"], u["by_class"]["3"],
+         u["closed"], u["open"], u["overdue"], u["satisfaction_rate"], u["qualified"]) for u in view["units"]])]
+
+
+TABULATIONS: dict[str, Callable[[dict[str, Any]], list[Block]]] = {
+    "complaint-counts": complaint_counts,
+    "monthly-summary": monthly_summary,
+    "pareto": pareto,
+    "deadline-compliance": deadline_compliance,
+    "open-cases": open_cases,
+    "satisfaction": satisfaction,
+    "survey-counts": survey_counts,
+    "trend": trend,
+    "org-units": org_units,
+}
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value  # a code from another system must never run as a spreadsheet formula
+    return str(value)
+
+
+def to_csv(blocks: Sequence[Block]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    for index, block in enumerate(blocks):
+        if index:
+            writer.writerow([])
+            writer.writerow([f"# {block.title}"])
+        writer.writerow([c.header for c in block.columns])
+        writer.writerows([_csv_cell(v) for v in row] for row in block.rows)
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def _display_width(value: Any) -> int:
+    text = _csv_cell(value)
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)  # CJK characters take two columns
+
+
+def to_xlsx(blocks: Sequence[Block], *, title: str) -> bytes:
+    workbook = Workbook()
+    workbook.remove(workbook.active)  # type: ignore[arg-type]
+    workbook.properties.title = title
+    workbook.properties.creator = "CareLoop"
+    header_font, header_fill = Font(bold=True), PatternFill("solid", fgColor="E8EEF7")
+    for block in blocks:
+        sheet = workbook.create_sheet(re.sub(r"[\[\]:*?/\\]", "_", block.title)[:31])
+        sheet.append([c.header for c in block.columns])
+        for cell in sheet[1]:
+            cell.font, cell.fill = header_font, header_fill
+            cell.alignment = Alignment(vertical="center", wrap_text=True)
+        for row in block.rows:
+            sheet.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in row])
+            for column, cell in zip(block.columns, sheet[sheet.max_row], strict=True):
+                if isinstance(cell.value, str) and cell.value.startswith("="):
+                    cell.data_type = "s"  # text, never a formula
+                elif column.kind == "percent":
+                    cell.number_format = "0.00"
+                elif column.kind == "datetime":
+                    cell.number_format = "yyyy-mm-dd hh:mm:ss"
+        for position, column in enumerate(block.columns, start=1):
+            widest = max([_display_width(column.header), *(_display_width(r[position - 1]) for r in block.rows)])
+            sheet.column_dimensions[get_column_letter(position)].width = min(max(widest + 2, 8), 48)
+        sheet.freeze_panes = "A2"
+        if block.rows:
+            sheet.auto_filter.ref = sheet.dimensions
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def filename(view_name: str, view: dict[str, Any], extension: str) -> str:
+    """``careloop-<view>-<period>-<org>.<ext>``, the org path with '/' turned into '_'."""
+    when = view.get("period") or view.get("quarter") or view.get("until") or ""
+    org = str(view.get("org", "")).strip("/").replace("/", "_")
+    parts = ["careloop", view_name, *(p for p in (when, org) if p)]
+    return "-".join(re.sub(r"[^\w.-]", "_", p) for p in parts) + f".{extension}"
+
+
+def content_disposition(name: str) -> str:
+    ascii_name = name.encode("ascii", "replace").decode().replace("?", "_")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+
+
+def respond(view_name: str, view: dict[str, Any], export_format: ExportFormat) -> dict[str, Any] | Response:
+    """The view as JSON (returned as is) or as a CSV / XLSX download."""
+    if export_format == "json":
+        return view
+    blocks = TABULATIONS[view_name](view)
+    name = filename(view_name, view, export_format)
+    if export_format == "csv":
+        body, media_type = to_csv(blocks), CSV_MEDIA_TYPE
+    else:
+        body, media_type = to_xlsx(blocks, title=name.rsplit(".", 1)[0]), XLSX_MEDIA_TYPE
+    return Response(body, media_type=media_type, headers={"Content-Disposition": content_disposition(name)})
