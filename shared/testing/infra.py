@@ -6,8 +6,11 @@
   ``CARELOOP_TEST_DB_ADMIN_URL`` (a real Apache Kafka, a managed PostgreSQL…);
 * ``docker`` — testcontainers (Apache Kafka and PostgreSQL images) on a reachable Docker engine;
 * ``embedded`` — the Tansu broker and embedded PostgreSQL of :mod:`shared.devstack`;
-* ``auto`` — ``env`` when both variables are set, else ``docker`` when an engine answers, else
-  ``embedded``.
+* ``kafka`` — an external broker named by ``KAFKA_BOOTSTRAP_SERVERS`` (or
+  ``CARELOOP_TEST_KAFKA_BOOTSTRAP_SERVERS``), e.g. a real Apache Kafka, with the PostgreSQL of
+  ``CARELOOP_TEST_DB_ADMIN_URL`` when set, else the embedded one;
+* ``auto`` — ``env`` when both ``CARELOOP_TEST_*`` variables are set, else ``kafka`` when a broker
+  is named, else ``docker`` when an engine answers, else ``embedded``.
 
 Each test then gets its own topic prefix and its own database, so tests cannot leak into each
 other.
@@ -53,7 +56,14 @@ def choose_kind() -> str:
         return kind
     if os.environ.get("CARELOOP_TEST_KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("CARELOOP_TEST_DB_ADMIN_URL"):
         return "env"
+    if external_bootstrap_servers():
+        return "kafka"
     return "docker" if _docker_answers() else "embedded"
+
+
+def external_bootstrap_servers() -> str | None:
+    """The external broker the tests and benchmarks were pointed at, if any."""
+    return os.environ.get("CARELOOP_TEST_KAFKA_BOOTSTRAP_SERVERS") or os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None
 
 
 @contextlib.contextmanager
@@ -72,6 +82,19 @@ def provide_infrastructure() -> Iterator[Infrastructure]:
         ) as pg:
             url = pg.get_connection_url().replace("postgresql+psycopg2://", "postgresql://")
             yield Infrastructure(kind, kafka.get_bootstrap_server(), url)
+    elif kind == "kafka":
+        servers = external_bootstrap_servers()
+        if not servers:
+            raise ValueError("CARELOOP_TEST_INFRA=kafka needs KAFKA_BOOTSTRAP_SERVERS")
+        if admin_url := os.environ.get("CARELOOP_TEST_DB_ADMIN_URL"):
+            yield Infrastructure(kind, servers, admin_url)
+        else:
+            with tempfile.TemporaryDirectory(prefix="careloop-test-") as tmp:
+                pg = EmbeddedPostgres(Path(tmp) / "pgdata", database="postgres").start()
+                try:
+                    yield Infrastructure(kind, servers, pg.admin_url)
+                finally:
+                    pg.stop()
     elif kind == "embedded":
         with tempfile.TemporaryDirectory(prefix="careloop-test-") as tmp:
             kafka = EmbeddedKafka(log_path=Path(tmp) / "tansu.log").start()
@@ -82,7 +105,7 @@ def provide_infrastructure() -> Iterator[Infrastructure]:
                 kafka.stop()
                 pg.stop()
     else:
-        raise ValueError(f"CARELOOP_TEST_INFRA={kind!r}: use auto, env, docker or embedded")
+        raise ValueError(f"CARELOOP_TEST_INFRA={kind!r}: use auto, env, kafka, docker or embedded")
 
 
 def _plain(url: str) -> str:
