@@ -4,11 +4,18 @@ A fact that several events may set (a case's classification, state, lead departm
 due time) carries the time it was true "as of" and is only overwritten by a newer one; facts set
 once (when a case was received) are filled in by whichever event arrives first. The inbox in the
 consumer's transaction makes a redelivered event a no-op.
+
+The statements are built once, at import, and take the event's values as parameters; every value
+an update uses comes from the row the event would insert (``excluded``). A projection only queues
+its rows (:meth:`UnitOfWork.defer`): each statement touches the one row it names and reads nothing
+else, so the unit of work sends a batch's rows as a few ``executemany`` calls at commit, the rows
+of one fact in the order their events came.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,144 +38,164 @@ from shared.events.cases import (
 
 Projection = Callable[[Any, UnitOfWork], Awaitable[None]]
 
+CASES = CaseFact.__table__
+DEADLINES = DeadlineFact.__table__
+SURVEYS = SurveyFact.__table__
+SURVEY_ITEMS = SurveyItemFact.__table__
+_case = pg_insert(CASES).excluded
+_deadline = pg_insert(DEADLINES).excluded
+
+# set when the case was received, by whichever event comes first
+RECEIVED = ("feedback_id", "kind", "received_at", "period")
+CLASSIFICATION = ("category", "complaint_class", "valid", "important", "needs_triage", "classified_as_of")
+
 
 def _org(org: OrgPath) -> dict[str, Any]:
     return {"org_group": org.group, "org_subsidiary": org.subsidiary, "org_project": org.project}
 
 
-async def _upsert_case(uow: UnitOfWork, values: dict[str, Any], set_: dict[str, Any],
-                       where: Any = None) -> None:
-    stmt = pg_insert(CaseFact).values(**values)
-    await uow.session.execute(
-        stmt.on_conflict_do_update(index_elements=["case_id"], set_=set_, where=where)
-    )
+def _upsert_case(set_: dict[str, Any]) -> Any:
+    return pg_insert(CASES).on_conflict_do_update(index_elements=["case_id"], set_=set_)
 
 
-def _received(values: dict[str, Any]) -> dict[str, Any]:
-    t = CaseFact.__table__
-    excluded = pg_insert(t).excluded
-    return {c: sa.func.coalesce(getattr(t.c, c), getattr(excluded, c)) for c in values}
+def _once(columns: tuple[str, ...]) -> dict[str, Any]:
+    return {c: sa.func.coalesce(CASES.c[c], _case[c]) for c in columns}
+
+
+def _if_newer(as_of: str, columns: tuple[str, ...]) -> dict[str, Any]:
+    newer = sa.or_(CASES.c[as_of].is_(None), CASES.c[as_of] <= _case[as_of])
+    return {c: sa.case((newer, _case[c]), else_=CASES.c[c]) for c in columns}
+
+
+STATE = _if_newer("state_as_of", ("state", "state_as_of"))
+
+CASE_OPENED = _upsert_case(_once(RECEIVED))
+CASE_CLASSIFIED = _upsert_case({**_once(RECEIVED), **_if_newer("classified_as_of", CLASSIFICATION)})
+CASE_RECLASSIFIED = _upsert_case({**_once(RECEIVED), **_if_newer("classified_as_of", CLASSIFICATION),
+                                  "reclassified": sa.true()})
+CASE_ASSIGNED = _upsert_case({**STATE, **_if_newer("assigned_as_of", ("lead_department", "assigned_as_of"))})
+CASE_ESCALATED = _upsert_case({"escalations": CASES.c.escalations + 1})
+
+
+@cache
+def _case_transitioned(closed: bool, action: str | None) -> Any:
+    """One statement per shape of transition (closing, and the actions that set a flag)."""
+    set_: dict[str, Any] = dict(STATE)
+    if closed:
+        set_["closed_at"] = _case.closed_at
+    if action == "hand_over":
+        set_["handed_over"] = sa.true()
+    if action == "complete_return_visit":
+        set_["return_visit_done"] = sa.true()
+    if action == "reject_result":  # a reopened case is not closed, whatever came before
+        set_["closed_at"] = sa.case((CASES.c.state_as_of <= _case.state_as_of, None), else_=CASES.c.closed_at)
+    return _upsert_case(set_)
+
+
+_newer_plan = sa.or_(DEADLINES.c.scheduled_as_of.is_(None), DEADLINES.c.scheduled_as_of <= _deadline.scheduled_as_of)
+DEADLINE_SCHEDULED = pg_insert(DEADLINES).on_conflict_do_update(
+    index_elements=["case_id", "kind"],
+    set_={
+        "due_at": sa.case((_newer_plan, _deadline.due_at), else_=DEADLINES.c.due_at),
+        "scheduled_as_of": sa.case((_newer_plan, _deadline.scheduled_as_of), else_=DEADLINES.c.scheduled_as_of),
+        # a rescheduled deadline starts afresh unless it was met or breached after the new plan
+        "met_at": sa.case((sa.and_(_newer_plan, DEADLINES.c.met_at < _deadline.scheduled_as_of), None),
+                          else_=DEADLINES.c.met_at),
+        "breached_at": sa.case((sa.and_(_newer_plan, DEADLINES.c.breached_at < _deadline.scheduled_as_of), None),
+                               else_=DEADLINES.c.breached_at),
+    },
+)
+
+
+@cache
+def _deadline_outcome_statement(met: bool, breached: bool) -> Any:
+    set_: dict[str, Any] = {"due_at": sa.func.coalesce(DEADLINES.c.due_at, _deadline.due_at)}
+    if met:
+        set_["met_at"] = _deadline.met_at
+    if breached:
+        set_["breached_at"] = _deadline.breached_at
+        set_["escalated_to"] = _deadline.escalated_to
+    return pg_insert(DEADLINES).on_conflict_do_update(index_elements=["case_id", "kind"], set_=set_)
+
+
+SURVEY_RETURNED = pg_insert(SURVEYS).on_conflict_do_nothing()
+SURVEY_ITEM = pg_insert(SURVEY_ITEMS).on_conflict_do_nothing()
+
+
+def _case_row(uow: UnitOfWork, statement: Any, values: dict[str, Any]) -> None:
+    uow.defer(statement, values, row=("case", values["case_id"]))
 
 
 async def on_case_opened(event: CaseOpened, uow: UnitOfWork) -> None:
     d = event.data
-    once = {"feedback_id": d.feedback_id, "kind": d.kind.value, "received_at": d.received_at,
-            "period": month_of(d.received_at)}
-    await _upsert_case(uow, {"case_id": d.case_id, **_org(event.org), **once, "state": "received"},
-                       _received(once))
+    _case_row(uow, CASE_OPENED, {
+        "case_id": d.case_id, **_org(event.org), "feedback_id": d.feedback_id, "kind": d.kind.value,
+        "received_at": d.received_at, "period": month_of(d.received_at), "state": "received"})
 
 
-async def _classification(event: ComplaintClassified | ComplaintReclassified, uow: UnitOfWork,
-                          *, reclassified: bool) -> None:
+def _classification(event: ComplaintClassified | ComplaintReclassified, uow: UnitOfWork, statement: Any,
+                    *, reclassified: bool) -> None:
     d = event.data
-    t = CaseFact.__table__
-    excluded = pg_insert(t).excluded
-    once = {"kind": "complaint", "received_at": d.received_at, "period": month_of(d.received_at),
-            "feedback_id": d.feedback_id}
-    classification = {"category": d.category.value, "complaint_class": d.complaint_class, "valid": d.valid,
-                      "important": d.important, "needs_triage": d.needs_triage,
-                      "classified_as_of": event.occurred_at}
-    set_: dict[str, Any] = {**_received(once)}
-    newer = sa.or_(t.c.classified_as_of.is_(None), t.c.classified_as_of <= excluded.classified_as_of)
-    for column in classification:
-        set_[column] = sa.case((newer, getattr(excluded, column)), else_=getattr(t.c, column))
-    if reclassified:
-        set_["reclassified"] = sa.true()
-    await _upsert_case(uow, {"case_id": d.case_id, **_org(event.org), **once, **classification,
-                             "reclassified": reclassified}, set_)
+    _case_row(uow, statement, {
+        "case_id": d.case_id, **_org(event.org),
+        "kind": "complaint", "received_at": d.received_at, "period": month_of(d.received_at),
+        "feedback_id": d.feedback_id,
+        "category": d.category.value, "complaint_class": d.complaint_class, "valid": d.valid,
+        "important": d.important, "needs_triage": d.needs_triage, "classified_as_of": event.occurred_at,
+        "reclassified": reclassified})
 
 
 async def on_complaint_classified(event: ComplaintClassified, uow: UnitOfWork) -> None:
-    await _classification(event, uow, reclassified=False)
+    _classification(event, uow, CASE_CLASSIFIED, reclassified=False)
 
 
 async def on_complaint_reclassified(event: ComplaintReclassified, uow: UnitOfWork) -> None:
-    await _classification(event, uow, reclassified=True)
-
-
-def _state_update(state: str, at: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    t = CaseFact.__table__
-    excluded = pg_insert(t).excluded
-    newer = sa.or_(t.c.state_as_of.is_(None), t.c.state_as_of <= excluded.state_as_of)
-    values = {"state": state, "state_as_of": at}
-    return values, {
-        "state": sa.case((newer, excluded.state), else_=t.c.state),
-        "state_as_of": sa.case((newer, excluded.state_as_of), else_=t.c.state_as_of),
-    }
+    _classification(event, uow, CASE_RECLASSIFIED, reclassified=True)
 
 
 async def on_case_assigned(event: CaseAssigned, uow: UnitOfWork) -> None:
     d = event.data
-    t = CaseFact.__table__
-    excluded = pg_insert(t).excluded
-    state_values, state_set = _state_update(d.state, d.at)
-    newer = sa.or_(t.c.assigned_as_of.is_(None), t.c.assigned_as_of <= excluded.assigned_as_of)
-    await _upsert_case(
-        uow,
-        {"case_id": d.case_id, **_org(event.org), **state_values, "lead_department": d.lead_department.value,
-         "assigned_as_of": d.at},
-        {**state_set,
-         "lead_department": sa.case((newer, excluded.lead_department), else_=t.c.lead_department),
-         "assigned_as_of": sa.case((newer, excluded.assigned_as_of), else_=t.c.assigned_as_of)},
-    )
+    _case_row(uow, CASE_ASSIGNED, {
+        "case_id": d.case_id, **_org(event.org), "state": d.state, "state_as_of": d.at,
+        "lead_department": d.lead_department.value, "assigned_as_of": d.at})
 
 
 async def on_case_transitioned(event: CaseTransitioned, uow: UnitOfWork) -> None:
     d = event.data
-    t = CaseFact.__table__
-    values, set_ = _state_update(d.state, d.at)
-    if d.state == "closed":
+    values: dict[str, Any] = {"case_id": d.case_id, **_org(event.org), "state": d.state, "state_as_of": d.at}
+    closed = d.state == "closed"
+    if closed:
         values["closed_at"] = d.at
-        set_["closed_at"] = d.at
     if d.action == "hand_over":
         values["handed_over"] = True
-        set_["handed_over"] = sa.true()
     if d.action == "complete_return_visit":
         values["return_visit_done"] = True
-        set_["return_visit_done"] = sa.true()
-    if d.action == "reject_result":  # a reopened case is not closed, whatever came before
-        set_["closed_at"] = sa.case((t.c.state_as_of <= d.at, None), else_=t.c.closed_at)
-    await _upsert_case(uow, {"case_id": d.case_id, **_org(event.org), **values}, set_)
+    flagged = d.action if d.action in ("hand_over", "complete_return_visit", "reject_result") else None
+    _case_row(uow, _case_transitioned(closed, flagged), values)
 
 
 async def on_case_escalated(event: CaseEscalated, uow: UnitOfWork) -> None:
-    t = CaseFact.__table__
-    await _upsert_case(uow, {"case_id": event.data.case_id, **_org(event.org), "escalations": 1},
-                       {"escalations": t.c.escalations + 1})
+    _case_row(uow, CASE_ESCALATED, {"case_id": event.data.case_id, **_org(event.org), "escalations": 1})
 
 
 async def on_deadlines_scheduled(event: DeadlinesScheduled, uow: UnitOfWork) -> None:
-    t = DeadlineFact.__table__
-    excluded = pg_insert(t).excluded
-    newer = sa.or_(t.c.scheduled_as_of.is_(None), t.c.scheduled_as_of <= excluded.scheduled_as_of)
+    org = _org(event.org)
     for deadline in event.data.deadlines:
-        stmt = pg_insert(t).values(case_id=event.data.case_id, kind=deadline.kind, **_org(event.org),
-                                   due_at=deadline.due_at, scheduled_as_of=event.occurred_at)
-        await uow.session.execute(stmt.on_conflict_do_update(
-            index_elements=["case_id", "kind"],
-            set_={
-                "due_at": sa.case((newer, excluded.due_at), else_=t.c.due_at),
-                "scheduled_as_of": sa.case((newer, excluded.scheduled_as_of), else_=t.c.scheduled_as_of),
-                # a rescheduled deadline starts afresh unless it was met or breached after the new plan
-                "met_at": sa.case((sa.and_(newer, t.c.met_at < excluded.scheduled_as_of), None), else_=t.c.met_at),
-                "breached_at": sa.case((sa.and_(newer, t.c.breached_at < excluded.scheduled_as_of), None),
-                                       else_=t.c.breached_at),
-            },
-        ))
+        uow.defer(DEADLINE_SCHEDULED, {
+            "case_id": event.data.case_id, "kind": deadline.kind, **org, "due_at": deadline.due_at,
+            "scheduled_as_of": event.occurred_at}, row=("deadline", event.data.case_id, deadline.kind))
 
 
 async def _deadline_outcome(event: DeadlineMet | DeadlineBreached, uow: UnitOfWork) -> None:
     d = event.data
-    t = DeadlineFact.__table__
     values: dict[str, Any] = {"case_id": d.case_id, "kind": d.kind, **_org(event.org), "due_at": d.due_at}
-    set_: dict[str, Any] = {"due_at": sa.func.coalesce(t.c.due_at, d.due_at)}
     if d.met_at is not None:
-        values["met_at"] = set_["met_at"] = d.met_at
+        values["met_at"] = d.met_at
     if d.breached_at is not None:
-        values["breached_at"] = set_["breached_at"] = d.breached_at
-        values["escalated_to"] = set_["escalated_to"] = d.escalated_to
-    await uow.session.execute(pg_insert(t).values(**values).on_conflict_do_update(
-        index_elements=["case_id", "kind"], set_=set_))
+        values["breached_at"] = d.breached_at
+        values["escalated_to"] = d.escalated_to
+    statement = _deadline_outcome_statement(d.met_at is not None, d.breached_at is not None)
+    uow.defer(statement, values, row=("deadline", d.case_id, d.kind))
 
 
 async def on_deadline_met(event: DeadlineMet, uow: UnitOfWork) -> None:
@@ -183,17 +210,16 @@ async def on_survey_returned(event: SurveyReturned, uow: UnitOfWork) -> None:
     d = event.data
     period = month_of(d.returned_at)
     org = _org(event.org)
-    await uow.session.execute(pg_insert(SurveyFact).values(
-        response_id=d.response_id, **org, period=period, template_id=d.template_id, scheme=d.scheme.value,
-        channel=d.channel, case_id=d.case_id, campaign_id=d.campaign_id, score=d.score, satisfied=d.satisfied,
-        returned_at=d.returned_at,
-    ).on_conflict_do_nothing())
-    if d.answers:
-        await uow.session.execute(pg_insert(SurveyItemFact).values([
-            {"response_id": d.response_id, "item_id": a.item_id, **org, "period": period,
-             "template_id": d.template_id, "level": a.level, "satisfied": a.satisfied}
-            for a in d.answers
-        ]).on_conflict_do_nothing())
+    uow.defer(SURVEY_RETURNED, {
+        "response_id": d.response_id, **org, "period": period, "template_id": d.template_id,
+        "scheme": d.scheme.value, "channel": d.channel, "case_id": d.case_id, "campaign_id": d.campaign_id,
+        "score": d.score, "satisfied": d.satisfied, "returned_at": d.returned_at,
+    }, row=("survey", d.response_id))
+    for a in d.answers:
+        uow.defer(SURVEY_ITEM, {
+            "response_id": d.response_id, "item_id": a.item_id, **org, "period": period,
+            "template_id": d.template_id, "level": a.level, "satisfied": a.satisfied,
+        }, row=("survey_item", d.response_id, a.item_id))
 
 
 PROJECTIONS: dict[str, Projection] = {

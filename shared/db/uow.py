@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import UUID as UUID_TYPE
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -30,6 +32,21 @@ def make_engine(url: str, settings: Settings, *, application_name: str) -> Async
     )
 
 
+def inbox_claim(inbox: sa.Table) -> sa.Executable:
+    """``INSERT … SELECT :consumer, unnest(:event_ids) ON CONFLICT DO NOTHING RETURNING event_id``.
+
+    Built once per inbox table: one round trip claims a whole batch, and an id repeated within the
+    batch is claimed once.
+    """
+    ids = sa.func.unnest(sa.bindparam("event_ids", type_=ARRAY(UUID_TYPE(as_uuid=True))))
+    return (
+        pg_insert(inbox)
+        .from_select(["consumer", "event_id"], sa.select(sa.bindparam("consumer", type_=sa.Text), ids))
+        .on_conflict_do_nothing()
+        .returning(inbox.c.event_id)
+    )
+
+
 @dataclass(frozen=True)
 class OutboxMessage:
     """A record to publish, for what is not an integration event of our own (e.g. a dead letter)."""
@@ -40,6 +57,27 @@ class OutboxMessage:
     headers: dict[str, str]
     event_id: UUID
     event_type: str
+
+
+class DeferredWrites:
+    """Row writes grouped into runs of one statement each, executed in the order of the runs.
+
+    A write joins the latest run of its statement unless a later run writes the same row; so the
+    writes to any one row happen in the order they were queued.
+    """
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[sa.Executable, list[dict[str, Any]], set[Hashable]]] = []
+
+    def add(self, statement: sa.Executable, params: dict[str, Any], row: Hashable) -> None:
+        for run_statement, rows, names in reversed(self.runs):
+            if run_statement is statement:
+                rows.append(params)
+                names.add(row)
+                return
+            if row in names:
+                break
+        self.runs.append((statement, [params], {row}))
 
 
 class UnitOfWork:
@@ -56,24 +94,46 @@ class UnitOfWork:
         outbox: sa.Table,
         inbox: sa.Table,
         after_commit: Callable[[], None] | None = None,
+        claim_statement: sa.Executable | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._outbox = outbox
         self._inbox = inbox
+        self._claim_statement = claim_statement if claim_statement is not None else inbox_claim(inbox)
         self._after_commit = after_commit
         self._pending: list[dict[str, Any]] = []
+        self._deferred = DeferredWrites()
         self.session: AsyncSession
 
     async def __aenter__(self) -> Self:
         self.session = self._session_factory()
         self._pending = []
+        self._deferred = DeferredWrites()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         # close() rolls back whatever was not committed and detaches the loaded objects without
         # expiring them, so a use case can return what it read.
         self._pending = []
+        self._deferred = DeferredWrites()
         await self.session.close()
+
+    def defer(self, statement: sa.Executable, params: dict[str, Any], *, row: Hashable) -> None:
+        """Queue a write of one row (``row`` names it: table and key) for :meth:`flush`.
+
+        For statements that touch only the row they name and read nothing else, such as a
+        projection's ``INSERT … ON CONFLICT (key) DO UPDATE`` of its own row: the writes to one row
+        keep their order, writes to different rows may be reordered, so that the writes of many
+        events go out as a few ``executemany`` calls. Commit flushes; a use case that reads what it
+        deferred must :meth:`flush` first.
+        """
+        self._deferred.add(statement, params, row)
+
+    async def flush(self) -> None:
+        """Execute the deferred writes, in as few round trips as their order allows."""
+        runs, self._deferred = self._deferred.runs, DeferredWrites()
+        for statement, rows, _names in runs:
+            await self.session.execute(statement, rows)
 
     def publish(self, *events: Event) -> None:
         """Queue integration events for the outbox of this transaction."""
@@ -111,15 +171,23 @@ class UnitOfWork:
 
         Returns False when it was handled before (the caller must then do nothing).
         """
+        return event_id in await self.claim_many(consumer, [event_id])
+
+    async def claim_many(self, consumer: str, event_ids: Sequence[UUID]) -> set[UUID]:
+        """Record that ``consumer`` handles each of ``event_ids`` in this transaction, in one statement.
+
+        Returns the ids claimed now; an id handled before is left out (the caller must then do
+        nothing with it). Every inbox claim goes through here, :meth:`claim` included.
+        """
+        if not event_ids:
+            return set()
         result = await self.session.execute(
-            pg_insert(self._inbox)
-            .values(consumer=consumer, event_id=event_id)
-            .on_conflict_do_nothing()
-            .returning(self._inbox.c.event_id)
+            self._claim_statement, {"consumer": consumer, "event_ids": list(event_ids)}
         )
-        return result.first() is not None
+        return set(result.scalars())
 
     async def commit(self) -> None:
+        await self.flush()
         wrote_outbox = bool(self._pending)
         if self._pending:
             await self.session.execute(sa.insert(self._outbox), self._pending)
@@ -130,6 +198,7 @@ class UnitOfWork:
 
     async def rollback(self) -> None:
         self._pending = []
+        self._deferred = DeferredWrites()
         await self.session.rollback()
 
 
@@ -141,6 +210,7 @@ class UnitOfWorkFactory:
         self.schema = schema
         self.metadata = sa.MetaData(schema=schema)
         self.outbox, self.inbox = messaging_tables(self.metadata)
+        self.claim_statement = inbox_claim(self.inbox)
         self.session_factory = async_sessionmaker(engine, expire_on_commit=False)
         self._listeners: list[Callable[[], None]] = []
 
@@ -153,8 +223,9 @@ class UnitOfWorkFactory:
 
     def __call__(self) -> UnitOfWork:
         return UnitOfWork(
-            self.session_factory, outbox=self.outbox, inbox=self.inbox, after_commit=self._notify
+            self.session_factory, outbox=self.outbox, inbox=self.inbox, after_commit=self._notify,
+            claim_statement=self.claim_statement,
         )
 
 
-__all__ = ["OutboxMessage", "UnitOfWork", "UnitOfWorkFactory", "make_engine"]
+__all__ = ["DeferredWrites", "OutboxMessage", "UnitOfWork", "UnitOfWorkFactory", "inbox_claim", "make_engine"]

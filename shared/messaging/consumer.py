@@ -6,7 +6,8 @@ service's own consumer group. For each batch the broker hands over:
 1. every record is decoded (JSON → upcast → pydantic); one that fails goes to ``<topic>.dlq`` at
    once with the reason;
 2. the valid events are applied in one transaction, each guarded by the inbox row
-   ``(consumer, event_id)`` so a redelivered event changes nothing;
+   ``(consumer, event_id)`` so a redelivered event changes nothing (the whole batch's rows are
+   claimed in one statement, :meth:`UnitOfWork.claim_many`, the one way into the inbox);
 3. if that transaction fails for a reason that is not the infrastructure's, the events are applied
    one at a time with bounded, backed-off retries, and an event that still fails is dead-lettered
    with the error, the original topic/partition/offset and the consumer in its headers;
@@ -168,26 +169,34 @@ class EventConsumer:
             await asyncio.sleep(self.backoff_max_s)
             raise
 
-    async def _apply(self, uow: UnitOfWork, event: Event) -> bool:
-        if not await uow.claim(self.name, event.event_id):
-            return False
+    async def _claim(self, uow: UnitOfWork, events: Sequence[Event]) -> list[Event]:
+        """The events this consumer has not handled before, in order, each claimed once in ``uow``."""
+        claimed = await uow.claim_many(self.name, [event.event_id for event in events])
+        fresh = []
+        for event in events:
+            if event.event_id in claimed:
+                claimed.discard(event.event_id)  # a copy later in the same batch is a redelivery
+                fresh.append(event)
+        return fresh
+
+    async def _handle(self, uow: UnitOfWork, event: Event) -> None:
         correlation_id = getattr(event, "correlation_id", None)
         token = set_correlation_id(str(correlation_id) if correlation_id else None)
         try:
             await self.handlers[event.event_type](event, uow)
         finally:
             reset_correlation_id(token)
-        return True
 
     async def _apply_batch(self, decoded: list[tuple[ConsumerRecord[Any, Any], Event]]) -> bool:
         """All events in one transaction; False when one of them fails for a non-transient reason."""
         try:
             async with self.uow_factory() as uow:
-                applied = 0
-                for _record, event in decoded:
-                    applied += await self._apply(uow, event)
+                # one inbox statement for the whole batch
+                fresh = await self._claim(uow, [event for _record, event in decoded])
+                for event in fresh:
+                    await self._handle(uow, event)
                 await uow.commit()
-            self.processed += applied
+            self.processed += len(fresh)
             return True
         except Exception as exc:
             if is_transient(exc):
@@ -202,9 +211,11 @@ class EventConsumer:
         for attempt in range(1, self.max_attempts + 1):
             try:
                 async with self.uow_factory() as uow:
-                    applied = await self._apply(uow, event)
+                    fresh = await self._claim(uow, [event])
+                    for fresh_event in fresh:
+                        await self._handle(uow, fresh_event)
                     await uow.commit()
-                self.processed += applied
+                self.processed += len(fresh)
                 return None
             except PermanentError as exc:
                 error = exc

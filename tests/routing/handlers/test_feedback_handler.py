@@ -35,11 +35,16 @@ class FakeUnitOfWork:
         return None
 
     async def claim(self, consumer: str, event_id: uuid.UUID) -> bool:
-        key = (consumer, event_id)
-        if key in self.seen or key in self.claims:
-            return False
-        self.claims.append(key)
-        return True
+        return event_id in await self.claim_many(consumer, [event_id])
+
+    async def claim_many(self, consumer: str, event_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+        claimed = set()
+        for event_id in event_ids:
+            key = (consumer, event_id)
+            if key not in self.seen and key not in self.claims:
+                self.claims.append(key)
+                claimed.add(event_id)
+        return claimed
 
     def publish_raw(self, message: Any) -> None:
         self.queued.append(message)
