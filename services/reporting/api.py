@@ -17,6 +17,8 @@ from shared.db import UnitOfWork, UnitOfWorkFactory
 Period = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="month, YYYY-MM")]
 Quarter = Annotated[str, Query(pattern=r"^\d{4}-Q[1-4]$", description="quarter, YYYY-Qn")]
 OrgPathParam = Annotated[str, Query(min_length=1, max_length=200, description="'G', 'G/S' or 'G/S/P'")]
+RoundPeriod = Annotated[str, Query(pattern=r"^\d{4}(H[12])?$", description="a campaign round: 'YYYYH1', 'YYYYH2' or 'YYYY'")]
+Year = Annotated[str, Query(pattern=r"^\d{4}$", description="YYYY")]
 Format = Annotated[exports.ExportFormat, Query(alias="format",
                                                description="json (default), csv (UTF-8 with BOM) or xlsx")]
 LastMonth = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="the last month, YYYY-MM; "
@@ -55,9 +57,14 @@ def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
         return exports.respond("pareto", await read(lambda uow: queries.pareto(quarter=quarter, org=org, uow=uow)),
                                export_format)
 
-    @view("/deadline-compliance")
+    @view("/deadline-compliance", summary="Every deadline of DOMAIN.md §3 (cases) and §4 (repairs), met on time or not")
     async def deadline_compliance(period: Period, org: OrgPathParam, export_format: Format = "json") -> View:
-        compliance = await read(lambda uow: queries.deadline_compliance(periods=[period], org=org, now=clock(), uow=uow))
+        async def both(uow: UnitOfWork) -> dict[str, Any]:
+            now = clock()
+            return {**await queries.deadline_compliance(periods=[period], org=org, now=now, uow=uow),
+                    **await queries.repair_deadlines(periods=[period], org=org, now=now, uow=uow)}
+
+        compliance = await read(both)
         return exports.respond("deadline-compliance", {"period": period, "org": org, "deadlines": compliance},
                                export_format)
 
@@ -91,6 +98,27 @@ def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
     async def org_units(period: Period, org: OrgPathParam, export_format: Format = "json") -> View:
         units = await read(lambda uow: queries.org_units(period=period, org=org, now=clock(), uow=uow))
         return exports.respond("org-units", units, export_format)
+
+    @view("/repairs", summary="Repairs: requested, accepted, time to acceptance, §4 deadlines, recurring defects")
+    async def repairs(period: Period, org: OrgPathParam, export_format: Format = "json") -> View:
+        view_ = await read(lambda uow: queries.repairs(period=period, org=org, now=clock(), uow=uow))
+        return exports.respond("repairs", view_, export_format)
+
+    @view("/distribution", summary="Satisfaction campaigns of a round: distribution and return rates against targets")
+    async def distribution(round_period: RoundPeriod, org: OrgPathParam, export_format: Format = "json") -> View:
+        view_ = await read(lambda uow: queries.distribution(round_period=round_period, org=org, uow=uow))
+        return exports.respond("distribution", view_, export_format)
+
+    @view("/project-scores", summary="Project service scores and grades (scheme C), flags and flagged managers")
+    async def project_scores(year: Year, org: OrgPathParam, export_format: Format = "json") -> View:
+        view_ = await read(lambda uow: queries.project_scores(year=year, org=org, uow=uow))
+        return exports.respond("project-scores", view_, export_format)
+
+    @view("/customer-managers", summary="Customer-manager scorecards: complaint handling and satisfaction per "
+                                        "first-contact owner (staff id)")
+    async def customer_managers(period: Period, org: OrgPathParam, export_format: Format = "json") -> View:
+        view_ = await read(lambda uow: queries.customer_managers(period=period, org=org, now=clock(), uow=uow))
+        return exports.respond("customer-managers", view_, export_format)
 
     @router.get("/org-paths", summary="Every org unit with facts in the month (the dashboard's org filter)")
     async def org_paths(period: Period) -> dict[str, Any]:

@@ -231,7 +231,91 @@ def org_units(view: dict[str, Any]) -> list[Block]:
          u["closed"], u["open"], u["overdue"], u["satisfaction_rate"], u["qualified"]) for u in view["units"]])]
 
 
+def repairs(view: dict[str, Any]) -> list[Block]:
+    prefix = (view["period"], view["org"])
+    hours = view["hours_to_acceptance"]
+    measures = (
+        ("requested", "报修数", view["requested"]), ("in_warranty", "保修期内", view["in_warranty"]),
+        ("chargeable", "有偿维修", view["chargeable"]), ("from_complaints", "由投诉转来", view["from_complaints"]),
+        ("households", "涉及案件", view["households"]), ("accepted", "联合验收", view["accepted"]),
+        ("accepted_first_time", "一次验收通过", view["accepted_first_time"]),
+        ("rejected_acceptances", "验收不通过次数", view["rejected_acceptances"]),
+        ("quality_verified", "质量部门验证", view["quality_verified"]), ("open", "未完成", view["open"]),
+        ("hours_to_acceptance_mean", "至验收平均小时", hours["mean"]),
+        ("hours_to_acceptance_median", "至验收中位小时", hours["median"]),
+        ("hours_to_acceptance_max", "至验收最长小时", hours["max"]),
+    )
+    return [
+        Block("维修 repairs", (PERIOD, ORG, Column("measure", "指标"), Column("measure_name", "指标名称"),
+                             Column("value", "数值")), [(*prefix, k, zh, v) for k, zh, v in measures]),
+        Block("时限 deadlines", (PERIOD, ORG, *DEADLINE_COLUMNS), deadline_rows(prefix, view["deadlines"])),
+        Block("缺陷类型 defect kinds", (PERIOD, ORG, Column("defect_kind", "缺陷类型"), Column("work_orders", "工单数", "int")),
+              [(*prefix, k, n) for k, n in view["by_defect_kind"].items()]),
+        Block("质量通病 recurring defects", (
+            PERIOD, ORG, Column("remediation_id", "整改编号"), Column("project_id", "项目"),
+            Column("defect_kind", "缺陷类型"), Column("occurrences", "发生次数", "int"),
+            Column("detected_at", "发现时间"), Column("accepted_at", "验收时间"), Column("effective", "整改有效", "bool"),
+        ), [(*prefix, x["remediation_id"], x["project_id"], x["defect_kind"], x["occurrences"], x["detected_at"],
+             x["accepted_at"], x["effective"]) for x in view["recurring_defects"]]),
+    ]
+
+
+def distribution(view: dict[str, Any]) -> list[Block]:
+    round_period = Column("round_period", "调查轮次")
+    t = view["totals"]
+    return [
+        Block("发放与回收 campaigns", (
+            round_period, Column("org", "组织"), Column("project_id", "项目"), Column("rule", "抽样规则"),
+            Column("households", "户数", "int"), Column("occupied_units", "入住户数", "int"),
+            Column("required", "应发放", "int"), Column("distributed", "已发放", "int"),
+            Column("returned", "回收", "int"), Column("return_rate_pct", "回收率 %", "percent"),
+            Column("return_target_pct", "回收率目标 %", "percent"), Column("return_ok", "回收达标", "bool"),
+            Column("distribution_ok", "发放达标", "bool"), Column("annual_coverage_ok", "全年覆盖", "bool"),
+            Column("score", "满意度", "percent"), Column("satisfied", "满意度达标", "bool"),
+        ), [(view["round_period"], c["org"], c["project_id"], c["rule"], c["households"], c["occupied_units"],
+             c["required"], c["distributed"], c["returned"], c["return_rate"], c["return_target"], c["return_ok"],
+             c["distribution_ok"], c["annual_coverage_ok"], c["score"], c["satisfied"]) for c in view["campaigns"]]),
+        Block("合计 totals", (round_period, ORG, Column("measure", "指标"), Column("value", "数值")),
+              [(view["round_period"], view["org"], k, v) for k, v in t.items()]),
+    ]
+
+
+def project_scores(view: dict[str, Any]) -> list[Block]:
+    year = Column("year", "年度")
+    rows: list[Sequence[Any]] = []
+    for p in view["projects"]:
+        sheets = p["sheets"]
+        rows.append((view["year"], p["org"], p["project_id"], p["evaluations"], p["overdue"],
+                     *(sheets.get(stage, {}).get("score") for stage in ("pre_construction", "construction",
+                                                                         "post_completion")),
+                     p["project_score"], p["project_grade"], p["satisfaction_project"],
+                     ";".join(f["flag"] for f in p["flags"]) or None))
+    return [Block("项目服务评分 project scores", (
+        year, Column("org", "组织"), Column("project_id", "项目"), Column("evaluations", "评价次数", "int"),
+        Column("overdue", "逾期评价", "int"), Column("pre_construction", "开工前", "percent"),
+        Column("construction", "过程", "percent"), Column("post_completion", "竣工后", "percent"),
+        Column("project_score", "项目得分", "percent"), Column("project_grade", "等级"),
+        Column("satisfaction_project", "顾客服务满意工程", "bool"), Column("flags", "警示"),
+    ), rows)]
+
+
+def customer_managers(view: dict[str, Any]) -> list[Block]:
+    return [Block("客户经理考核 scorecards", (
+        PERIOD, ORG, Column("owner", "首问负责人"), Column("cases", "受理", "int"), COMPLAINTS,
+        Column("closed", "已关闭", "int"), Column("return_visits_done", "已回访", "int"),
+        Column("first_response_on_time_pct", "首次响应及时率 %", "percent"),
+        Column("result_delivery_on_time_pct", "结果反馈及时率 %", "percent"),
+        Column("answered_items", "有效回答", "int"), Column("satisfaction_rate_pct", "满意率 %", "percent"),
+    ), [(view["period"], view["org"], m["owner"], m["cases"], m["complaints"], m["closed"], m["return_visits_done"],
+         m["deadlines"]["first_response"]["on_time_rate"], m["deadlines"]["result_delivery"]["on_time_rate"],
+         m["answered_items"], m["satisfaction_rate"]) for m in view["managers"]])]
+
+
 TABULATIONS: dict[str, Callable[[dict[str, Any]], list[Block]]] = {
+    "repairs": repairs,
+    "distribution": distribution,
+    "project-scores": project_scores,
+    "customer-managers": customer_managers,
     "complaint-counts": complaint_counts,
     "monthly-summary": monthly_summary,
     "pareto": pareto,
@@ -312,7 +396,8 @@ def to_xlsx(blocks: Sequence[Block], *, title: str) -> bytes:
 
 def filename(view_name: str, view: dict[str, Any], extension: str) -> str:
     """``careloop-<view>-<period>-<org>.<ext>``, the org path with '/' turned into '_'."""
-    when = view.get("period") or view.get("quarter") or view.get("until") or ""
+    when = view.get("period") or view.get("quarter") or view.get("round_period") or view.get("year") or \
+        view.get("until") or ""
     org = str(view.get("org", "")).strip("/").replace("/", "_")
     parts = ["careloop", view_name, *(p for p in (when, org) if p)]
     return "-".join(re.sub(r"[^\w.-]", "_", p) for p in parts) + f".{extension}"

@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+from services.reporting import operations
 from services.reporting.projections import PROJECTIONS, project
+from shared.db import UnitOfWork
+from shared.events import Event
 from shared.messaging.consumer import Handler
 
+
+def _both(first: Handler, second: Handler) -> Handler:
+    async def handle(event: Event, uow: UnitOfWork) -> None:
+        await first(event, uow)
+        await second(event, uow)
+
+    return handle
+
+
 HANDLERS: dict[str, Handler] = {event_type: project for event_type in PROJECTIONS}
+HANDLERS.update(operations.PROJECTIONS)
+for _event_type, _extra in operations.ALSO.items():
+    HANDLERS[_event_type] = _both(HANDLERS[_event_type], _extra)

@@ -9,7 +9,7 @@ from the beginning rebuilds the same rows.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -114,3 +114,140 @@ class PublishedReport(Base):
     content: Mapped[dict] = mapped_column(JSONB)
     content_sha256: Mapped[str] = mapped_column(sa.Text)
     published_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+# --- repairs, campaigns, project evaluations, first-contact owners (projected in operations.py) ---
+
+class RepairFact(Base):
+    """One work order: when it was asked for, answered, finished and accepted (DOMAIN.md §4)."""
+
+    __tablename__ = "repair_facts"
+    __table_args__ = (sa.Index("ix_repair_facts_period_org", "period", "org_group", "org_subsidiary", "org_project"),
+                      sa.Index("ix_repair_facts_accepted_org", "accepted_period", "org_group", "org_subsidiary",
+                               "org_project"))
+
+    work_order_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    org_group: Mapped[str] = mapped_column(sa.Text)
+    org_subsidiary: Mapped[str | None] = mapped_column(sa.Text)
+    org_project: Mapped[str | None] = mapped_column(sa.Text)
+    project_id: Mapped[str | None] = mapped_column(sa.Text)
+    period: Mapped[str | None] = mapped_column(sa.Text, comment="month requested, Asia/Shanghai")
+    origin: Mapped[str | None] = mapped_column(sa.Text)
+    defect_kind: Mapped[str | None] = mapped_column(sa.Text)
+    in_warranty: Mapped[bool | None] = mapped_column(sa.Boolean)
+    chargeable: Mapped[bool | None] = mapped_column(sa.Boolean)
+    quoted_fee: Mapped[float | None] = mapped_column(sa.Numeric(12, 2))
+    requested_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    respond_by: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    responded_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), comment="site investigation")
+    finish_by: Mapped[datetime | None] = mapped_column(
+        sa.DateTime(timezone=True), comment="the time the customer asked for, else the agreed plan's finish")
+    plan_as_of: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    work_done_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), comment="the last completion")
+    accepted_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    accepted_period: Mapped[str | None] = mapped_column(sa.Text)
+    rejections: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+    case_count: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+    quality_verified: Mapped[bool | None] = mapped_column(sa.Boolean)
+    cancelled: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+
+
+class RemediationFact(Base):
+    """A company-level remediation of a recurring defect (质量通病), to its acceptance."""
+
+    __tablename__ = "remediation_facts"
+
+    remediation_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    org_group: Mapped[str] = mapped_column(sa.Text)
+    org_subsidiary: Mapped[str | None] = mapped_column(sa.Text)
+    org_project: Mapped[str | None] = mapped_column(sa.Text)
+    project_id: Mapped[str | None] = mapped_column(sa.Text)
+    defect_kind: Mapped[str | None] = mapped_column(sa.Text)
+    occurrences: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+    detected_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    period: Mapped[str | None] = mapped_column(sa.Text, comment="month detected")
+    accepted_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    effective: Mapped[bool | None] = mapped_column(sa.Boolean)
+
+
+class CampaignFact(Base):
+    """A satisfaction campaign: what the rule required, what was handed out and returned."""
+
+    __tablename__ = "campaign_facts"
+
+    campaign_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    org_group: Mapped[str] = mapped_column(sa.Text)
+    org_subsidiary: Mapped[str | None] = mapped_column(sa.Text)
+    org_project: Mapped[str | None] = mapped_column(sa.Text)
+    project_id: Mapped[str | None] = mapped_column(sa.Text)
+    round_period: Mapped[str | None] = mapped_column(sa.Text, comment="'2026H1', '2026H2' or '2026'")
+    round: Mapped[str | None] = mapped_column(sa.Text)
+    rule: Mapped[str | None] = mapped_column(sa.Text)
+    template_id: Mapped[str | None] = mapped_column(sa.Text)
+    scheme: Mapped[str | None] = mapped_column(sa.Text)
+    occupied_units: Mapped[int | None] = mapped_column(sa.Integer)
+    households: Mapped[int | None] = mapped_column(sa.Integer)
+    required: Mapped[int | None] = mapped_column(sa.Integer)
+    drawn: Mapped[int | None] = mapped_column(sa.Integer)
+    return_target_percent: Mapped[float | None] = mapped_column(sa.Float)
+    collect_by: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    distributed: Mapped[int | None] = mapped_column(sa.Integer)
+    returned: Mapped[int | None] = mapped_column(sa.Integer)
+    refused: Mapped[int | None] = mapped_column(sa.Integer)
+    return_rate: Mapped[float | None] = mapped_column(sa.Float)
+    return_ok: Mapped[bool | None] = mapped_column(sa.Boolean)
+    distribution_ok: Mapped[bool | None] = mapped_column(sa.Boolean)
+    annual_coverage_ok: Mapped[bool | None] = mapped_column(sa.Boolean)
+    score: Mapped[float | None] = mapped_column(sa.Float)
+    satisfied: Mapped[bool | None] = mapped_column(sa.Boolean)
+
+
+class EvaluationFact(Base):
+    """A project service evaluation (scheme C): due, overdue, recorded with its sheet and project score."""
+
+    __tablename__ = "evaluation_facts"
+
+    evaluation_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    org_group: Mapped[str] = mapped_column(sa.Text)
+    org_subsidiary: Mapped[str | None] = mapped_column(sa.Text)
+    org_project: Mapped[str | None] = mapped_column(sa.Text)
+    project_id: Mapped[str | None] = mapped_column(sa.Text)
+    stage: Mapped[str | None] = mapped_column(sa.Text)
+    period: Mapped[str | None] = mapped_column(sa.Text, comment="'signing', 'YYYY-MM' or 'YYYYQn'")
+    due_on: Mapped[date | None] = mapped_column(sa.Date)
+    overdue: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    evaluated_on: Mapped[date | None] = mapped_column(sa.Date)
+    sheet_score: Mapped[float | None] = mapped_column(sa.Float)
+    sheet_grade: Mapped[str | None] = mapped_column(sa.Text)
+    project_score: Mapped[float | None] = mapped_column(sa.Float)
+    project_grade: Mapped[str | None] = mapped_column(sa.Text)
+    satisfaction_project: Mapped[bool | None] = mapped_column(sa.Boolean)
+
+
+class ProjectFlagFact(Base):
+    """A project flagged for an unsatisfactory score, or its manager flagged (DOMAIN.md §5 C)."""
+
+    __tablename__ = "project_flag_facts"
+
+    flag_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    org_group: Mapped[str] = mapped_column(sa.Text)
+    org_subsidiary: Mapped[str | None] = mapped_column(sa.Text)
+    org_project: Mapped[str | None] = mapped_column(sa.Text)
+    project_id: Mapped[str] = mapped_column(sa.Text)
+    flag: Mapped[str] = mapped_column(sa.Text)
+    source: Mapped[str] = mapped_column(sa.Text)
+    score: Mapped[float | None] = mapped_column(sa.Float)
+    threshold: Mapped[float | None] = mapped_column(sa.Float)
+    flagged_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    period: Mapped[str] = mapped_column(sa.Text, comment="month flagged")
+
+
+class CaseOwnerFact(Base):
+    """Who first received each case (首问负责人): a staff id, never a customer's details. The
+    customer-manager scorecards are cut by it."""
+
+    __tablename__ = "case_owner_facts"
+
+    case_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    owner: Mapped[str] = mapped_column(sa.Text)

@@ -12,7 +12,18 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from services.reporting.models import CaseFact, DeadlineFact, SurveyFact, SurveyItemFact
+from services.reporting.models import (
+    CampaignFact,
+    CaseFact,
+    CaseOwnerFact,
+    DeadlineFact,
+    EvaluationFact,
+    ProjectFlagFact,
+    RemediationFact,
+    RepairFact,
+    SurveyFact,
+    SurveyItemFact,
+)
 from shared.db import UnitOfWork
 
 DEADLINE_KINDS = ("first_response", "difficult_escalation", "measures_report", "result_delivery")
@@ -344,3 +355,213 @@ async def org_units(*, period: str, org: str, now: datetime, uow: UnitOfWork) ->
                 "open": sum(r["open"] for r in ordered), "overdue": sum(r["overdue"] for r in ordered),
                 "by_class": {k: sum(r["by_class"][k] for r in ordered) for k in ("1", "2", "3")},
             }}
+
+
+# --- repairs, campaigns, project evaluations, customer managers ----------------------------------
+
+REPAIR_DEADLINE_KINDS = ("repair_response", "repair_finish")
+
+
+def _tally(total: int, on_time: int, late: int, overdue: int, pending: int) -> dict[str, Any]:
+    return {"total": total, "met_on_time": on_time, "met_late": late, "overdue_open": overdue, "pending": pending,
+            "on_time_rate": percent(on_time, on_time + late + overdue)}
+
+
+async def repair_deadlines(*, periods: list[str], org: str, now: datetime, uow: UnitOfWork) -> dict[str, Any]:
+    """DOMAIN.md §4 for work orders requested in the periods: the 24-hour service's site response
+    in warranty (due ``respond_by``, met by the site investigation) and the work finished by the
+    time the customer asked for (else the agreed plan's finish; met by the last completion)."""
+    r = RepairFact.__table__
+    out: dict[str, Any] = {}
+    for kind, due, met in (("repair_response", r.c.respond_by, r.c.responded_at),
+                           ("repair_finish", r.c.finish_by, r.c.work_done_at)):
+        running = sa.and_(met.is_(None), r.c.cancelled.is_(False), r.c.accepted_at.is_(None))
+        row = (await uow.session.execute(
+            sa.select(sa.func.count(), sa.func.count().filter(met <= due), sa.func.count().filter(met > due),
+                      sa.func.count().filter(running, due <= now), sa.func.count().filter(running, due > now))
+            .where(r.c.period.in_(periods), due.is_not(None), *org_filter(r, org))
+            # a cancelled order's unmet deadline no longer runs
+            .where(sa.or_(met.is_not(None), r.c.cancelled.is_(False)))
+        )).one()
+        out[kind] = _tally(*(int(v) for v in row))
+    return out
+
+
+def _hours(seconds: Any) -> float | None:
+    return None if seconds is None else float(Decimal(seconds / 3600).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+async def repairs(*, period: str, org: str, now: datetime, uow: UnitOfWork) -> dict[str, Any]:
+    """Repairs (DOMAIN.md §6): work orders requested and accepted in the month, time from request to
+    the signed joint acceptance, rejected acceptances, the §4 deadlines, defect kinds, and the
+    recurring defects detected in the month or still awaiting their remediation's acceptance."""
+    r, m = RepairFact.__table__, RemediationFact.__table__
+    opened = (await uow.session.execute(
+        sa.select(sa.func.count(), sa.func.count().filter(r.c.in_warranty.is_(True)),
+                  sa.func.count().filter(r.c.chargeable.is_(True)), sa.func.count().filter(r.c.origin == "complaint"),
+                  sa.func.coalesce(sa.func.sum(r.c.case_count), 0))
+        .where(r.c.period == period, *org_filter(r, org))
+    )).one()
+    took = sa.func.extract("epoch", r.c.accepted_at - r.c.requested_at)
+    accepted = (await uow.session.execute(
+        sa.select(sa.func.count(), sa.func.avg(took), sa.func.percentile_cont(0.5).within_group(took),
+                  sa.func.max(took), sa.func.count().filter(r.c.rejections == 0),
+                  sa.func.coalesce(sa.func.sum(r.c.rejections), 0),
+                  sa.func.count().filter(r.c.quality_verified.is_(True)))
+        .where(r.c.accepted_period == period, *org_filter(r, org))
+    )).one()
+    still_open = (await uow.session.execute(
+        sa.select(sa.func.count()).where(r.c.accepted_at.is_(None), r.c.cancelled.is_(False), r.c.period <= period,
+                                         *org_filter(r, org))
+    )).scalar_one()
+    kinds = await uow.session.execute(
+        sa.select(r.c.defect_kind, sa.func.count()).where(r.c.period == period, *org_filter(r, org))
+        .group_by(r.c.defect_kind).order_by(sa.func.count().desc(), r.c.defect_kind))
+    recurring = await uow.session.execute(
+        sa.select(m.c.remediation_id, m.c.project_id, m.c.defect_kind, m.c.occurrences, m.c.detected_at,
+                  m.c.accepted_at, m.c.effective)
+        .where(sa.or_(m.c.period == period, sa.and_(m.c.accepted_at.is_(None), m.c.period <= period)),
+               *org_filter(m, org))
+        .order_by(m.c.detected_at, m.c.remediation_id))
+    count, mean_s, median_s, max_s, first_time, rejections, verified = accepted
+    return {
+        "period": period, "org": org,
+        "requested": int(opened[0]), "in_warranty": int(opened[1]), "chargeable": int(opened[2]),
+        "from_complaints": int(opened[3]), "households": int(opened[4]),
+        "accepted": int(count), "accepted_first_time": int(first_time), "rejected_acceptances": int(rejections),
+        "quality_verified": int(verified), "open": int(still_open),
+        "hours_to_acceptance": {"mean": _hours(mean_s), "median": _hours(median_s), "max": _hours(max_s)},
+        "deadlines": await repair_deadlines(periods=[period], org=org, now=now, uow=uow),
+        "by_defect_kind": {str(k): int(n) for k, n in kinds.all()},
+        "recurring_defects": [
+            {"remediation_id": str(x.remediation_id), "project_id": x.project_id, "defect_kind": x.defect_kind,
+             "occurrences": x.occurrences, "detected_at": x.detected_at.isoformat() if x.detected_at else None,
+             "accepted_at": x.accepted_at.isoformat() if x.accepted_at else None, "effective": x.effective}
+            for x in recurring.all()],
+    }
+
+
+def _org_of(row: Any) -> str:
+    return "/".join(p for p in (row.org_group, row.org_subsidiary, row.org_project) if p)
+
+
+async def distribution(*, round_period: str, org: str, uow: UnitOfWork) -> dict[str, Any]:
+    """Satisfaction campaigns of a round ('2026H1', '2026H2', '2026'): forms the distribution rule
+    required, handed out and returned, against the targets (DOMAIN.md §5 B)."""
+    f = CampaignFact.__table__
+    rows = (await uow.session.execute(
+        sa.select(f).where(f.c.round_period == round_period, *org_filter(f, org))
+        .order_by(f.c.org_group, f.c.org_subsidiary, f.c.org_project, f.c.project_id, f.c.campaign_id)
+    )).all()
+    campaigns = [{
+        "campaign_id": str(x.campaign_id), "org": _org_of(x), "project_id": x.project_id, "round": x.round,
+        "rule": x.rule, "scheme": x.scheme, "households": x.households, "occupied_units": x.occupied_units,
+        "required": x.required, "drawn": x.drawn, "distributed": x.distributed, "returned": x.returned,
+        "refused": x.refused, "return_rate": x.return_rate, "return_target": x.return_target_percent,
+        "return_ok": x.return_ok, "distribution_ok": x.distribution_ok, "annual_coverage_ok": x.annual_coverage_ok,
+        "score": x.score, "satisfied": x.satisfied, "closed": x.closed_at is not None,
+    } for x in rows]
+    closed = [c for c in campaigns if c["closed"]]
+    distributed = sum(c["distributed"] or 0 for c in closed)
+    returned = sum(c["returned"] or 0 for c in closed)
+    return {
+        "round_period": round_period, "org": org, "campaigns": campaigns,
+        "totals": {
+            "campaigns": len(campaigns), "closed": len(closed), "required": sum(c["required"] or 0 for c in campaigns),
+            "distributed": distributed, "returned": returned, "return_rate": percent(returned, distributed),
+            "meeting_return_target": sum(1 for c in closed if c["return_ok"]),
+            "meeting_distribution_rule": sum(1 for c in closed if c["distribution_ok"]),
+            "satisfied": sum(1 for c in closed if c["satisfied"]),
+        },
+    }
+
+
+async def project_scores(*, year: str, org: str, uow: UnitOfWork) -> dict[str, Any]:
+    """Project service scores (scheme C) recorded in the year: each project's latest sheets, its
+    latest 20/50/30 project score and grade, evaluations gone overdue, and the year's flags, the
+    flagged project managers among them."""
+    e, g = EvaluationFact.__table__, ProjectFlagFact.__table__
+    evaluations = (await uow.session.execute(
+        sa.select(e).where(sa.or_(sa.func.extract("year", e.c.evaluated_on) == int(year),
+                                  sa.and_(e.c.evaluated_on.is_(None), sa.func.extract("year", e.c.due_on) == int(year))),
+                           *org_filter(e, org))
+        .order_by(e.c.project_id, e.c.evaluated_on.nulls_last(), e.c.evaluation_id)
+    )).all()
+    projects: dict[str, dict[str, Any]] = {}
+    for x in evaluations:
+        p = projects.setdefault(x.project_id, {
+            "project_id": x.project_id, "org": _org_of(x), "evaluations": 0, "overdue": 0, "sheets": {},
+            "project_score": None, "project_grade": None, "satisfaction_project": None, "flags": []})
+        p["overdue"] += int(bool(x.overdue))
+        if x.evaluated_on is None:
+            continue
+        p["evaluations"] += 1
+        p["sheets"][x.stage] = {"period": x.period, "score": x.sheet_score, "grade": x.sheet_grade,
+                                "evaluated_on": x.evaluated_on.isoformat()}
+        if x.project_score is not None:
+            p["project_score"], p["project_grade"] = x.project_score, x.project_grade
+            p["satisfaction_project"] = x.satisfaction_project
+    flags = (await uow.session.execute(
+        sa.select(g).where(g.c.period.like(f"{year}-%"), *org_filter(g, org)).order_by(g.c.flagged_at, g.c.flag_id)
+    )).all()
+    for x in flags:
+        p = projects.setdefault(x.project_id, {
+            "project_id": x.project_id, "org": _org_of(x), "evaluations": 0, "overdue": 0, "sheets": {},
+            "project_score": None, "project_grade": None, "satisfaction_project": None, "flags": []})
+        p["flags"].append({"flag": x.flag, "source": x.source, "score": x.score, "threshold": x.threshold,
+                           "flagged_at": x.flagged_at.isoformat()})
+    rows = sorted(projects.values(), key=lambda p: (p["org"], p["project_id"]))
+    grades = [p["project_grade"] for p in rows if p["project_grade"]]
+    return {
+        "year": year, "org": org, "projects": rows,
+        "grades": {grade: grades.count(grade) for grade in ("excellent", "qualified", "fail")},
+        "flagged_managers": [p["project_id"] for p in rows
+                             if any(f["flag"] in ("manager", "manager_strong") for f in p["flags"])],
+    }
+
+
+async def customer_managers(*, period: str, org: str, now: datetime, uow: UnitOfWork) -> dict[str, Any]:
+    """Customer-manager scorecards (seed 004 §6.3: tied to satisfaction and complaint handling): per
+    first-contact owner (a staff id), the cases received in the month, complaints among them, those
+    closed, the first-response and result-delivery deadlines met on time of those that fell due,
+    return visits done, and the satisfaction of the answered survey items on their cases."""
+    c, o, d = CaseFact.__table__, CaseOwnerFact.__table__, DeadlineFact.__table__
+    s, i = SurveyFact.__table__, SurveyItemFact.__table__
+    cases = (await uow.session.execute(
+        sa.select(o.c.owner, sa.func.count(), sa.func.count().filter(c.c.kind == "complaint"),
+                  sa.func.count().filter(c.c.state == "closed"), sa.func.count().filter(c.c.return_visit_done))
+        .select_from(c.join(o, o.c.case_id == c.c.case_id))
+        .where(c.c.period == period, *org_filter(c, org)).group_by(o.c.owner)
+    )).all()
+    cards: dict[str, dict[str, Any]] = {
+        owner: {"owner": owner, "cases": int(n), "complaints": int(k), "closed": int(closed),
+                "return_visits_done": int(visits), "deadlines": {}, "satisfied_items": 0, "answered_items": 0,
+                "satisfaction_rate": None}
+        for owner, n, k, closed, visits in cases}
+    fell_due = sa.or_(d.c.met_at.is_not(None), d.c.due_at <= now)
+    running = sa.or_(d.c.met_at.is_not(None), c.c.state.not_in(["closed", "handed_over"]), c.c.state_as_of > d.c.due_at)
+    deadlines = (await uow.session.execute(
+        sa.select(o.c.owner, d.c.kind, sa.func.count().filter(fell_due, running),
+                  sa.func.count().filter(d.c.met_at <= d.c.due_at))
+        .select_from(d.join(c, c.c.case_id == d.c.case_id).join(o, o.c.case_id == d.c.case_id))
+        .where(c.c.period == period, d.c.kind.in_(["first_response", "result_delivery"]), *org_filter(c, org))
+        .group_by(o.c.owner, d.c.kind)
+    )).all()
+    for owner, kind, due, on_time in deadlines:
+        if owner in cards:
+            cards[owner]["deadlines"][kind] = {"fell_due": int(due), "met_on_time": int(on_time),
+                                               "on_time_rate": percent(int(on_time), int(due))}
+    answers = (await uow.session.execute(
+        sa.select(o.c.owner, sa.func.count().filter(i.c.satisfied.is_(True)), sa.func.count())
+        .select_from(i.join(s, s.c.response_id == i.c.response_id).join(o, o.c.case_id == s.c.case_id)
+                     .join(c, c.c.case_id == s.c.case_id))
+        .where(c.c.period == period, i.c.satisfied.is_not(None), *org_filter(c, org)).group_by(o.c.owner)
+    )).all()
+    for owner, satisfied, answered in answers:
+        if owner in cards:
+            cards[owner].update(satisfied_items=int(satisfied), answered_items=int(answered),
+                                satisfaction_rate=percent(int(satisfied), int(answered)))
+    for card in cards.values():
+        for kind in ("first_response", "result_delivery"):
+            card["deadlines"].setdefault(kind, {"fell_due": 0, "met_on_time": 0, "on_time_rate": None})
+    return {"period": period, "org": org, "managers": [cards[k] for k in sorted(cards)]}

@@ -22,7 +22,7 @@ from sqlalchemy.pool import NullPool
 
 from services.reporting.config import SERVICE
 from services.reporting.models import metadata
-from services.reporting.projections import PROJECTIONS
+from services.reporting.handlers import HANDLERS
 from shared.db.uow import UnitOfWorkFactory
 from shared.events import UndecodableEvent, decode_event
 from shared.messaging.kafka import bootstrap
@@ -49,7 +49,7 @@ class RebuildReport:
 
 
 def reporting_topics(settings: Settings) -> list[str]:
-    return sorted({prefixed(topic_for(t), settings.topic_prefix) for t in PROJECTIONS})
+    return sorted({prefixed(topic_for(t), settings.topic_prefix) for t in HANDLERS})
 
 
 def live_lock_key(settings: Settings) -> str:
@@ -150,8 +150,8 @@ async def _replay(settings: Settings, *, batch_size: int) -> RebuildReport:
                         except UndecodableEvent:
                             report.skipped += 1
                             continue
-                        if event.event_type in PROJECTIONS and await uow.claim(CONSUMER, event.event_id):
-                            await PROJECTIONS[event.event_type](event, uow)
+                        if event.event_type in HANDLERS and await uow.claim(CONSUMER, event.event_id):
+                            await HANDLERS[event.event_type](event, uow)
                             report.projected += 1
                 await uow.commit()
         report.offsets = {f"{tp.topic}:{tp.partition}": await consumer.position(tp) for tp in partitions}
