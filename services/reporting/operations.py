@@ -5,7 +5,8 @@ Each fact row is merged column by column, whatever order its events arrive in: a
 event only is kept once set (``once``); a time that can only move one way takes the earliest or the
 latest (``earliest`` / ``latest``); a count takes the largest seen (``most``); a flag once raised
 stays raised (``any``). A newer repair plan replaces an older one (``by_plan``). The statements are
-built once, at import; an event supplies only the columns it knows and the others keep their value.
+built once, at import, and the rows are deferred to the commit (``UnitOfWork.defer``), so that a
+batch's writes go out as a few ``executemany`` calls.
 The inbox in the consumer's transaction makes a redelivered event a no-op.
 """
 
@@ -50,26 +51,35 @@ Policy = Literal["once", "earliest", "latest", "most", "any", "by_plan"]
 Projection = Callable[[Any, UnitOfWork], Awaitable[None]]
 
 
-def merge_statement(model: Any, key: str, policies: Mapping[str, Policy]) -> Any:
-    """``INSERT … ON CONFLICT (key) DO UPDATE`` merging every column by its policy; columns an event
-    does not supply arrive as NULL (or their default), which no policy lets overwrite a value."""
-    table = model.__table__
-    excluded = pg_insert(table).excluded
-    set_: dict[str, Any] = {}
-    for name, policy in policies.items():
-        old, new = table.c[name], excluded[name]
-        if policy == "once":
-            set_[name] = sa.func.coalesce(old, new)
-        elif policy == "earliest":
-            set_[name] = sa.func.least(old, new)
-        elif policy in ("latest", "most"):
-            set_[name] = sa.func.greatest(old, new)
-        elif policy == "any":
-            set_[name] = sa.or_(old, new)
-        elif policy == "by_plan":
-            newer = sa.or_(table.c.plan_as_of.is_(None), excluded.plan_as_of > table.c.plan_as_of)
-            set_[name] = sa.case((sa.and_(excluded.plan_as_of.is_not(None), newer), new), else_=old)
-    return pg_insert(table).on_conflict_do_update(index_elements=[key], set_=set_)
+class Merge:
+    """``INSERT … ON CONFLICT (key) DO UPDATE`` merging every column by its policy. Every write
+    supplies every column (those an event does not know as NULL, counts and flags as 0 / false),
+    so that many events' writes go out as one ``executemany``; no policy lets those overwrite a value."""
+
+    def __init__(self, model: Any, key: str, policies: Mapping[str, Policy]) -> None:
+        table = model.__table__
+        excluded = pg_insert(table).excluded
+        set_: dict[str, Any] = {}
+        for name, policy in policies.items():
+            old, new = table.c[name], excluded[name]
+            if policy == "once":
+                set_[name] = sa.func.coalesce(old, new)
+            elif policy == "earliest":
+                set_[name] = sa.func.least(old, new)
+            elif policy in ("latest", "most"):
+                set_[name] = sa.func.greatest(old, new)
+            elif policy == "any":
+                set_[name] = sa.or_(old, new)
+            elif policy == "by_plan":
+                newer = sa.or_(table.c.plan_as_of.is_(None), excluded.plan_as_of > table.c.plan_as_of)
+                set_[name] = sa.case((sa.and_(excluded.plan_as_of.is_not(None), newer), new), else_=old)
+        self.table, self.key = table.name, key
+        self.statement = pg_insert(table).on_conflict_do_update(index_elements=[key], set_=set_)
+        self.blank = {c.name: (0 if policies.get(c.name) == "most" else False if policies.get(c.name) == "any"
+                               else None) for c in table.columns}
+
+    def write(self, uow: UnitOfWork, event: Event, values: dict[str, Any]) -> None:
+        uow.defer(self.statement, {**self.blank, **_org(event.org), **values}, row=(self.table, values[self.key]))
 
 
 def _org(org: OrgPath) -> dict[str, Any]:
@@ -78,24 +88,24 @@ def _org(org: OrgPath) -> dict[str, Any]:
 
 ORG_ONCE: dict[str, Policy] = {"org_subsidiary": "once", "org_project": "once", "project_id": "once"}
 
-REPAIR = merge_statement(RepairFact, "work_order_id", {
+REPAIR = Merge(RepairFact, "work_order_id", {
     **ORG_ONCE, "period": "once", "origin": "once", "defect_kind": "once", "in_warranty": "once",
     "chargeable": "once", "quoted_fee": "once", "requested_at": "once", "respond_by": "once",
     "responded_at": "earliest", "finish_by": "by_plan", "plan_as_of": "latest", "work_done_at": "latest",
     "accepted_at": "once", "accepted_period": "once", "rejections": "most", "case_count": "most",
     "quality_verified": "once", "cancelled": "any",
 })
-REMEDIATION = merge_statement(RemediationFact, "remediation_id", {
+REMEDIATION = Merge(RemediationFact, "remediation_id", {
     **ORG_ONCE, "defect_kind": "once", "occurrences": "most", "detected_at": "once", "period": "once",
     "accepted_at": "once", "effective": "once",
 })
-CAMPAIGN = merge_statement(CampaignFact, "campaign_id", {
+CAMPAIGN = Merge(CampaignFact, "campaign_id", {
     **ORG_ONCE, **{name: "once" for name in (
         "round_period", "round", "rule", "template_id", "scheme", "occupied_units", "households", "required",
         "drawn", "return_target_percent", "collect_by", "closed_at", "distributed", "returned", "refused",
         "return_rate", "return_ok", "distribution_ok", "annual_coverage_ok", "score", "satisfied")},
 })
-EVALUATION = merge_statement(EvaluationFact, "evaluation_id", {
+EVALUATION = Merge(EvaluationFact, "evaluation_id", {
     **ORG_ONCE, "overdue": "any", **{name: "once" for name in (
         "stage", "period", "due_on", "evaluated_on", "sheet_score", "sheet_grade", "project_score",
         "project_grade", "satisfaction_project")},
@@ -104,8 +114,8 @@ FLAG = pg_insert(ProjectFlagFact.__table__).on_conflict_do_nothing(index_element
 CASE_OWNER = pg_insert(CaseOwnerFact.__table__).on_conflict_do_nothing(index_elements=["case_id"])
 
 
-async def _merge(uow: UnitOfWork, statement: Any, event: Event, values: dict[str, Any]) -> None:
-    await uow.session.execute(statement, {**_org(event.org), **values})
+async def _merge(uow: UnitOfWork, merge: Merge, event: Event, values: dict[str, Any]) -> None:
+    merge.write(uow, event, values)
 
 
 # --- repairs -------------------------------------------------------------------------------------
@@ -219,14 +229,14 @@ async def on_evaluation_recorded(event: ProjectEvaluationRecorded, uow: UnitOfWo
 
 async def on_project_flagged(event: ProjectFlagged, uow: UnitOfWork) -> None:
     d = event.data
-    await _merge(uow, FLAG, event, {
-        "flag_id": d.flag_id, "project_id": d.project_id, "flag": d.flag, "source": d.source, "score": d.score,
+    uow.defer(FLAG, {**_org(event.org), "flag_id": d.flag_id, "project_id": d.project_id, "flag": d.flag, "source": d.source, "score": d.score,
         "threshold": d.threshold, "flagged_at": d.flagged_at, "period": month_of(d.flagged_at),
-    })
+    }, row=("flag", d.flag_id))
 
 
 async def on_case_opened(event: CaseOpened, uow: UnitOfWork) -> None:
-    await uow.session.execute(CASE_OWNER, {"case_id": event.data.case_id, "owner": event.data.first_contact_owner})
+    uow.defer(CASE_OWNER, {"case_id": event.data.case_id, "owner": event.data.first_contact_owner},
+              row=("case_owner", event.data.case_id))
 
 
 def _code(value: Any) -> str | None:
