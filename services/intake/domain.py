@@ -5,6 +5,7 @@ Pure functions only; the use cases in ``service.py`` bring the data and the cloc
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -100,11 +101,19 @@ def fingerprint(submission: FeedbackSubmission) -> str:
 _NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
 
 
-def _bigrams(text: str) -> set[str]:
+# Each new submission is compared with every recent one of its project, and each of those texts
+# was compared many times before: their bigram sets are remembered (a pure function of the text).
+@functools.lru_cache(maxsize=16_384)
+def _bigrams(text: str) -> frozenset[str]:
     compact = _NOISE.sub("", text.lower())
     if len(compact) < 2:
-        return {compact} if compact else set()
-    return {compact[i : i + 2] for i in range(len(compact) - 1)}
+        return frozenset({compact} if compact else ())
+    return frozenset(compact[i : i + 2] for i in range(len(compact) - 1))
+
+
+def forget_texts() -> None:
+    """Drop the remembered texts (after an erasure scrubbed some of them)."""
+    _bigrams.cache_clear()
 
 
 def text_similarity(a: str, b: str) -> float:
@@ -112,7 +121,8 @@ def text_similarity(a: str, b: str) -> float:
     x, y = _bigrams(a), _bigrams(b)
     if not x or not y:
         return 0.0
-    return len(x & y) / len(x | y)
+    shared = len(x & y)
+    return shared / (len(x) + len(y) - shared)
 
 
 def link(

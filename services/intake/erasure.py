@@ -11,6 +11,7 @@ from typing import Literal
 
 import sqlalchemy as sa
 
+from services.intake import domain
 from services.intake.models import Customer, FeedbackRecord
 from services.intake.registry.domain import RecordNotFound
 from services.intake.registry.service import _customer_org
@@ -66,6 +67,8 @@ async def erase_customer(
     for record in feedback:
         record.text = scrub_text(record.text, name=customer.name, company=customer.company,
                                  phones=list(customer.phones), emails=list(customer.emails))
+    if feedback:
+        domain.forget_texts()  # the duplicate check's memory of texts must not keep what was erased
     org = await _customer_org(uow, customer)
     customer.name = customer.company = None
     customer.phones, customer.emails = [], []

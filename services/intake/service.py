@@ -54,19 +54,26 @@ async def receive_feedback(
     received_at = domain.received_at_of(submission, now=now)
     feedback_id = uuid.uuid4()
     key = domain.idempotency_key_of(submission, idempotency_key)
+    project_id = submission.project_id or submission.org.project
+    # Core statements on the unit of work's connection: the same transaction as the ORM session
+    # (and the outbox rows its commit writes), without the ORM's flush machinery on this hot path.
+    if uow.session.new or uow.session.dirty or uow.session.deleted:
+        await uow.session.flush()
+    db = await uow.session.connection()
+    locked = False
     if key is not None:
         request_hash = domain.fingerprint(submission)
-        # Concurrent retries queue on this row's unique index until the first one commits.
-        claimed = await uow.session.execute(
-            pg_insert(Submission)
-            .values(idempotency_key=key, request_hash=request_hash, feedback_id=feedback_id)
-            .on_conflict_do_nothing()
-            .returning(Submission.feedback_id)
-        )
+        # Concurrent retries queue on this row's unique index until the first one commits. The
+        # project's lock is taken in the same statement, after the claim (so every transaction
+        # takes the two in the same order), and only when the claim succeeds: a retry links nothing.
+        claim = {"idempotency_key": key, "request_hash": request_hash, "feedback_id": feedback_id}
+        if project_id is not None and submission.contact is None:
+            claimed = await db.execute(_CLAIM_AND_LOCK, {**claim, "lock_key": _lock_key(project_id)})
+            locked = True
+        else:
+            claimed = await db.execute(_CLAIM, claim)
         if claimed.first() is None:
-            earlier = (
-                await uow.session.execute(sa.select(Submission).where(Submission.idempotency_key == key))
-            ).scalar_one()
+            earlier = (await db.execute(_EARLIER, {"idempotency_key": key})).one()
             if earlier.request_hash != request_hash:
                 raise domain.IdempotencyConflict(key)
             return Receipt(feedback_id=earlier.feedback_id, created=False)
@@ -74,52 +81,54 @@ async def receive_feedback(
     customer_id = submission.customer_id
     if customer_id is None and submission.contact is not None and resolve_customer is not None:
         customer_id = await resolve_customer(
-            submission.contact, project_id=submission.project_id or submission.org.project, uow=uow, clock=clock,
+            submission.contact, project_id=project_id, uow=uow, clock=clock,
             org=submission.org, correlation_id=correlation_id,
         )
-    project_id = submission.project_id or submission.org.project
+        if uow.session.new or uow.session.dirty or uow.session.deleted:
+            await uow.session.flush()
     links = domain.Links()
     if project_id is not None:
         # One project's feedback is linked one at a time, so two near-identical reports arriving
-        # together still see each other.
-        await uow.session.execute(
-            sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"intake:feedback:{project_id}"}
+        # together still see each other. The lookup is a statement of its own after the lock, so
+        # that its snapshot includes whatever the previous holder committed.
+        if not locked:
+            await db.execute(_LOCK, {"lock_key": _lock_key(project_id)})
+        rows = await db.execute(
+            _RECENT,
+            {"project_id": project_id, "since": received_at - policy.window, "until": received_at + policy.window},
         )
-        prior = await _recent_feedback(uow, project_id=project_id, around=received_at, policy=policy)
+        prior = [domain.PriorFeedback(*row) for row in rows]
         links = domain.link(
             kind=submission.kind, customer_id=customer_id, unit=submission.unit, text=submission.text,
             received_at=received_at, prior=prior, policy=policy,
         )
         if links.group_founder is not None:
-            await uow.session.execute(
-                sa.update(FeedbackRecord)
-                .where(FeedbackRecord.id == links.group_founder, FeedbackRecord.incident_group_id.is_(None))
-                .values(incident_group_id=links.group_founder)
-            )
+            await db.execute(_FOUND_GROUP, {"founder": links.group_founder})
     in_working_time = working_time(received_at, submission.org.as_path()) if working_time else None
-    uow.session.add(
-        FeedbackRecord(
-            id=feedback_id,
-            kind=submission.kind.value,
-            channel=submission.channel.value,
-            text=submission.text,
-            received_at=received_at,
-            received_by=received_by,
-            in_working_time=in_working_time,
-            customer_id=customer_id,
-            project_id=project_id,
-            project_stage=submission.project_stage.value if submission.project_stage else None,
-            unit=submission.unit,
-            org_group=submission.org.group,
-            org_subsidiary=submission.org.subsidiary,
-            org_project=submission.org.project,
-            attachments=list(submission.attachments),
-            source_system=submission.source_system,
-            external_id=submission.external_id,
-            duplicate_of=links.duplicate_of,
-            incident_group_id=links.incident_group_id,
-            correlation_id=correlation_id,
-        )
+    await db.execute(
+        _INSERT_FEEDBACK,
+        {
+            "id": feedback_id,
+            "kind": submission.kind.value,
+            "channel": submission.channel.value,
+            "text": submission.text,
+            "received_at": received_at,
+            "received_by": received_by,
+            "in_working_time": in_working_time,
+            "customer_id": customer_id,
+            "project_id": project_id,
+            "project_stage": submission.project_stage.value if submission.project_stage else None,
+            "unit": submission.unit,
+            "org_group": submission.org.group,
+            "org_subsidiary": submission.org.subsidiary,
+            "org_project": submission.org.project,
+            "attachments": list(submission.attachments),
+            "source_system": submission.source_system,
+            "external_id": submission.external_id,
+            "duplicate_of": links.duplicate_of,
+            "incident_group_id": links.incident_group_id,
+            "correlation_id": correlation_id,
+        },
     )
     uow.publish(
         domain.feedback_received(
@@ -131,21 +140,50 @@ async def receive_feedback(
     return Receipt(feedback_id, True, links.duplicate_of, links.incident_group_id)
 
 
-async def _recent_feedback(
-    uow: UnitOfWork, *, project_id: str, around: datetime, policy: domain.DuplicatePolicy
-) -> list[domain.PriorFeedback]:
-    f = FeedbackRecord
-    rows = await uow.session.execute(
-        sa.select(f.id, f.kind, f.customer_id, f.unit, f.text, f.received_at, f.duplicate_of, f.incident_group_id)
-        .where(
-            f.project_id == project_id,
-            f.received_at >= around - policy.window,
-            f.received_at <= around + policy.window,
-        )
-        .order_by(f.received_at)
-        .limit(500)
+def _lock_key(project_id: str) -> str:
+    return f"intake:feedback:{project_id}"
+
+
+# The hot path's statements, built once (SQLAlchemy compiles each once and caches it).
+_feedback = FeedbackRecord.__table__
+_submissions = Submission.__table__
+_CLAIM = (
+    pg_insert(_submissions)
+    .values(
+        idempotency_key=sa.bindparam("idempotency_key"),
+        request_hash=sa.bindparam("request_hash"),
+        feedback_id=sa.bindparam("feedback_id"),
     )
-    return [domain.PriorFeedback(*row) for row in rows.all()]
+    .on_conflict_do_nothing()
+    .returning(_submissions.c.feedback_id)
+)
+_LOCK_FUNCTION = sa.func.pg_advisory_xact_lock(sa.func.hashtext(sa.bindparam("lock_key", type_=sa.Text)))
+_LOCK = sa.select(_LOCK_FUNCTION)
+# The lock is evaluated once per claimed row, i.e. after the insert and only if it claimed the key.
+_claimed = _CLAIM.cte("claimed")
+_CLAIM_AND_LOCK = sa.select(_claimed.c.feedback_id, _LOCK_FUNCTION).select_from(_claimed)
+_EARLIER = sa.select(_submissions.c.feedback_id, _submissions.c.request_hash).where(
+    _submissions.c.idempotency_key == sa.bindparam("idempotency_key")
+)
+_RECENT = (
+    sa.select(
+        _feedback.c.id, _feedback.c.kind, _feedback.c.customer_id, _feedback.c.unit, _feedback.c.text,
+        _feedback.c.received_at, _feedback.c.duplicate_of, _feedback.c.incident_group_id,
+    )
+    .where(
+        _feedback.c.project_id == sa.bindparam("project_id"),
+        _feedback.c.received_at >= sa.bindparam("since"),
+        _feedback.c.received_at <= sa.bindparam("until"),
+    )
+    .order_by(_feedback.c.received_at)
+    .limit(500)
+)
+_FOUND_GROUP = (
+    sa.update(_feedback)
+    .where(_feedback.c.id == sa.bindparam("founder"), _feedback.c.incident_group_id.is_(None))
+    .values(incident_group_id=sa.bindparam("founder"))
+)
+_INSERT_FEEDBACK = sa.insert(_feedback)
 
 
 async def get_feedback(feedback_id: uuid.UUID, *, uow: UnitOfWork) -> FeedbackRecord | None:
