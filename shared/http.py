@@ -12,8 +12,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.logging import reset_correlation_id, set_correlation_id
 from shared.runtime import ServiceRuntime
@@ -21,35 +20,53 @@ from shared.runtime import ServiceRuntime
 log = logging.getLogger(__name__)
 
 CORRELATION_HEADER = "X-Correlation-ID"
+_CORRELATION_HEADER_NAME = CORRELATION_HEADER.lower().encode("latin-1")
 
 
 def correlation_id_of(request: Request) -> uuid.UUID:
     return request.state.correlation_id  # type: ignore[no-any-return]
 
 
-class CorrelationIdMiddleware(BaseHTTPMiddleware):
-    """Take the caller's correlation id (a UUID) or start one; echo it; put it on every log line."""
+class CorrelationIdMiddleware:
+    """Take the caller's correlation id (a UUID) or start one; echo it; put it on every log line.
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        given = request.headers.get(CORRELATION_HEADER)
+    Plain ASGI: a ``BaseHTTPMiddleware`` would run every request through an extra task and memory
+    streams, a large share of a small request's cost."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((value for name, value in scope["headers"] if name == _CORRELATION_HEADER_NAME), None)
         try:
-            correlation_id = uuid.UUID(given) if given else uuid.uuid4()
+            correlation_id = uuid.UUID(given.decode("latin-1")) if given else uuid.uuid4()
         except ValueError:
-            return JSONResponse(
+            refusal = JSONResponse(
                 status_code=400,
                 content={
                     "error": "invalid_header",
                     "fields": [{"field": f"header.{CORRELATION_HEADER}", "reason": "must be a UUID"}],
                 },
             )
-        request.state.correlation_id = correlation_id
+            await refusal(scope, receive, send)
+            return
+        scope.setdefault("state", {})["correlation_id"] = correlation_id
+        echoed = (_CORRELATION_HEADER_NAME, str(correlation_id).encode("latin-1"))
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", ()) if h[0].lower() != _CORRELATION_HEADER_NAME]
+                message = {**message, "headers": [*headers, echoed]}
+            await send(message)
+
         token = set_correlation_id(str(correlation_id))
         try:
-            response = await call_next(request)
+            await self.app(scope, receive, send_with_id)
         finally:
             reset_correlation_id(token)
-        response.headers[CORRELATION_HEADER] = str(correlation_id)
-        return response
 
 
 def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
