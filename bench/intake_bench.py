@@ -2,8 +2,10 @@
 """Intake: sustained accepted submissions per second and p50/p99 latency, (a) over HTTP and (b) on
 the inbound topic, each beside a floor measured in the same run on the same broker and database.
 
-(a) HTTP. Intake runs in this process under uvicorn (as ``careloop serve`` runs it) on a free
-    loopback port; the senders run in a separate process, so that they do not share the service's
+(a) HTTP. Intake runs in this process under uvicorn (as ``careloop serve`` runs it: httptools and
+    uvloop when installed) on a free loopback port, or with ``--workers N`` as ``careloop serve
+    intake --workers N`` in processes of its own (N replicas sharing the port; the header and the
+    labels say so); the senders run in a separate process, so that they do not share the service's
     event loop, over a pool of keep-alive connections: a minimal HTTP/1.1 client by default, or
     httpx.AsyncClient (``--client httpx``), which on a small machine cannot offer enough load
     (both are measured against a bare ASGI app, as the rig's ceiling).
@@ -25,7 +27,7 @@ Every phase has its own database and topic prefix. The run is bounded and stops 
 ``--profile`` adds a cProfile look at the service process after the measured runs (it does not
 change the figures above it).
 
-    .venv/bin/python bench/intake_bench.py [--http 5000] [--inbound 20000] [--profile]
+    .venv/bin/python bench/intake_bench.py [--http 5000] [--inbound 20000] [--workers 2] [--profile]
 """
 
 from __future__ import annotations
@@ -101,7 +103,8 @@ class RawHttp:
     senders would be measured, not the service. This one sends prebuilt requests and reads the
     status line and a Content-Length body, which is all the service answers with."""
 
-    def __init__(self, url: str, connections: int) -> None:
+    def __init__(self, url: str, connections: int, headers: dict[str, str] | None = None) -> None:
+        self.extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         host_port = url.split("://", 1)[1]
         self.host, port = host_port.rsplit(":", 1)
         self.port = int(port)
@@ -111,7 +114,7 @@ class RawHttp:
 
     def request(self, path: str, body: bytes) -> bytes:
         return (f"POST {path} HTTP/1.1\r\nhost: {self.host}:{self.port}\r\ncontent-type: application/json\r\n"
-                f"content-length: {len(body)}\r\n\r\n").encode() + body
+                f"content-length: {len(body)}\r\n{self.extra}\r\n").encode() + body
 
     async def send(self, request: bytes) -> int:
         connection = await self.slots.get()
@@ -161,14 +164,14 @@ async def _senders(spec: dict[str, Any]) -> dict[str, Any]:
     if spec["client"] == "httpx":
         limits = httpx.Limits(max_connections=spec["connections"], max_keepalive_connections=spec["connections"])
         client = httpx.AsyncClient(base_url=spec["url"], limits=limits, timeout=60)
-        headers = {"content-type": "application/json"}
+        headers = {"content-type": "application/json", **spec.get("headers", {})}
 
         async def post(body: bytes) -> int:
             return (await client.post(spec["path"], content=body, headers=headers)).status_code
 
         close = client.aclose
     else:
-        raw = RawHttp(spec["url"], spec["connections"])
+        raw = RawHttp(spec["url"], spec["connections"], spec.get("headers"))
         requests = {id(body): raw.request(spec["path"], body) for body in bodies}
 
         async def post(body: bytes) -> int:
@@ -332,6 +335,67 @@ class Uvicorn:
         await self.task
 
 
+class ServeProcess:
+    """``careloop serve intake --workers N`` as its own process group on a free loopback port, on
+    this run's database and broker (``--workers``: the service is then not in this process)."""
+
+    def __init__(self, settings: Any, workers: int) -> None:
+        self.settings, self.workers = settings, workers
+        self.port = free_port()
+        self.proc: Any = None
+
+    async def __aenter__(self) -> str:
+        import subprocess
+        import sys
+
+        from shared.testing.services import service_env
+
+        env = service_env(self.settings, "intake", self.port)
+        env["CARELOOP_RELAY_POLL_INTERVAL_S"] = str(self.settings.relay_poll_interval_s)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "shared.cli", "serve", "intake", "--workers", str(self.workers),
+             "--host", "127.0.0.1", "--port", str(self.port)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 120
+        ready = 0
+        async with httpx.AsyncClient() as client:
+            while ready < 2 * self.workers:  # every worker started (or nearly): several answers in a row
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"careloop serve intake exited with code {self.proc.returncode}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError("careloop serve intake was not ready within 120 s")
+                try:
+                    ok = (await client.get(f"{url}/health/ready", timeout=2)).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                ready = ready + 1 if ok else 0
+                await asyncio.sleep(0.2 if ok else 0.5)
+        return url
+
+    async def __aexit__(self, *exc: object) -> None:
+        import signal
+        import subprocess
+
+        os.killpg(self.proc.pid, signal.SIGINT)
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, self.proc.wait, 30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+def http_stack(workers: int) -> str:
+    """What serves the requests, as ``careloop serve`` configures uvicorn ("auto")."""
+    import importlib.util
+
+    parser = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    where = (f"{workers} worker processes (careloop serve intake --workers {workers})" if workers > 1
+             else "one process, in this one")
+    return f"uvicorn + {parser} on {loop}, {where}"
+
+
 async def bare_asgi(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
     """Reads the body and answers 201: no framework, no database."""
     if scope["type"] == "lifespan":
@@ -406,6 +470,16 @@ def _area(filename: str, name: str) -> str:
     return "stdlib: other"
 
 
+def caller_headers() -> dict[str, str]:
+    """A bearer token for the test issuer that ``fresh_settings`` pins (minted here: the sender
+    process has no key of its own)."""
+    try:
+        from shared.testing.auth import operator_headers
+    except ImportError:  # a tree without authentication
+        return {}
+    return dict(operator_headers())
+
+
 # --- (a) HTTP ----------------------------------------------------------------------------------
 
 
@@ -421,7 +495,7 @@ async def bench_http(infra: Any, args: argparse.Namespace, senders: ProcessPoolE
                     warmup: int = 0, client: str = args.client) -> dict[str, Any]:
         spec = {"url": url, "path": "/api/v1/feedback", "mode": mode, "first": first, "count": count,
                 "connections": connections, "rate": rate, "warmup": warmup, "projects": args.projects,
-                "client": client}
+                "client": client, "headers": caller_headers()}
         return await loop.run_in_executor(senders, run_senders, spec)
 
     def figure(label: str, result: dict[str, Any], note: str = "") -> Figure:
@@ -433,14 +507,16 @@ async def bench_http(infra: Any, args: argparse.Namespace, senders: ProcessPoolE
             note = f"{note} senders fell up to {result['max_send_lateness'] * 1000:.0f} ms behind".strip()
         return Figure(label, accepted, result["elapsed"], result["latencies"], note)
 
-    async with Uvicorn(create_app(settings)) as url:
+    workers = f", {args.workers} worker processes" if args.workers > 1 else ""
+    service = ServeProcess(settings, args.workers) if args.workers > 1 else Uvicorn(create_app(settings))
+    async with service as url:
         result = await drive(url, mode="closed", first=10_000_000, count=args.http, connections=args.senders,
                              warmup=args.warmup)
-        figures["closed"] = figure(f"intake, closed loop, {args.senders} senders", result)
+        figures["closed"] = figure(f"intake{workers}, closed loop, {args.senders} senders", result)
         result = await drive(url, mode="open", first=20_000_000, count=args.open_requests, connections=256,
                              rate=args.open_rate, warmup=args.warmup)
-        figures["open"] = figure(f"intake, open loop at {args.open_rate:,.0f}/s offered", result)
-        if args.profile:
+        figures["open"] = figure(f"intake{workers}, open loop at {args.open_rate:,.0f}/s offered", result)
+        if args.profile and args.workers == 1:
             with Profile() as profile:
                 await drive(url, mode="closed", first=30_000_000, count=min(args.http, 2000),
                             connections=args.senders)
@@ -737,8 +813,8 @@ async def main(args: argparse.Namespace) -> None:
             await asyncio.get_running_loop().run_in_executor(senders, time.sleep, 0)  # start the sender process
             if not args.skip_http:
                 http = await bench_http(infra, args, senders)
-                header(f"(a) HTTP POST /api/v1/feedback (uvicorn + h11 on loopback; {args.client} senders in "
-                       f"another process); after it: {load()}")
+                header(f"(a) HTTP POST /api/v1/feedback ({http_stack(args.workers)}; loopback; {args.client} "
+                       f"senders in another process); after it: {load()}")
                 for key in ("closed", "floor_closed"):
                     print(http[key].line())
                 print(f"  ratio: {ratio(http['closed'], http['floor_closed'])}")
@@ -789,11 +865,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--topic-rate", type=float, default=1_000, help="open-loop inbound rate per second")
     parser.add_argument("--topic-requests", type=int, default=5_000, help="open-loop inbound submissions")
     parser.add_argument("--projects", type=int, default=200, help="projects the submissions are spread over")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="serve intake as `careloop serve intake --workers N` in its own processes (default 1: "
+                             "in this process, as one replica)")
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--skip-inbound", action="store_true")
     parser.add_argument("--profile", action="store_true", help="add a cProfile look after the measured runs")
     return parser.parse_args(argv)
 
 
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed, as ``careloop serve`` runs the service (uvicorn's "auto")."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop  # type: ignore[no-any-return]
+
+
 if __name__ == "__main__":
-    asyncio.run(main(parse_args()))
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(main(parse_args()))

@@ -33,16 +33,40 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings()
     configure_logging(args.service, settings.log_level)
+    workers = max(1, args.workers)
+    if workers > 1:
+        # Each worker is a fresh interpreter (spawned): it configures its own logging in serve_app.
+        os.environ[_SERVE_SERVICE] = args.service
+    # loop and http "auto": uvloop and httptools (both locked dependencies), else asyncio and h11.
     uvicorn.run(
-        APP_FACTORIES[args.service],
+        "shared.cli:serve_app" if workers > 1 else APP_FACTORIES[args.service],
         factory=True,
         host=args.host or settings.host,
         port=args.port or settings.port(args.service),
+        workers=workers if workers > 1 else None,
+        loop="auto",
+        http="auto",
         log_config=None,
         access_log=False,
         lifespan="on",
     )
     return 0
+
+
+_SERVE_SERVICE = "CARELOOP_SERVE_SERVICE"
+
+
+def serve_app() -> object:
+    """The app factory of a ``careloop serve --workers N`` worker process: each worker is a whole
+    replica (HTTP, consumers in the service's group, its own outbox relay), as if run on its own."""
+    import importlib
+
+    from shared.logging import configure_logging
+
+    service = os.environ[_SERVE_SERVICE]
+    configure_logging(service, _settings().log_level)
+    module, _, factory = APP_FACTORIES[service].partition(":")
+    return getattr(importlib.import_module(module), factory)()
 
 
 async def _migrate(settings: Settings, services: list[str]) -> None:
@@ -226,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("service", choices=SERVICES)
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=1,
+                       help="worker processes sharing the port, each a full replica (default 1; at most one per core)")
     serve.set_defaults(func=cmd_serve)
 
     migrate = sub.add_parser("migrate", help="create roles/schemas and run migrations")
