@@ -6,8 +6,10 @@ service's own consumer group. For each batch the broker hands over:
 1. every record is decoded (JSON → upcast → pydantic); one that fails goes to ``<topic>.dlq`` at
    once with the reason;
 2. the valid events are applied in one transaction, each guarded by the inbox row
-   ``(consumer, event_id)`` so a redelivered event changes nothing (the whole batch's rows are
-   claimed in one statement, :meth:`UnitOfWork.claim_many`, the one way into the inbox);
+   ``(consumer, event_id)`` so a redelivered event changes nothing. Steps 1 and 2 go a chunk of
+   records at a time: one inbox statement per chunk (:meth:`UnitOfWork.claim_many`, the one way
+   into the inbox), and the next chunk is decoded while the database applies the rows the
+   handlers deferred (:meth:`UnitOfWork.defer`);
 3. if that transaction fails for a reason that is not the infrastructure's, the events are applied
    one at a time with bounded, backed-off retries, and an event that still fails is dead-lettered
    with the error, the original topic/partition/offset and the consumer in its headers;
@@ -24,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -80,6 +82,10 @@ class TransientFailure(Exception):
     """Raised to rewind the batch: the infrastructure failed, nothing may be acknowledged."""
 
 
+class _DecodingBroke(Exception):
+    """The decoder itself failed (not a record it refused); carries the error as its cause."""
+
+
 class EventConsumer:
     def __init__(
         self,
@@ -93,6 +99,7 @@ class EventConsumer:
         backoff_max_s: float = 2.0,
         validate: Callable[[Any, ConsumerRecord[Any, Any]], str | None] | None = None,
         decode: Callable[[bytes], Any] = decode_event,
+        chunk_size: int = 50,
     ) -> None:
         self.name = name
         self.handlers = handlers
@@ -106,6 +113,8 @@ class EventConsumer:
         # Our own events by default; an inbound topic brings its own model (anything with
         # ``event_id``, ``event_type`` and ``correlation_id``) and raises UndecodableEvent.
         self.decode = decode
+        # A batch is decoded and applied this many records at a time (see _apply_batch).
+        self.chunk_size = chunk_size
         self.processed = 0
         self.dead_lettered = 0
 
@@ -145,6 +154,26 @@ class EventConsumer:
     async def process(self, records: list[ConsumerRecord[Any, Any]]) -> None:
         decoded: list[tuple[ConsumerRecord[Any, Any], Event]] = []
         dead: list[DeadLetter] = []
+        chunks = iter([records[i:i + self.chunk_size] for i in range(0, len(records), self.chunk_size)])
+        try:
+            if not await self._apply_batch(chunks, decoded, dead):
+                for chunk in chunks:  # what the failed attempt did not get to
+                    self._decode(chunk, decoded, dead)
+                for record, event in decoded:
+                    failure = await self._apply_one_with_retries(record, event)
+                    if failure is not None:
+                        dead.append(failure)
+            if dead:
+                await self._dead_letter(dead)
+        except TransientFailure as exc:
+            log.warning("infrastructure failure; batch will be redelivered", extra={"consumer": self.name, "error": str(exc)[:300]})
+            await asyncio.sleep(self.backoff_max_s)
+            raise
+
+    def _decode(self, records: list[ConsumerRecord[Any, Any]],
+                decoded: list[tuple[ConsumerRecord[Any, Any], Event]], dead: list[DeadLetter]) -> list[Event]:
+        """Decode ``records`` onto ``decoded`` (or ``dead``); returns the events to handle among them."""
+        events = []
         for record in records:
             try:
                 event = self.decode(record.value or b"")
@@ -156,18 +185,8 @@ class EventConsumer:
                 dead.append(DeadLetter(record, "rejected-source", refusal, 0, event.event_id))
             elif event.event_type in self.handlers:
                 decoded.append((record, event))
-        try:
-            if decoded and not await self._apply_batch(decoded):
-                for record, event in decoded:
-                    failure = await self._apply_one_with_retries(record, event)
-                    if failure is not None:
-                        dead.append(failure)
-            if dead:
-                await self._dead_letter(dead)
-        except TransientFailure as exc:
-            log.warning("infrastructure failure; batch will be redelivered", extra={"consumer": self.name, "error": str(exc)[:300]})
-            await asyncio.sleep(self.backoff_max_s)
-            raise
+                events.append(event)
+        return events
 
     async def _claim(self, uow: UnitOfWork, events: Sequence[Event]) -> list[Event]:
         """The events this consumer has not handled before, in order, each claimed once in ``uow``."""
@@ -187,17 +206,48 @@ class EventConsumer:
         finally:
             reset_correlation_id(token)
 
-    async def _apply_batch(self, decoded: list[tuple[ConsumerRecord[Any, Any], Event]]) -> bool:
-        """All events in one transaction; False when one of them fails for a non-transient reason."""
+    async def _apply_batch(self, chunks: Iterator[list[ConsumerRecord[Any, Any]]],
+                           decoded: list[tuple[ConsumerRecord[Any, Any], Event]], dead: list[DeadLetter]) -> bool:
+        """Decode and apply every chunk in one transaction; False when an event fails for a
+        non-transient reason (the chunks not reached yet are left in ``chunks``).
+
+        Chunk by chunk, so that the next chunk is decoded while the database applies the writes
+        the previous one deferred (:meth:`UnitOfWork.flush`); the session is used by one step at
+        a time, and the rows of each chunk go out after those of the chunk before.
+        """
+        applied = 0
+        writing: asyncio.Future[None] | None = None
         try:
             async with self.uow_factory() as uow:
-                # one inbox statement for the whole batch
-                fresh = await self._claim(uow, [event for _record, event in decoded])
-                for event in fresh:
-                    await self._handle(uow, event)
-                await uow.commit()
-            self.processed += len(fresh)
+                try:
+                    for chunk in chunks:
+                        try:
+                            events = self._decode(chunk, decoded, dead)
+                        except Exception as exc:  # a defect, not a bad record: not the events' fault
+                            raise _DecodingBroke from exc
+                        if writing is not None:
+                            await writing
+                            writing = None
+                        if not events:
+                            continue
+                        # one inbox statement for the chunk
+                        fresh = await self._claim(uow, events)
+                        for event in fresh:
+                            await self._handle(uow, event)
+                        applied += len(fresh)
+                        writing = asyncio.ensure_future(uow.flush())
+                        await asyncio.sleep(0)  # let it send its rows before the next chunk is decoded
+                    if writing is not None:
+                        await writing
+                        writing = None
+                    await uow.commit()
+                finally:
+                    if writing is not None:  # never leave the session in use behind us
+                        await asyncio.gather(writing, return_exceptions=True)
+            self.processed += applied
             return True
+        except _DecodingBroke as exc:
+            raise exc.__cause__ from None  # rewinds the batch, as a decoder failure always has
         except Exception as exc:
             if is_transient(exc):
                 raise TransientFailure(repr(exc)) from exc

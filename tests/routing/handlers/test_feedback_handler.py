@@ -49,6 +49,9 @@ class FakeUnitOfWork:
     def publish_raw(self, message: Any) -> None:
         self.queued.append(message)
 
+    async def flush(self) -> None:
+        return None
+
     async def commit(self) -> None:
         self.seen.update(self.claims)
         self.committed.extend(self.queued)
