@@ -123,13 +123,13 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 # --- dev: the whole system on the embedded defaults -------------------------------------------
 
 
-def _wait_ready(url: str, *, timeout_s: float, proc: subprocess.Popen[bytes]) -> None:
+def _wait_ready(url: str, *, timeout_s: float, proc: subprocess.Popen[bytes], path: str = "/health/ready") -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{url} exited with code {proc.returncode}")
         try:
-            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
+            if httpx.get(f"{url}{path}", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -170,6 +170,21 @@ def cmd_dev(args: argparse.Namespace) -> int:
             print(f"database    PostgreSQL 18 (embedded) {pg.admin_url}  data: {pg.data_dir}")
         else:
             print("database    from CARELOOP_DB_ADMIN_URL")
+        issuer_key = None
+        if not settings.auth.issuer:
+            from shared.auth.issuer import SigningKey, dev_issuer_url, dev_key_path
+
+            issuer_key = SigningKey.load_or_create(dev_key_path(data_dir))
+            issuer_port = args.issuer_port or settings.auth.dev_issuer_port
+            env["CARELOOP_AUTH_ISSUER"] = dev_issuer_url(issuer_port)
+            issuer = subprocess.Popen([sys.executable, "-m", "shared.cli", "dev-issuer", "--port", str(issuer_port)],
+                                      env={**env, "CARELOOP_DATA_DIR": str(data_dir)}, start_new_session=True)
+            processes.append(("dev-issuer", issuer))
+            _wait_ready(env["CARELOOP_AUTH_ISSUER"], timeout_s=30, proc=issuer, path="/health/live")
+            print(f"tokens      development issuer {env['CARELOOP_AUTH_ISSUER']} (demo users only; "
+                  "`careloop token --user NAME`)")
+        else:
+            print(f"tokens      {settings.auth.issuer}")
         os.environ.update(env)
         stack_settings = Settings()
         asyncio.run(_create_topics(stack_settings))
@@ -181,15 +196,24 @@ def cmd_dev(args: argparse.Namespace) -> int:
             processes.append((service, proc))
         urls = {s: f"http://{stack_settings.host}:{stack_settings.port(s)}" for s in SERVICES}
         for service, proc in processes:
-            _wait_ready(urls[service], timeout_s=60, proc=proc)
-        if not args.no_demo:
+            if service in urls:
+                _wait_ready(urls[service], timeout_s=60, proc=proc)
+        demo_token = os.environ.get("CARELOOP_DEMO_TOKEN")
+        if issuer_key is not None:
+            demo_token = issuer_key.mint_for("demo-loader", issuer=stack_settings.auth.issuer or "")
+        if not args.no_demo and demo_token:
             from shared.demo import load_demo_data
 
-            summary = load_demo_data(urls)
+            summary = load_demo_data(urls, token=demo_token)
             print(f"demo data   {json.dumps(summary, ensure_ascii=False)}")
+        elif not args.no_demo:
+            print("demo data   skipped: set CARELOOP_DEMO_TOKEN to a token of your issuer to load it")
         print()
         for service in SERVICES:
             print(f"{service:<11} {urls[service]}/docs")
+        if issuer_key is not None:
+            executive = issuer_key.mint_for("executive", issuer=stack_settings.auth.issuer or "", ttl_s=12 * 3600)
+            print(f"dashboard   {urls['reporting']}/dashboard/#access_token={executive}")
         print("\nCareLoop is running. Press Ctrl-C to stop.", flush=True)
         while True:
             for service, proc in processes:
@@ -231,7 +255,47 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     settings = _settings()
     urls = {s: f"http://{settings.host}:{settings.port(s)}" for s in SERVICES}
-    print(json.dumps(load_demo_data(urls), ensure_ascii=False, indent=2))
+    token = args.token or os.environ.get("CARELOOP_DEMO_TOKEN") or _dev_token(settings, "demo-loader", 3600)
+    print(json.dumps(load_demo_data(urls, token=token), ensure_ascii=False, indent=2))
+    return 0
+
+
+# --- tokens: the development issuer of the local stack ----------------------------------------
+
+
+def _dev_token(settings: Settings, user: str, ttl_s: int) -> str:
+    """A token from the dev stack's issuer key (in the data directory), for a demo user."""
+    from shared.auth.issuer import SigningKey, dev_issuer_url, dev_key_path
+
+    path = dev_key_path(settings.data_dir)
+    if not path.exists():
+        raise SystemExit(f"no development issuer key at {path}: start `careloop dev` first")
+    issuer = settings.auth.issuer or dev_issuer_url(settings.auth.dev_issuer_port)
+    return SigningKey.load_or_create(path).mint_for(user, issuer=issuer, audience=settings.auth.audience, ttl_s=ttl_s)
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from shared.auth.issuer import DEMO_USERS
+
+    if args.user not in DEMO_USERS:
+        print(f"unknown demo user {args.user!r}; one of: {', '.join(DEMO_USERS)}", file=sys.stderr)
+        return 2
+    print(_dev_token(_settings(), args.user, args.ttl))
+    return 0
+
+
+def cmd_dev_issuer(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from shared.auth.issuer import SigningKey, dev_issuer_url, dev_key_path, issuer_app
+
+    settings = _settings()
+    port = args.port or settings.auth.dev_issuer_port
+    issuer = settings.auth.issuer or dev_issuer_url(port)
+    key = SigningKey.load_or_create(dev_key_path(settings.data_dir))
+    # Loopback only: its token endpoint hands out tokens to anyone who names a demo user.
+    uvicorn.run(issuer_app(key, issuer=issuer, audience=settings.auth.audience), host="127.0.0.1", port=port,
+                log_config=None, access_log=False)
     return 0
 
 
@@ -244,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("--reset-data", action="store_true", help="wipe the embedded PostgreSQL data first")
     dev.add_argument("--kafka-port", type=int, default=19092)
     dev.add_argument("--pg-port", type=int, default=55432)
+    dev.add_argument("--issuer-port", type=int, help="the development token issuer's port (default 8100)")
     dev.set_defaults(func=cmd_dev)
 
     serve = sub.add_parser("serve", help="run one service (HTTP + consumers + outbox relay)")
@@ -271,7 +336,17 @@ def main(argv: list[str] | None = None) -> int:
     rebuild.set_defaults(func=cmd_rebuild_reporting)
 
     demo = sub.add_parser("demo", help="load demo data into a running stack")
+    demo.add_argument("--token", help="bearer token to load it with (default: the dev issuer's demo-loader)")
     demo.set_defaults(func=cmd_demo)
+
+    token = sub.add_parser("token", help="print a development token for a demo user (the dev stack's issuer key)")
+    token.add_argument("--user", required=True, help="admin, cs-east, handler-east, quality, executive, …")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    token.set_defaults(func=cmd_token)
+
+    dev_issuer = sub.add_parser("dev-issuer", help="serve the development token issuer (started by `careloop dev`)")
+    dev_issuer.add_argument("--port", type=int)
+    dev_issuer.set_defaults(func=cmd_dev_issuer)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

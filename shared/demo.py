@@ -29,10 +29,11 @@ FEEDBACK: list[tuple[int, str, str, str]] = [
 SURVEY_ITEMS = ("property_service", "cleaning", "maintenance")
 
 
-def load_demo_data(urls: dict[str, str]) -> dict[str, Any]:
-    """Post the demo feedback and a few survey forms through the public HTTP APIs."""
+def load_demo_data(urls: dict[str, str], *, token: str) -> dict[str, Any]:
+    """Post the demo feedback and a few survey forms through the public HTTP APIs, as the caller
+    whose bearer ``token`` is given (the dev issuer's ``demo-loader``)."""
     posted = {"feedback": 0, "survey_responses": 0}
-    with httpx.Client(timeout=10) as client:
+    with httpx.Client(timeout=10, headers={"Authorization": f"Bearer {token}"}) as client:
         for org_index, kind, channel, text in FEEDBACK:
             response = client.post(
                 f"{urls['intake']}/api/v1/feedback",

@@ -14,6 +14,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.auth.http import check_routes_declare_roles, install_auth
+from shared.auth.tokens import TokenVerifier
 from shared.logging import reset_correlation_id, set_correlation_id
 from shared.runtime import ServiceRuntime
 
@@ -141,10 +143,12 @@ def create_service_app(
 
     app = FastAPI(title=title, version="1", lifespan=lifespan)
     app.state.runtime = runtime
+    install_auth(app, TokenVerifier(runtime.settings.auth))
     app.add_middleware(CorrelationIdMiddleware)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.include_router(health_router(runtime))
     for router in routers:
         app.include_router(router)
+    check_routes_declare_roles(app.routes)
     return app

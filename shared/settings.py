@@ -108,6 +108,32 @@ class DatabaseSettings(BaseSettings):
         )
 
 
+class AuthSettings(BaseSettings):
+    """Who may call the HTTP APIs: bearer tokens (JWT) from an OIDC-compatible issuer.
+
+    The verifier fetches the issuer's keys from ``jwks_url`` or, if that is unset, from the
+    ``jwks_uri`` of ``<issuer>/.well-known/openid-configuration``; ``jwks`` (a JWKS JSON document)
+    pins the keys instead, for air-gapped installations and tests. Roles and org scopes come from
+    the claims named here (dotted paths reach nested claims, e.g. ``realm_access.roles``);
+    ``role_map`` translates an identity provider's role names into CareLoop's.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CARELOOP_AUTH_", env_file=".env", extra="ignore")
+
+    issuer: str | None = Field(default=None, description="expected 'iss'; also where discovery starts")
+    audience: str = "careloop"
+    jwks_url: str | None = None
+    jwks: str | None = Field(default=None, description="a JWKS JSON document that pins the keys")
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+    roles_claim: str = "roles"
+    org_scopes_claim: str = "careloop_orgs"
+    role_map: dict[str, str] = Field(default_factory=dict, description="IdP role name -> CareLoop role")
+    leeway_s: int = Field(default=30, ge=0, description="clock skew allowed on exp / nbf")
+    jwks_cache_s: int = Field(default=300, ge=0)
+    # The built-in development issuer of `careloop dev` (never used outside the local stack).
+    dev_issuer_port: int = 8100
+
+
 class WorkingHoursSetting(BaseModel):
     """One org unit's working hours, as written in settings: periods and weekdays."""
 
@@ -144,6 +170,7 @@ class Settings(BaseSettings):
     working_hours: dict[str, WorkingHoursSetting] = Field(default_factory=dict)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
 
     def port(self, service: str) -> int:
         return int(getattr(self, f"port_{service}"))

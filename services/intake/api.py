@@ -6,12 +6,13 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 
 from services.intake import domain, service
 from services.intake import erasure as erasure_service
 from services.intake.registry.domain import RecordNotFound
+from shared.auth import EVERYONE, PEOPLE, Principal, Role, require
 from shared.clock import Clock
 from shared.db import UnitOfWorkFactory
 from shared.events import OrgPath
@@ -56,6 +57,16 @@ class FeedbackOut(BaseModel):
     correlation_id: uuid.UUID
 
 
+# Every employee may receive a customer (首问负责制, DOMAIN.md §1), and so may integrating systems.
+RECEIVE = require(*EVERYONE)
+READ_FEEDBACK = require(*PEOPLE)
+ERASE = require(Role.CUSTOMER_SERVICE, Role.ADMINISTRATOR)
+
+
+def out_of_scope(what: str) -> HTTPException:
+    return HTTPException(403, {"error": "out_of_scope", "reason": f"{what} is outside your org units"})
+
+
 def refused(exc: domain.SubmissionRefused) -> HTTPException:
     return HTTPException(422, {"error": "validation_failed", "fields": [{"field": exc.field, "reason": exc.reason}]})
 
@@ -84,10 +95,13 @@ def build_router(*, uow_factory: UnitOfWorkFactory, receive: service.Receiver, c
         body: StaffFeedbackSubmission,
         request: Request,
         response: Response,
+        caller: Annotated[Principal, Depends(RECEIVE)],
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     ) -> FeedbackAccepted:
         """Record feedback from any channel. Send an `Idempotency-Key` header so that a retried
         request returns the original feedback instead of recording it twice."""
+        if not caller.may_see(body.org.as_path()):
+            raise out_of_scope("this org unit")
         correlation_id = correlation_id_of(request)
         try:
             async with uow_factory() as uow:
@@ -109,10 +123,11 @@ def build_router(*, uow_factory: UnitOfWorkFactory, receive: service.Receiver, c
         )
 
     @router.get("/feedback/{feedback_id}", response_model=FeedbackOut)
-    async def get_feedback(feedback_id: uuid.UUID) -> FeedbackOut:
+    async def get_feedback(feedback_id: uuid.UUID, caller: Annotated[Principal, Depends(READ_FEEDBACK)]) -> FeedbackOut:
         async with uow_factory() as uow:
             record = await service.get_feedback(feedback_id, uow=uow)
-        if record is None:
+        # Outside the caller's org units a record does not exist for them.
+        if record is None or not caller.may_see_org(record.org_group, record.org_subsidiary, record.org_project):
             raise HTTPException(404, {"error": "not_found", "feedback_id": str(feedback_id)})
         return FeedbackOut(
             feedback_id=record.id, kind=FeedbackKind(record.kind), channel=Channel(record.channel),
@@ -125,7 +140,8 @@ def build_router(*, uow_factory: UnitOfWorkFactory, receive: service.Receiver, c
             incident_group_id=record.incident_group_id, correlation_id=record.correlation_id,
         )
 
-    @router.post("/customers/{customer_id}/erasure", response_model=ErasureOut, tags=["customers"])
+    @router.post("/customers/{customer_id}/erasure", response_model=ErasureOut, tags=["customers"],
+                 dependencies=[Depends(ERASE)])
     async def erase(customer_id: uuid.UUID, body: ErasureIn, request: Request) -> ErasureOut:
         """Erase a person on request: contact details removed, their feedback texts scrubbed, and
         CustomerErased sent so that every other service removes what it holds. Repeating it is

@@ -17,6 +17,7 @@ from services.intake import api, handlers, logbook, service
 from services.intake.registry import api as registry_api
 from services.intake.registry import service as registry_service
 from services.intake.config import SERVICE, IntakeSettings
+from shared.auth.audit import AuditedUnitOfWorkFactory
 from shared.calendar import calendar_from_settings
 from shared.clock import Clock, utc_now
 from shared.http import create_service_app
@@ -42,13 +43,15 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock = utc_now
         decode=handlers.decode_inbound,
         validate=handlers.source_check(settings.inbound_sources),
     )
+    # HTTP changes are audited (who, what, when) in the transaction that makes them.
+    http_uow = AuditedUnitOfWorkFactory(runtime.uow_factory)
     return create_service_app(
         runtime,
         title="CareLoop intake",
         routers=[
-            api.build_router(uow_factory=runtime.uow_factory, receive=receive, clock=clock),
+            api.build_router(uow_factory=http_uow, receive=receive, clock=clock),
             # before the registry's /imports/{kind}, which would otherwise answer for "feedback"
-            logbook.build_router(uow_factory=runtime.uow_factory, receive=receive, calendar=calendar),
-            registry_api.build_router(uow_factory=runtime.uow_factory, clock=clock),
+            logbook.build_router(uow_factory=http_uow, receive=receive, calendar=calendar),
+            registry_api.build_router(uow_factory=http_uow, clock=clock),
         ],
     )

@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import IntegrityError
 
@@ -55,6 +55,7 @@ from services.intake.registry.imports import (
     read_xlsx,
 )
 from services.intake.registry.models import Project
+from shared.auth import Role, require
 from shared.calendar import BusinessCalendar
 from shared.db import UnitOfWork, UnitOfWorkFactory
 from shared.events import OrgPath
@@ -659,7 +660,8 @@ def build_router(*, uow_factory: UnitOfWorkFactory, receive: service.Receiver, c
     """``POST /api/v1/imports/feedback``. Include it before the registry's ``/imports/{kind}``."""
     router = APIRouter(prefix="/api/v1", tags=["imports"])
 
-    @router.post("/imports/feedback", response_model=LogbookReportOut, openapi_extra=_IMPORT_BODY)
+    @router.post("/imports/feedback", response_model=LogbookReportOut, openapi_extra=_IMPORT_BODY,
+                 dependencies=[Depends(require(Role.CUSTOMER_SERVICE, Role.QUALITY, Role.ADMINISTRATOR))])
     async def post_logbook_import(request: Request, dry_run: bool = False) -> LogbookReportOut:
         """Import a paper logbook (工作信息记录本, 顾客沟通登记表) from a CSV or XLSX file: multipart
         form field `file`, or the file as the raw body. Each row is taken, recognised as already

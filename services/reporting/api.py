@@ -4,13 +4,15 @@ No personal data exists here."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from services.reporting import exports, queries
+from shared.auth import Principal, Role, require
 from shared.clock import Clock, month_of
 from shared.db import UnitOfWork, UnitOfWorkFactory
 
@@ -25,9 +27,31 @@ LastMonth = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", desc
                                         "default: this month")]
 View = dict[str, Any] | Response
 
+log = logging.getLogger(__name__)
+
+# Reports hold no personal data; everyone who answers for complaints or satisfaction reads them,
+# and so may integrating systems (e.g. a BI tool) — each only over the org units they may see.
+READ_REPORTS = require(Role.QUALITY, Role.EXECUTIVE, Role.CUSTOMER_MANAGER, Role.CUSTOMER_SERVICE, Role.HANDLER,
+                       Role.ADMINISTRATOR, Role.SYSTEM)
+
+
+async def org_in_scope(request: Request, caller: Annotated[Principal, Depends(READ_REPORTS)]) -> Principal:
+    """A view rolls up only over what the caller may see: an ``org`` outside their org units (or
+    above them: a subsidiary's figures are not the group's) is refused."""
+    org = request.query_params.get("org")
+    if org is not None and not caller.may_see(org):
+        log.warning("forbidden", extra={"subject": caller.subject, "route": request.url.path, "reason": "org scope"})
+        raise HTTPException(403, {"error": "out_of_scope", "reason": "this org unit is outside your org units",
+                                  "your_org_units": list(caller.scopes)})
+    return caller
+
+
+def visible_paths(caller: Principal, paths: list[str]) -> list[str]:
+    return [p for p in paths if caller.may_see(p)]
+
 
 def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
-    router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+    router = APIRouter(prefix="/api/v1/reports", tags=["reports"], dependencies=[Depends(org_in_scope)])
 
     async def read(view: Callable[[UnitOfWork], Awaitable[Any]]) -> Any:
         try:
@@ -121,7 +145,8 @@ def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
         return exports.respond("customer-managers", view_, export_format)
 
     @router.get("/org-paths", summary="Every org unit with facts in the month (the dashboard's org filter)")
-    async def org_paths(period: Period) -> dict[str, Any]:
-        return {"period": period, "orgs": await read(lambda uow: queries.org_paths(periods=[period], uow=uow))}
+    async def org_paths(period: Period, caller: Annotated[Principal, Depends(READ_REPORTS)]) -> dict[str, Any]:
+        orgs = await read(lambda uow: queries.org_paths(periods=[period], uow=uow))
+        return {"period": period, "orgs": visible_paths(caller, orgs)}
 
     return router

@@ -13,13 +13,16 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
 
 from services.reporting import queries
+from services.reporting.api import org_in_scope
 from services.reporting.models import PublishedReport
+from shared.auth import Principal
+from shared.auth.scoping import org_path_clause
 from shared.clock import CHINA, Clock
 from shared.db import UnitOfWork, UnitOfWorkFactory
 from shared.events import OrgPath
@@ -147,7 +150,8 @@ class Publisher:
 
 
 def published_router(*, uow_factory: UnitOfWorkFactory) -> APIRouter:
-    router = APIRouter(prefix="/api/v1/reports/published", tags=["published reports"])
+    router = APIRouter(prefix="/api/v1/reports/published", tags=["published reports"],
+                       dependencies=[Depends(org_in_scope)])
 
     def out(r: PublishedReport, *, with_content: bool) -> dict[str, Any]:
         body = {"report_id": str(r.report_id), "kind": r.kind, "period": r.period, "org_path": r.org_path,
@@ -157,11 +161,13 @@ def published_router(*, uow_factory: UnitOfWorkFactory) -> APIRouter:
         return body
 
     @router.get("")
-    async def list_published(kind: str | None = None, period: str | None = None,
-                             org: str | None = None) -> list[dict[str, Any]]:
-        """Every published revision, newest first."""
+    async def list_published(caller: Annotated[Principal, Depends(org_in_scope)], kind: str | None = None,
+                             period: str | None = None, org: str | None = None) -> list[dict[str, Any]]:
+        """Every published revision inside the caller's org units, newest first."""
         query = sa.select(PublishedReport).order_by(PublishedReport.published_at.desc(),
                                                      PublishedReport.revision.desc()).limit(500)
+        if (visible := org_path_clause(caller, PublishedReport.org_path)) is not None:
+            query = query.where(visible)
         for column, value in ((PublishedReport.kind, kind), (PublishedReport.period, period),
                               (PublishedReport.org_path, org)):
             if value:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.routing import service
 from services.routing.lifecycle import Action, CaseState, TransitionRefused, allowed_actions
 from services.routing.models import Case, CaseStepRecord, CorrectiveAction, DeadlineRecord
+from shared.auth import Principal, Role, current_access, require
+from shared.auth.scoping import org_columns_clause
 from shared.db import UnitOfWork, UnitOfWorkFactory
 from shared.events.vocabulary import ComplaintCategory, Department
 
@@ -190,8 +192,31 @@ def _action_out(a: CorrectiveAction) -> CorrectiveActionOut:
                                verified_at=a.verified_at, effective=a.effective)
 
 
+# Who may do what to a case (DOMAIN.md §3). Everyone acts only on cases inside their org units.
+READ = require(Role.CUSTOMER_SERVICE, Role.HANDLER, Role.QUALITY, Role.SITE_TEAM, Role.CUSTOMER_MANAGER,
+               Role.EXECUTIVE, Role.ADMINISTRATOR)
+# The lifecycle: customer service (first contact, answers), handlers (measures, resolution), quality
+# (tracking), administrators (corrections).
+HANDLE = require(Role.CUSTOMER_SERVICE, Role.HANDLER, Role.QUALITY, Role.ADMINISTRATOR)
+# Classification, naming the responsible department, and escalation are triage decisions.
+TRIAGE = require(Role.CUSTOMER_SERVICE, Role.QUALITY, Role.ADMINISTRATOR)
+ESCALATE = require(Role.CUSTOMER_SERVICE, Role.HANDLER, Role.QUALITY, Role.ADMINISTRATOR)
+# Corrective actions come from the responsible department; only quality verifies their effect.
+CORRECT = require(Role.HANDLER, Role.QUALITY, Role.ADMINISTRATOR)
+VERIFY = require(Role.QUALITY, Role.ADMINISTRATOR)
+
+
+def caller_sees(case: Case) -> bool:
+    """Whether the caller of this request may see the case (unknown caller: no)."""
+    access = current_access()
+    return access is not None and access.principal.may_see_org(case.org_group, case.org_subsidiary, case.org_project)
+
+
 def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Collaborators) -> APIRouter:
     router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
+
+    def not_found(case_id: uuid.UUID) -> HTTPException:
+        return HTTPException(404, {"error": "not_found", "case_id": str(case_id)})
 
     async def detail(uow: UnitOfWork, case: Case) -> CaseDetailOut:
         return CaseDetailOut(
@@ -201,9 +226,13 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Collaborators)
         )
 
     async def run(case_id: uuid.UUID, use_case: Callable[[UnitOfWork], Awaitable[Any]]) -> CaseDetailOut:
-        """One use case in one transaction; 404 for an unknown case, 409 for a wrong transition."""
+        """One use case in one transaction; 404 for an unknown case (or one outside the caller's org
+        units), 409 for a wrong transition."""
         try:
             async with uow_factory() as uow:
+                visible = await service.get_case(case_id, uow=uow)
+                if visible is None or not caller_sees(visible):
+                    raise not_found(case_id)
                 await use_case(uow)
                 await uow.commit()
             async with uow_factory() as uow:
@@ -226,102 +255,106 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Collaborators)
         return endpoint
 
     @router.get("", response_model=list[CaseOut])
-    async def find(handler: str | None = None, department: Department | None = None, state: CaseState | None = None,
+    async def find(caller: Annotated[Principal, Depends(READ)], handler: str | None = None,
+                   department: Department | None = None, state: CaseState | None = None,
                    feedback_id: uuid.UUID | None = None) -> list[CaseOut]:
-        """My cases (``?handler=``), a department's (``?department=``), by state or by feedback."""
+        """My cases (``?handler=``), a department's (``?department=``), by state or by feedback; only
+        inside the caller's org units."""
         async with uow_factory() as uow:
             cases = await service.find_cases(uow=uow, handler=handler, department=department.value if department else None,
-                                             state=state.value if state else None, feedback_id=feedback_id)
+                                             state=state.value if state else None, feedback_id=feedback_id,
+                                             visible=org_columns_clause(caller, Case.org_group, Case.org_subsidiary, Case.org_project))
         return [CaseOut(**case_out(c)) for c in cases]
 
     @router.get("/overdue", response_model=list[CaseOut])
-    async def overdue() -> list[CaseOut]:
-        """Open cases with a deadline past due and not met."""
+    async def overdue(caller: Annotated[Principal, Depends(READ)]) -> list[CaseOut]:
+        """Open cases with a deadline past due and not met, inside the caller's org units."""
         async with uow_factory() as uow:
-            cases = await service.find_cases(uow=uow, overdue_at=deps.clock())
+            cases = await service.find_cases(uow=uow, overdue_at=deps.clock(),
+                                             visible=org_columns_clause(caller, Case.org_group, Case.org_subsidiary, Case.org_project))
         return [CaseOut(**case_out(c)) for c in cases]
 
-    @router.get("/{case_id}", response_model=CaseDetailOut)
+    @router.get("/{case_id}", response_model=CaseDetailOut, dependencies=[Depends(READ)])
     async def get(case_id: uuid.UUID) -> CaseDetailOut:
         async with uow_factory() as uow:
             case = await service.get_case(case_id, uow=uow)
-            if case is None:
-                raise HTTPException(404, {"error": "not_found", "case_id": str(case_id)})
+            if case is None or not caller_sees(case):
+                raise not_found(case_id)
             return await detail(uow, case)
 
-    router.add_api_route("/{case_id}/acknowledge", step(Action.ACKNOWLEDGE), methods=["POST"],
+    router.add_api_route("/{case_id}/acknowledge", step(Action.ACKNOWLEDGE), methods=["POST"], dependencies=[Depends(HANDLE)],
                          response_model=CaseDetailOut, summary="Acknowledge (the first response)")
-    router.add_api_route("/{case_id}/deliver-result", step(Action.DELIVER_RESULT), methods=["POST"],
+    router.add_api_route("/{case_id}/deliver-result", step(Action.DELIVER_RESULT), methods=["POST"], dependencies=[Depends(HANDLE)],
                          response_model=CaseDetailOut, summary="The result went back to the customer")
     router.add_api_route("/{case_id}/request-scope-confirmation", step(Action.REQUEST_SCOPE_CONFIRMATION),
-                         methods=["POST"], response_model=CaseDetailOut,
+                         methods=["POST"], dependencies=[Depends(HANDLE)], response_model=CaseDetailOut,
                          summary="Out of contract scope: ask the customer to confirm (may be charged)")
-    router.add_api_route("/{case_id}/explain-invalid", step(Action.EXPLAIN_INVALID), methods=["POST"],
+    router.add_api_route("/{case_id}/explain-invalid", step(Action.EXPLAIN_INVALID), methods=["POST"], dependencies=[Depends(HANDLE)],
                          response_model=CaseDetailOut, summary="An invalid complaint got its reasoned answer")
-    router.add_api_route("/{case_id}/close", step(Action.CLOSE), methods=["POST"], response_model=CaseDetailOut)
+    router.add_api_route("/{case_id}/close", step(Action.CLOSE), methods=["POST"], dependencies=[Depends(HANDLE)], response_model=CaseDetailOut)
 
-    @router.post("/{case_id}/measures", response_model=CaseDetailOut, summary="Report the department's measures")
+    @router.post("/{case_id}/measures", dependencies=[Depends(HANDLE)], response_model=CaseDetailOut, summary="Report the department's measures")
     async def measures(case_id: uuid.UUID, body: MeasuresIn) -> CaseDetailOut:
         return await run(case_id, lambda uow: service.act(case_id, Action.REPORT_MEASURES, actor=body.actor,
                                                           note=body.note, uow=uow, deps=deps,
                                                           expected_version=body.expected_version))
 
-    @router.post("/{case_id}/resolve", response_model=CaseDetailOut)
+    @router.post("/{case_id}/resolve", dependencies=[Depends(HANDLE)], response_model=CaseDetailOut)
     async def resolve(case_id: uuid.UUID, body: ResolveIn) -> CaseDetailOut:
         return await run(case_id, lambda uow: service.act(case_id, Action.RESOLVE, actor=body.actor, note=body.note,
                                                           uow=uow, deps=deps, expected_version=body.expected_version))
 
-    @router.post("/{case_id}/customer-acceptance", response_model=CaseDetailOut,
+    @router.post("/{case_id}/customer-acceptance", dependencies=[Depends(HANDLE)], response_model=CaseDetailOut,
                  summary="Record whether the customer accepts the result")
     async def acceptance(case_id: uuid.UUID, body: AcceptanceIn) -> CaseDetailOut:
         action = Action.ACCEPT_RESULT if body.accepted else Action.REJECT_RESULT
         return await run(case_id, lambda uow: service.act(case_id, action, actor=body.actor, note=body.note,
                                                           uow=uow, deps=deps, expected_version=body.expected_version))
 
-    @router.post("/{case_id}/scope-decision", response_model=CaseDetailOut)
+    @router.post("/{case_id}/scope-decision", dependencies=[Depends(HANDLE)], response_model=CaseDetailOut)
     async def scope_decision(case_id: uuid.UUID, body: ScopeDecisionIn) -> CaseDetailOut:
         action = Action.CONFIRM_SCOPE if body.confirmed else Action.DECLINE_SCOPE
         return await run(case_id, lambda uow: service.act(
             case_id, action, actor=body.actor, note=body.note, uow=uow, deps=deps,
             expected_version=body.expected_version, chargeable=body.chargeable if body.confirmed else None))
 
-    @router.post("/{case_id}/hand-over", response_model=CaseDetailOut,
+    @router.post("/{case_id}/hand-over", dependencies=[Depends(HANDLE)], response_model=CaseDetailOut,
                  summary="Hand a claim beyond our authority to the developer")
     async def hand_over(case_id: uuid.UUID, body: HandOverIn) -> CaseDetailOut:
         return await run(case_id, lambda uow: service.act(
             case_id, Action.HAND_OVER, actor=body.actor, note=body.note, uow=uow, deps=deps,
             expected_version=body.expected_version, handed_over_to=body.to))
 
-    @router.post("/{case_id}/assign", response_model=CaseDetailOut)
+    @router.post("/{case_id}/assign", dependencies=[Depends(TRIAGE)], response_model=CaseDetailOut)
     async def assign(case_id: uuid.UUID, body: AssignIn) -> CaseDetailOut:
         return await run(case_id, lambda uow: service.assign(
             case_id, lead=body.lead_department, assisting=body.assisting_departments, handler=body.handler,
             actor=body.actor, uow=uow, deps=deps))
 
-    @router.post("/{case_id}/classify", response_model=CaseDetailOut, summary="Classify a case from triage")
+    @router.post("/{case_id}/classify", dependencies=[Depends(TRIAGE)], response_model=CaseDetailOut, summary="Classify a case from triage")
     async def classify(case_id: uuid.UUID, body: ClassificationIn) -> CaseDetailOut:
         return await run(case_id, lambda uow: service.classify_from_triage(
             case_id, category=body.category, complaint_class=body.complaint_class, valid=body.valid,
             important=body.important, actor=body.actor, uow=uow, deps=deps))
 
-    @router.post("/{case_id}/reclassify", response_model=CaseDetailOut)
+    @router.post("/{case_id}/reclassify", dependencies=[Depends(TRIAGE)], response_model=CaseDetailOut)
     async def reclassify(case_id: uuid.UUID, body: ReclassifyIn) -> CaseDetailOut:
         return await run(case_id, lambda uow: service.reclassify(
             case_id, category=body.category, complaint_class=body.complaint_class, valid=body.valid,
             important=body.important, reason=body.reason, actor=body.actor, uow=uow, deps=deps))
 
-    @router.post("/{case_id}/difficult", response_model=CaseDetailOut,
+    @router.post("/{case_id}/difficult", dependencies=[Depends(ESCALATE)], response_model=CaseDetailOut,
                  summary="Cannot be solved at once: report to quality and the executive within half a day")
     async def difficult(case_id: uuid.UUID, body: StepIn) -> CaseDetailOut:
         return await run(case_id, lambda uow: service.mark_difficult(case_id, actor=body.actor, note=body.note,
                                                                      uow=uow, deps=deps))
 
-    @router.post("/{case_id}/escalate", response_model=CaseDetailOut)
+    @router.post("/{case_id}/escalate", dependencies=[Depends(ESCALATE)], response_model=CaseDetailOut)
     async def escalate(case_id: uuid.UUID, body: EscalateIn) -> CaseDetailOut:
         return await run(case_id, lambda uow: service.escalate(case_id, to=body.to, reason=body.reason,
                                                                actor=body.actor, uow=uow, deps=deps))
 
-    @router.post("/{case_id}/corrective-actions", response_model=CorrectiveActionOut, status_code=201)
+    @router.post("/{case_id}/corrective-actions", dependencies=[Depends(CORRECT)], response_model=CorrectiveActionOut, status_code=201)
     async def corrective_action(case_id: uuid.UUID, body: CorrectiveActionIn) -> CorrectiveActionOut:
         recorded: list[CorrectiveAction] = []
 
@@ -333,7 +366,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Collaborators)
         await run(case_id, use_case)
         return _action_out(recorded[0])
 
-    @router.post("/{case_id}/corrective-actions/{action_id}/verification", response_model=CorrectiveActionOut)
+    @router.post("/{case_id}/corrective-actions/{action_id}/verification", dependencies=[Depends(VERIFY)], response_model=CorrectiveActionOut)
     async def verify(case_id: uuid.UUID, action_id: uuid.UUID, body: VerificationIn) -> CorrectiveActionOut:
         verified: list[CorrectiveAction] = []
 

@@ -22,6 +22,7 @@ from services.routing.repairs.defects import load_vocabulary
 from services.routing.repairs.service import RepairCollaborators
 from services.routing.service import Collaborators
 from services.routing.timers import DeadlineWatcher
+from shared.auth.audit import AuditedUnitOfWorkFactory
 from shared.calendar import calendar_from_settings
 from shared.clock import Clock, utc_now
 from shared.http import create_service_app
@@ -46,10 +47,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     })
     watcher = DeadlineWatcher(uow_factory=runtime.uow_factory, clock=clock, interval_s=settings.deadline_scan_interval_s)
     runtime.run_in_background("deadline-watcher", watcher.run)
+    # HTTP changes are audited (who, what, when) in the transaction that makes them.
+    http_uow = AuditedUnitOfWorkFactory(runtime.uow_factory)
     app = create_service_app(
         runtime, title="CareLoop routing",
-        routers=[api.build_router(uow_factory=runtime.uow_factory, deps=deps),
-                 repairs_api.build_router(uow_factory=runtime.uow_factory, deps=repairs)],
+        routers=[api.build_router(uow_factory=http_uow, deps=deps),
+                 repairs_api.build_router(uow_factory=http_uow, deps=repairs)],
     )
     app.state.deadline_watcher = watcher
     return app

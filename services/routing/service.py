@@ -552,8 +552,12 @@ async def deadlines(case_id: uuid.UUID, *, uow: UnitOfWork) -> list[DeadlineReco
 async def find_cases(
     *, uow: UnitOfWork, handler: str | None = None, department: str | None = None, state: str | None = None,
     overdue_at: datetime | None = None, feedback_id: uuid.UUID | None = None, limit: int = 200,
+    visible: Any | None = None,
 ) -> list[Case]:
+    """``visible``: a condition on ``Case.org_path`` limiting the caller to their org units."""
     query = sa.select(Case).order_by(Case.received_at.desc()).limit(limit)
+    if visible is not None:
+        query = query.where(visible)
     if handler:
         query = query.where(Case.handler == handler)
     if department:

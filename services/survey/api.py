@@ -9,11 +9,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.survey import campaign_service, domain, evaluation_service, registry, return_visits, service
 from services.survey.domain import AnswersRefused, TemplateDefinition
+from shared.auth import EVERYONE, Role, require
 from shared.db import UnitOfWorkFactory
 from shared.events import OrgPath
 from shared.events.vocabulary import SurveyScheme
@@ -150,13 +151,26 @@ async def _campaign_out(campaign: Any, uow: Any) -> dict[str, Any]:
     }
 
 
+# Who may do what with surveys (DOMAIN.md §5). The household's own page (page.py) needs no token:
+# its one-time link is the credential.
+ENTER_FORMS = require(Role.CUSTOMER_SERVICE, Role.CUSTOMER_MANAGER, Role.QUALITY, Role.ADMINISTRATOR, Role.SYSTEM)
+READ_RESULTS = require(Role.QUALITY, Role.CUSTOMER_SERVICE, Role.CUSTOMER_MANAGER, Role.EXECUTIVE, Role.ADMINISTRATOR)
+READ_TEMPLATES = require(*EVERYONE)
+DESIGN = require(Role.QUALITY, Role.ADMINISTRATOR)
+RETURN_VISITS = require(Role.CUSTOMER_SERVICE, Role.CUSTOMER_MANAGER, Role.QUALITY, Role.ADMINISTRATOR)
+RUN_CAMPAIGNS = require(Role.QUALITY, Role.CUSTOMER_MANAGER, Role.ADMINISTRATOR)
+HAND_OUT = require(Role.QUALITY, Role.CUSTOMER_MANAGER, Role.CUSTOMER_SERVICE, Role.ADMINISTRATOR)
+READ_PROJECTS = require(Role.QUALITY, Role.CUSTOMER_MANAGER, Role.EXECUTIVE, Role.HANDLER, Role.ADMINISTRATOR)
+EVALUATE = require(Role.QUALITY, Role.CUSTOMER_MANAGER, Role.ADMINISTRATOR)
+
+
 def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["survey"])
     clock = deps.clock
 
     # --- returned forms entered by staff --------------------------------------------------------
 
-    @router.post("/survey-responses", status_code=status.HTTP_201_CREATED, response_model=SurveyResponseAccepted)
+    @router.post("/survey-responses", dependencies=[Depends(ENTER_FORMS)], status_code=status.HTTP_201_CREATED, response_model=SurveyResponseAccepted)
     async def post_response(body: SurveyResponseIn, request: Request) -> SurveyResponseAccepted:
         correlation_id = correlation_id_of(request)
         answers = [a.answer() for a in body.answers]
@@ -206,7 +220,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
             satisfied=scored.satisfied if scored else None, feedback_sent=list(recorded.feedback),
         )
 
-    @router.get("/survey-responses/{response_id}")
+    @router.get("/survey-responses/{response_id}", dependencies=[Depends(READ_RESULTS)])
     async def get_response(response_id: uuid.UUID) -> dict[str, Any]:
         async with uow_factory() as uow:
             r = await service.get_response(response_id, uow=uow)
@@ -220,7 +234,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
                 "household_id": str(r.household_id) if r.household_id else None,
                 "returned_at": r.returned_at.isoformat()}
 
-    @router.get("/refused-answers")
+    @router.get("/refused-answers", dependencies=[Depends(READ_RESULTS)])
     async def get_refusals(campaign_id: uuid.UUID | None = None,
                            limit: int = Query(default=100, ge=1, le=1000)) -> list[dict[str, Any]]:
         async with uow_factory() as uow:
@@ -233,14 +247,14 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
 
     # --- templates ------------------------------------------------------------------------------
 
-    @router.get("/templates")
+    @router.get("/templates", dependencies=[Depends(READ_TEMPLATES)])
     async def get_templates() -> list[dict[str, Any]]:
         async with uow_factory() as uow:
             templates = await service.list_templates(uow)
             await uow.commit()
         return [_template_out(t) for t in templates]
 
-    @router.get("/templates/{template_id}")
+    @router.get("/templates/{template_id}", dependencies=[Depends(READ_TEMPLATES)])
     async def get_template(template_id: str, version: int | None = Query(default=None, ge=1)) -> dict[str, Any]:
         async with uow_factory() as uow:
             try:
@@ -250,7 +264,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
                 raise _one(404, "not_found", "template_id", str(exc)) from exc
         return _template_out(template)
 
-    @router.post("/templates", status_code=status.HTTP_201_CREATED)
+    @router.post("/templates", dependencies=[Depends(DESIGN)], status_code=status.HTTP_201_CREATED)
     async def post_template(body: TemplateIn) -> dict[str, Any]:
         definition = TemplateDefinition.model_validate(body.model_dump(exclude={"template_id", "created_by"}))
         async with uow_factory() as uow:
@@ -262,7 +276,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
             await uow.commit()
         return _template_out(template)
 
-    @router.put("/templates/{template_id}")
+    @router.put("/templates/{template_id}", dependencies=[Depends(DESIGN)])
     async def put_template(template_id: str, body: TemplateVersionIn) -> dict[str, Any]:
         """A new version when the definition changed (responses keep recording their own version)."""
         definition = TemplateDefinition.model_validate(body.model_dump(exclude={"created_by"}))
@@ -277,14 +291,14 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
 
     # --- invitations and return visits ----------------------------------------------------------
 
-    @router.get("/invitations")
+    @router.get("/invitations", dependencies=[Depends(RETURN_VISITS)])
     async def get_invitations(case_id: uuid.UUID | None = None, campaign_id: uuid.UUID | None = None,
                               limit: int = Query(default=2000, ge=1, le=10_000)) -> list[dict[str, Any]]:
         async with uow_factory() as uow:
             rows = await service.find_invitations(uow=uow, case_id=case_id, campaign_id=campaign_id, limit=limit)
         return [_invitation_out(i) for i in rows]
 
-    @router.get("/cases/{case_id}/return-visit")
+    @router.get("/cases/{case_id}/return-visit", dependencies=[Depends(RETURN_VISITS)])
     async def get_return_visit(case_id: uuid.UUID) -> dict[str, Any]:
         async with uow_factory() as uow:
             case, invitation = await return_visits.return_visit_of(case_id, uow=uow)
@@ -295,7 +309,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
 
     # --- campaigns ------------------------------------------------------------------------------
 
-    @router.post("/campaigns", status_code=status.HTTP_201_CREATED)
+    @router.post("/campaigns", dependencies=[Depends(RUN_CAMPAIGNS)], status_code=status.HTTP_201_CREATED)
     async def post_campaign(body: CampaignIn, request: Request) -> dict[str, Any]:
         command = campaign_service.PlanCampaign(
             project_id=body.project_id, template_id=body.template_id, template_version=body.template_version,
@@ -314,13 +328,13 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
         async with uow_factory() as uow:
             return await _campaign_out(campaign, uow)
 
-    @router.get("/campaigns")
+    @router.get("/campaigns", dependencies=[Depends(READ_RESULTS)])
     async def get_campaigns(project_id: str | None = None) -> list[dict[str, Any]]:
         async with uow_factory() as uow:
             return [await _campaign_out(c, uow) for c in await campaign_service.list_campaigns(
                 uow=uow, project_id=project_id)]
 
-    @router.get("/campaigns/{campaign_id}")
+    @router.get("/campaigns/{campaign_id}", dependencies=[Depends(READ_RESULTS)])
     async def get_campaign(campaign_id: uuid.UUID) -> dict[str, Any]:
         async with uow_factory() as uow:
             campaign = await campaign_service.get_campaign(campaign_id, uow=uow)
@@ -328,7 +342,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
                 raise _one(404, "not_found", "campaign_id", "no such campaign")
             return await _campaign_out(campaign, uow)
 
-    @router.post("/campaigns/{campaign_id}/handed-out")
+    @router.post("/campaigns/{campaign_id}/handed-out", dependencies=[Depends(HAND_OUT)])
     async def post_handed_out(campaign_id: uuid.UUID, body: HandedOutIn) -> dict[str, Any]:
         async with uow_factory() as uow:
             campaign = await campaign_service.get_campaign(campaign_id, uow=uow)
@@ -338,7 +352,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
             await uow.commit()
         return {"campaign_id": str(campaign_id), "marked": marked}
 
-    @router.post("/campaigns/{campaign_id}/close")
+    @router.post("/campaigns/{campaign_id}/close", dependencies=[Depends(RUN_CAMPAIGNS)])
     async def post_close(campaign_id: uuid.UUID) -> dict[str, Any]:
         """Close now, before the collection deadline (the scheduler closes it at the deadline)."""
         async with uow_factory() as uow:
@@ -353,7 +367,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
 
     # --- projects (survey's copy of the registry) and evaluations -------------------------------
 
-    @router.get("/projects/{project_id}")
+    @router.get("/projects/{project_id}", dependencies=[Depends(READ_PROJECTS)])
     async def get_project(project_id: str) -> dict[str, Any]:
         async with uow_factory() as uow:
             project = await registry.get_project(project_id, uow=uow)
@@ -367,14 +381,14 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
                 "units": sum(b["units"] for b in buildings.values()),
                 "occupied_units": sum(b["occupied"] for b in buildings.values())}
 
-    @router.get("/projects/{project_id}/coverage")
+    @router.get("/projects/{project_id}/coverage", dependencies=[Depends(READ_PROJECTS)])
     async def get_coverage(project_id: str, year: int = Query(ge=2000, le=2100)) -> dict[str, Any]:
         async with uow_factory() as uow:
             occupied, reached, ok = await campaign_service.annual_coverage(project_id, year, uow=uow)
         return {"project_id": project_id, "year": year, "occupied_units": occupied, "reached": reached,
                 "complete": ok}
 
-    @router.get("/projects/{project_id}/evaluations")
+    @router.get("/projects/{project_id}/evaluations", dependencies=[Depends(READ_PROJECTS)])
     async def get_evaluations(project_id: str) -> list[dict[str, Any]]:
         async with uow_factory() as uow:
             rows = await evaluation_service.project_evaluations(project_id, uow=uow)
@@ -383,7 +397,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
                  "due_notified": e.due_notified_at is not None, "overdue_notified": e.overdue_notified_at is not None,
                  "sheet_score": domain.as_jsonable(e.sheet_score), "grade": e.grade} for e in rows]
 
-    @router.post("/evaluations/{evaluation_id}/sheet", status_code=status.HTTP_201_CREATED)
+    @router.post("/evaluations/{evaluation_id}/sheet", dependencies=[Depends(EVALUATE)], status_code=status.HTTP_201_CREATED)
     async def post_sheet(evaluation_id: uuid.UUID, body: SheetIn, request: Request) -> dict[str, Any]:
         command = evaluation_service.RecordSheet(
             evaluation_id=evaluation_id, answers=[a.answer() for a in body.answers],
@@ -404,7 +418,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
             raise _refused(exc) from exc
         return done.data.model_dump(mode="json")
 
-    @router.get("/projects/{project_id}/flags")
+    @router.get("/projects/{project_id}/flags", dependencies=[Depends(READ_PROJECTS)])
     async def get_flags(project_id: str) -> list[dict[str, Any]]:
         async with uow_factory() as uow:
             rows = await campaign_service.project_flags(project_id, uow=uow)

@@ -25,6 +25,7 @@ from services.survey import api, campaigns, domain, handlers, page, service
 from services.survey.config import INBOUND_SURVEY_ANSWERS, SERVICE, SurveySettings
 from services.survey.timers import SurveyScheduler
 from shared.clock import Clock, utc_now
+from shared.auth.audit import AuditedUnitOfWorkFactory
 from shared.http import create_service_app
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
@@ -71,11 +72,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     )
     scheduler = SurveyScheduler(uow_factory=runtime.uow_factory, deps=deps, interval_s=settings.scan_interval_s)
     runtime.run_in_background("survey-scheduler", scheduler.run)
+    # HTTP changes are audited (who, what, when) in the transaction that makes them.
+    http_uow = AuditedUnitOfWorkFactory(runtime.uow_factory)
     app = create_service_app(
         runtime,
         title="CareLoop survey",
         routers=[
-            api.build_router(uow_factory=runtime.uow_factory, deps=deps),
+            api.build_router(uow_factory=http_uow, deps=deps),
             page.build_router(uow_factory=runtime.uow_factory, deps=deps),
         ],
     )

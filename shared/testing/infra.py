@@ -29,6 +29,7 @@ from pathlib import Path
 import asyncpg
 
 from shared.devstack import EmbeddedKafka, EmbeddedPostgres
+from shared.testing.auth import test_auth_settings
 from shared.settings import DatabaseSettings, KafkaSettings, Settings, with_database
 
 
@@ -142,6 +143,7 @@ def test_settings(infra: Infrastructure, *, database_url: str, **overrides: obje
         "relay_poll_interval_s": 0.05,
         "kafka": KafkaSettings(bootstrap_servers=infra.bootstrap_servers, partitions=3),
         "db": DatabaseSettings(admin_url=database_url, pool_size=5, max_overflow=5),
+        "auth": test_auth_settings(),
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from shared.db.migrate import migrate_service
 from shared.messaging.kafka import bootstrap, ensure_topics
 from shared.settings import Settings
+from shared.testing.auth import operator_headers, test_auth_env
 from shared.topics import all_topics
 
 T = TypeVar("T")
@@ -31,10 +32,14 @@ async def migrate(settings: Settings, services: Iterable[str]) -> None:
 
 @contextlib.asynccontextmanager
 async def running_service(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """Start a service app (broker, consumers, relay) and give an HTTP client bound to it."""
+    """Start a service app (broker, consumers, relay) and give an HTTP client bound to it.
+
+    The client carries the test operator's token (every role, every group); pass other
+    ``headers=`` (``shared.testing.auth.bearer(...)``) per request to act as someone else."""
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
         transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://service",
+                                     headers=operator_headers()) as client:
             yield client
 
 
@@ -115,6 +120,7 @@ def service_env(settings: Settings, service: str, port: int) -> dict[str, str]:
         "CARELOOP_KAFKA_BOOTSTRAP_SERVERS": bootstrap(settings),
         "CARELOOP_DB_ADMIN_URL": settings.db.admin_url or "",
         f"CARELOOP_PORT_{service.upper()}": str(port),
+        **test_auth_env(),
         "CARELOOP_RELAY_POLL_INTERVAL_S": "0.05",
         "CARELOOP_LOG_LEVEL": "WARNING",
     })

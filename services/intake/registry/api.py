@@ -1,7 +1,8 @@
 """The registry's HTTP routes: org units, projects, units, customers, imports.
 
-Customer routes return contact details (to staff tools; access control comes with the next issue)
-and nothing here logs them. Errors: 422 ``{"error": "validation_failed", "fields": [{field,
+Customer routes return contact details in clear only to the roles that call or visit customers
+(customer service, customer managers, repair teams), masked to everyone else; each read in clear is
+in the audit trail, and nothing here logs them. Errors: 422 ``{"error": "validation_failed", "fields": [{field,
 reason}]}``, 404 ``{"error": "not_found", ...}``, 409 for a record that exists, a revision that
 moved on, or a phone / e-mail held by another customer.
 """
@@ -14,18 +15,21 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
 from services.intake.registry import imports, service
 from services.intake.registry.domain import FieldProblem, RecordNotFound, RegistryConflict, RegistryRefused
 from services.intake.registry.models import Customer, OrgUnit, Project, Unit
+from shared.auth import EVERYONE, Principal, Role, require
+from shared.auth.audit import record_personal_data_read
 from shared.clock import Clock
 from shared.db import UnitOfWorkFactory
 from shared.events import OrgPath
 from shared.events.vocabulary import ProjectStage
 from shared.http import correlation_id_of
+from shared.pii import mask_email, mask_name, mask_phone
 
 # --- responses ---------------------------------------------------------------------------------
 
@@ -109,10 +113,15 @@ class CustomerOut(BaseModel):
     revision: int
 
     @classmethod
-    def of(cls, customer: Customer) -> CustomerOut:
+    def of(cls, customer: Customer, *, clear: bool) -> CustomerOut:
+        """``clear``: contact details as stored; otherwise masked (enough to recognise, not to call)."""
+        phones, emails, name = list(customer.phones), list(customer.emails), customer.name
+        if not clear:
+            phones, emails = [mask_phone(p) for p in phones], [mask_email(e) for e in emails]
+            name = mask_name(name) if name else name
         return cls(
-            customer_id=customer.id, customer_kind=customer.customer_kind, name=customer.name,
-            company=customer.company, phones=list(customer.phones), emails=list(customer.emails),
+            customer_id=customer.id, customer_kind=customer.customer_kind, name=name,
+            company=customer.company, phones=phones, emails=emails,
             key_customer=customer.key_customer, project_ids=list(customer.project_ids),
             unit_ids=list(customer.unit_ids), revision=customer.revision,
         )
@@ -200,12 +209,33 @@ _IMPORT_BODY = {
 }
 
 
+# Who may do what in the registry. The registry itself (org units, projects, units) holds no
+# personal data, so everyone may read it; customers' contact details are masked for every role but
+# those in SEES_CONTACT_DETAILS (shared/auth/principal.py), and each read in clear is audited.
+ADMINISTER = require(Role.ADMINISTRATOR)
+READ_REGISTRY = require(*EVERYONE)
+MAINTAIN_UNITS = require(Role.ADMINISTRATOR, Role.CUSTOMER_SERVICE, Role.CUSTOMER_MANAGER)
+WRITE_CUSTOMERS = require(Role.CUSTOMER_SERVICE, Role.CUSTOMER_MANAGER, Role.ADMINISTRATOR)
+READ_CUSTOMERS = require(Role.CUSTOMER_SERVICE, Role.CUSTOMER_MANAGER, Role.SITE_TEAM, Role.HANDLER, Role.QUALITY,
+                         Role.ADMINISTRATOR)
+IMPORT = require(Role.ADMINISTRATOR, Role.CUSTOMER_SERVICE, Role.CUSTOMER_MANAGER)
+
+
 def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
     router = APIRouter(prefix="/api/v1")
 
+    async def customers_out(caller: Principal, customers: list[Customer]) -> list[CustomerOut]:
+        clear = caller.sees_contact_details
+        if clear and customers:
+            await record_personal_data_read(uow_factory, caller, what="customer contact details",
+                                            resources=[str(c.id) for c in customers],
+                                            fields=["name", "phones", "emails"])
+        return [CustomerOut.of(c, clear=clear) for c in customers]
+
     # --- org units ---
 
-    @router.post("/org-units", status_code=status.HTTP_201_CREATED, response_model=OrgUnitOut, tags=["registry"])
+    @router.post("/org-units", status_code=status.HTTP_201_CREATED, response_model=OrgUnitOut, tags=["registry"],
+                 dependencies=[Depends(ADMINISTER)])
     async def post_org_unit(body: service.OrgUnitInput, request: Request) -> OrgUnitOut:
         """Register a group (集团公司), subsidiary (分/子公司), project department (项目经理部) or
         property office (管理处); its parent must be registered first."""
@@ -217,12 +247,13 @@ def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
                 await uow.commit()
         return OrgUnitOut.of(unit)
 
-    @router.get("/org-units", response_model=list[OrgUnitOut], tags=["registry"])
+    @router.get("/org-units", response_model=list[OrgUnitOut], tags=["registry"], dependencies=[Depends(READ_REGISTRY)])
     async def get_org_units(under: Annotated[str | None, Query(max_length=200)] = None) -> list[OrgUnitOut]:
         async with uow_factory() as uow:
             return [OrgUnitOut.of(u) for u in await service.list_org_units(uow=uow, under=under)]
 
-    @router.get("/org-units/{path:path}", response_model=OrgUnitOut, tags=["registry"])
+    @router.get("/org-units/{path:path}", response_model=OrgUnitOut, tags=["registry"],
+                dependencies=[Depends(READ_REGISTRY)])
     async def get_org_unit(path: str) -> OrgUnitOut:
         async with uow_factory() as uow:
             unit = await service.get_org_unit(path, uow=uow)
@@ -230,7 +261,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
             raise _not_found("org unit", path)
         return OrgUnitOut.of(unit)
 
-    @router.put("/org-units/{path:path}", response_model=OrgUnitOut, tags=["registry"])
+    @router.put("/org-units/{path:path}", response_model=OrgUnitOut, tags=["registry"], dependencies=[Depends(ADMINISTER)])
     async def put_org_unit(path: str, body: service.OrgUnitChange, request: Request) -> OrgUnitOut:
         with _registry_errors():
             async with uow_factory() as uow:
@@ -242,7 +273,8 @@ def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
 
     # --- projects ---
 
-    @router.post("/projects", status_code=status.HTTP_201_CREATED, response_model=ProjectOut, tags=["registry"])
+    @router.post("/projects", status_code=status.HTTP_201_CREATED, response_model=ProjectOut, tags=["registry"],
+                 dependencies=[Depends(ADMINISTER)])
     async def post_project(body: service.ProjectInput, request: Request) -> ProjectOut:
         with _registry_errors():
             async with uow_factory() as uow:
@@ -252,13 +284,14 @@ def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
                 await uow.commit()
         return ProjectOut.of(project)
 
-    @router.get("/projects", response_model=list[ProjectOut], tags=["registry"])
+    @router.get("/projects", response_model=list[ProjectOut], tags=["registry"], dependencies=[Depends(READ_REGISTRY)])
     async def get_projects(org: Annotated[str | None, Query(max_length=200)] = None) -> list[ProjectOut]:
         with _registry_errors():
             async with uow_factory() as uow:
                 return [ProjectOut.of(p) for p in await service.list_projects(uow=uow, org=org)]
 
-    @router.get("/projects/{project_id}", response_model=ProjectOut, tags=["registry"])
+    @router.get("/projects/{project_id}", response_model=ProjectOut, tags=["registry"],
+                dependencies=[Depends(READ_REGISTRY)])
     async def get_project(project_id: str) -> ProjectOut:
         async with uow_factory() as uow:
             project = await service.get_project(project_id, uow=uow)
@@ -266,7 +299,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
             raise _not_found("project", project_id)
         return ProjectOut.of(project)
 
-    @router.put("/projects/{project_id}", response_model=ProjectOut, tags=["registry"])
+    @router.put("/projects/{project_id}", response_model=ProjectOut, tags=["registry"], dependencies=[Depends(ADMINISTER)])
     async def put_project(project_id: str, body: service.ProjectChange, request: Request) -> ProjectOut:
         with _registry_errors():
             async with uow_factory() as uow:
@@ -278,7 +311,8 @@ def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
 
     # --- units ---
 
-    @router.get("/projects/{project_id}/units", response_model=list[UnitOut], tags=["registry"])
+    @router.get("/projects/{project_id}/units", response_model=list[UnitOut], tags=["registry"],
+                dependencies=[Depends(READ_REGISTRY)])
     async def get_units(project_id: str) -> list[UnitOut]:
         with _registry_errors():
             async with uow_factory() as uow:
@@ -301,14 +335,15 @@ def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
     for method in ("POST", "PUT"):
         router.add_api_route(
             "/projects/{project_id}/units", upsert_units, methods=[method], response_model=UnitsOut,
-            tags=["registry"], name=f"{method.lower()}_units",
+            tags=["registry"], name=f"{method.lower()}_units", dependencies=[Depends(MAINTAIN_UNITS)],
         )
 
     # --- customers ---
 
     @router.post("/customers", status_code=status.HTTP_201_CREATED, response_model=CustomerOut,
                  tags=["customers"])
-    async def post_customer(body: service.CustomerInput, request: Request) -> CustomerOut:
+    async def post_customer(body: service.CustomerInput, request: Request,
+                            caller: Annotated[Principal, Depends(WRITE_CUSTOMERS)]) -> CustomerOut:
         """Register a customer (顾客). Phones and e-mails are normalised; one that another active
         customer already holds is refused with 409 naming that customer."""
         with _registry_errors():
@@ -317,40 +352,42 @@ def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
                     body, uow=uow, clock=clock, correlation_id=correlation_id_of(request)
                 )
                 await uow.commit()
-        return CustomerOut.of(customer)
+        return (await customers_out(caller, [customer]))[0]
 
     @router.post("/customers/lookup", response_model=list[CustomerOut], tags=["customers"])
-    async def lookup_customers(body: CustomerLookup) -> list[CustomerOut]:
+    async def lookup_customers(body: CustomerLookup,
+                               caller: Annotated[Principal, Depends(READ_CUSTOMERS)]) -> list[CustomerOut]:
         """Active customers with this phone (any common spelling) or e-mail. A POST, so that the
         number never appears in a URL, and so in no access log or proxy log."""
         with _registry_errors():
             async with uow_factory() as uow:
-                return [
-                    CustomerOut.of(c)
-                    for c in await service.find_customers(uow=uow, phone=body.phone, email=body.email)
-                ]
+                found = list(await service.find_customers(uow=uow, phone=body.phone, email=body.email))
+        return await customers_out(caller, found)
 
     @router.get("/customers/{customer_id}", response_model=CustomerOut, tags=["customers"])
-    async def get_customer(customer_id: uuid.UUID) -> CustomerOut:
+    async def get_customer(customer_id: uuid.UUID,
+                           caller: Annotated[Principal, Depends(READ_CUSTOMERS)]) -> CustomerOut:
         async with uow_factory() as uow:
             customer = await service.get_customer(customer_id, uow=uow)
         if customer is None:
             raise _not_found("customer", customer_id)
-        return CustomerOut.of(customer)
+        return (await customers_out(caller, [customer]))[0]
 
     @router.put("/customers/{customer_id}", response_model=CustomerOut, tags=["customers"])
-    async def put_customer(customer_id: uuid.UUID, body: service.CustomerChange, request: Request) -> CustomerOut:
+    async def put_customer(customer_id: uuid.UUID, body: service.CustomerChange, request: Request,
+                           caller: Annotated[Principal, Depends(WRITE_CUSTOMERS)]) -> CustomerOut:
         with _registry_errors():
             async with uow_factory() as uow:
                 customer = await service.update_customer(
                     customer_id, body, uow=uow, clock=clock, correlation_id=correlation_id_of(request)
                 )
                 await uow.commit()
-        return CustomerOut.of(customer)
+        return (await customers_out(caller, [customer]))[0]
 
     # --- imports ---
 
-    @router.post("/imports/{kind}", response_model=ImportReportOut, tags=["imports"], openapi_extra=_IMPORT_BODY)
+    @router.post("/imports/{kind}", response_model=ImportReportOut, tags=["imports"], openapi_extra=_IMPORT_BODY,
+                 dependencies=[Depends(IMPORT)])
     async def post_import(kind: imports.ImportKind, request: Request, dry_run: bool = False) -> ImportReportOut:
         """Import projects, units or households from a CSV or XLSX file: multipart form field
         `file`, or the file as the raw body (`text/csv`, or the XLSX media type). Each row is

@@ -4,6 +4,11 @@
  * State lives in the URL (?period=YYYY-MM&org=G/S/P&lang=zh|en), so every screen can be linked and
  * the browser's back button walks back up a drill-down. While data loads <body data-state> is
  * "loading"; once every chart has finished drawing it is "ready" (or "error").
+ *
+ * The views need a bearer token. The page takes one from its URL fragment
+ * (#access_token=…, as an OIDC provider or `careloop dev` hands it over; a fragment never reaches a
+ * server log), keeps it in sessionStorage for this tab only, and sends it with every call; the
+ * CSV / XLSX links download through fetch for the same reason.
  */
 (function () {
   "use strict";
@@ -45,7 +50,8 @@
       "export.summary": "月度投诉汇总", "export.pareto": "排列图", "export.compliance": "时限达成率",
       "export.satisfaction": "满意度", "export.units": "下级单位", "export.cases": "未关闭案件", "export.trend": "投诉趋势",
       "footer.privacy": "本看板不含任何个人信息", updated: "数据更新于 {time}", error: "数据加载失败：{message}",
-      noOrg: "该期间没有任何数据",
+      noOrg: "该期间没有任何数据", signIn: "请先登录：用带访问令牌的看板链接打开（#access_token=…）",
+      forbidden: "您无权查看该组织单位的报表",
     },
     en: {
       title: "Customer care quality", subtitle: "Complaints · deadlines · satisfaction", period: "Period", org: "Org unit",
@@ -77,6 +83,8 @@
       "export.satisfaction": "Satisfaction", "export.units": "Org units", "export.cases": "Open cases", "export.trend": "Trend",
       "footer.privacy": "This dashboard holds no personal data", updated: "Updated {time}",
       error: "Could not load the data: {message}", noOrg: "No data for this period",
+      signIn: "Sign in first: open the dashboard link that carries an access token (#access_token=…)",
+      forbidden: "You may not see this org unit's reports",
     },
   };
 
@@ -125,11 +133,31 @@
     return Object.keys(params).filter(function (k) { return params[k] !== null && params[k] !== undefined; })
       .map(function (k) { return encodeURIComponent(k) + "=" + encodeURIComponent(params[k]); }).join("&");
   }
+  var TOKEN_KEY = "careloop.token";
+  function takeToken() {
+    var fragment = new URLSearchParams(location.hash.replace(/^#/, ""));
+    var given = fragment.get("access_token");
+    if (given) {
+      sessionStorage.setItem(TOKEN_KEY, given);
+      history.replaceState(null, "", location.pathname + location.search);
+    }
+  }
+  function authHeaders(accept) {
+    var headers = { accept: accept };
+    var token = sessionStorage.getItem(TOKEN_KEY);
+    if (token) headers.authorization = "Bearer " + token;
+    return headers;
+  }
+  function refusal(path, response) {
+    if (response.status === 401) return new Error(t("signIn"));
+    if (response.status === 403) return new Error(t("forbidden"));
+    return new Error(path + ": HTTP " + response.status);
+  }
   function urlFor(org) { return "?" + query({ period: state.period, org: org, lang: state.lang }); }
 
   async function getJSON(path, params) {
-    var response = await fetch(API + path + "?" + query(params), { headers: { accept: "application/json" } });
-    if (!response.ok) throw new Error(path + ": HTTP " + response.status);
+    var response = await fetch(API + path + "?" + query(params), { headers: authHeaders("application/json") });
+    if (!response.ok) throw refusal(path, response);
     return response.json();
   }
 
@@ -546,7 +574,27 @@
     navigate(link.dataset.org);
   });
 
+  // Export links: a plain link cannot carry the token, so fetch the file and hand it to the browser.
+  document.addEventListener("click", async function (event) {
+    var link = event.target.closest && event.target.closest("a[data-export]");
+    if (!link) return;
+    event.preventDefault();
+    try {
+      var response = await fetch(link.href, { headers: authHeaders("*/*") });
+      if (!response.ok) throw refusal(link.dataset.export, response);
+      var url = URL.createObjectURL(await response.blob());
+      var save = el("a", { href: url, download: link.dataset.export });
+      document.body.appendChild(save);
+      save.click();
+      save.remove();
+      setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
+    } catch (error) {
+      showError(t("error", { message: error.message }));
+    }
+  });
+
   function init() {
+    takeToken();
     readUrl();
     document.getElementById("period").addEventListener("change", function (event) {
       if (!event.target.value) return;

@@ -15,9 +15,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException
+from fastapi import APIRouter, Depends, Header, HTTPException
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
@@ -32,6 +32,8 @@ from services.routing.repairs.domain import (
     allowed_steps,
 )
 from services.routing.repairs.models import RemediationItem, WorkOrder
+from shared.auth import Principal, Role, current_access, require
+from shared.auth.scoping import org_columns_clause
 from shared.db import UnitOfWork, UnitOfWorkFactory
 from shared.events.repairs import Responsibility, SignerRole
 from shared.events.vocabulary import Department
@@ -344,8 +346,32 @@ def _idempotency_key(header: str | None, body: StepIn) -> str | None:
     return header or body.client_step_id
 
 
+# Who may do what to warranty repairs (DOMAIN.md §4), each only inside their org units.
+READ = require(Role.SITE_TEAM, Role.HANDLER, Role.QUALITY, Role.CUSTOMER_SERVICE, Role.CUSTOMER_MANAGER,
+               Role.EXECUTIVE, Role.ADMINISTRATOR)
+REPAIR = require(Role.SITE_TEAM, Role.HANDLER, Role.QUALITY, Role.CUSTOMER_SERVICE, Role.ADMINISTRATOR)
+QUALITY_ONLY = require(Role.QUALITY, Role.ADMINISTRATOR)
+# Remediation of recurring defects is company-level work led by the quality department.
+REMEDIATE = require(Role.QUALITY, Role.HANDLER, Role.SITE_TEAM, Role.ADMINISTRATOR)
+
+
+def _caller_sees(record: Any) -> bool:
+    access = current_access()
+    return access is not None and access.principal.may_see_org(record.org_group, record.org_subsidiary,
+                                                                record.org_project)
+
+
 def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.RepairCollaborators) -> APIRouter:
     router = APIRouter(tags=["repairs"])
+
+    async def ensure_visible(scope: str, uow: UnitOfWork) -> None:
+        """A work order or remediation outside the caller's org units answers 404, like an unknown one."""
+        kind, _, raw_id = scope.partition(":")
+        record_id = uuid.UUID(raw_id)
+        found = (await service.get_work_order(record_id, uow=uow) if kind == "work_order"
+                 else await service.get_remediation(record_id, uow=uow))
+        if found is None or not _caller_sees(found):
+            raise HTTPException(404, {"error": "not_found", "id": raw_id})
 
     async def run(
         scope: str, endpoint: str, body: StepIn, key_header: str | None,
@@ -356,6 +382,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.RepairCollabor
         key = _idempotency_key(key_header, body)
         try:
             async with uow_factory() as uow:
+                await ensure_visible(scope, uow)
                 if key is not None:
                     stored = await service.replay(scope, key, _fingerprint(endpoint, body), uow=uow)
                     if stored is not None:
@@ -410,25 +437,27 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.RepairCollabor
 
         endpoint.__annotations__["body"] = body_type  # the body's model differs per step
         router.add_api_route(f"/api/v1/work-orders/{{work_order_id}}/{path}", endpoint, methods=["POST"],
-                             response_model=WorkOrderDetailOut, summary=summary)
+                             response_model=WorkOrderDetailOut, summary=summary,
+                             dependencies=[Depends(QUALITY_ONLY if path == "quality-verification" else REPAIR)])
 
     @router.get("/api/v1/work-orders", response_model=list[WorkOrderOut])
-    async def find(assignee: str | None = None, state: WorkOrderState | None = None, project_id: str | None = None,
+    async def find(caller: Annotated[Principal, Depends(READ)], assignee: str | None = None, state: WorkOrderState | None = None, project_id: str | None = None,
                    case_id: uuid.UUID | None = None, open: bool = False, overdue: bool = False) -> list[WorkOrderOut]:
         """My work orders (``?assignee=``), by state, project or case; ``?overdue=true`` for a missed
         24-hour response or a missed due time."""
         async with uow_factory() as uow:
             orders = await service.find_work_orders(
                 uow=uow, assignee=assignee, state=state.value if state else None, project_id=project_id,
-                case_id=case_id, open_only=open, overdue_at=deps.clock() if overdue else None)
+                case_id=case_id, open_only=open, overdue_at=deps.clock() if overdue else None,
+                visible=org_columns_clause(caller, WorkOrder.org_group, WorkOrder.org_subsidiary, WorkOrder.org_project))
             counts = await service.case_counts([o.id for o in orders], uow=uow)
         return [WorkOrderOut(**work_order_out(o, case_count=counts.get(o.id, 0))) for o in orders]
 
-    @router.get("/api/v1/work-orders/{work_order_id}", response_model=WorkOrderDetailOut)
+    @router.get("/api/v1/work-orders/{work_order_id}", response_model=WorkOrderDetailOut, dependencies=[Depends(READ)])
     async def get(work_order_id: uuid.UUID) -> WorkOrderDetailOut:
         async with uow_factory() as uow:
             work_order = await service.get_work_order(work_order_id, uow=uow)
-            if work_order is None:
+            if work_order is None or not _caller_sees(work_order):
                 raise HTTPException(404, {"error": "not_found", "id": str(work_order_id)})
             return await work_order_detail(uow, work_order)
 
@@ -468,18 +497,21 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.RepairCollabor
     # --- remediation of recurring defects --------------------------------------------------------
 
     @router.get("/api/v1/remediations", response_model=list[RemediationOut])
-    async def remediations(project_id: str | None = None, state: RemediationState | None = None
-                           ) -> list[RemediationOut]:
+    async def remediations(caller: Annotated[Principal, Depends(READ)], project_id: str | None = None,
+                           state: RemediationState | None = None) -> list[RemediationOut]:
         async with uow_factory() as uow:
-            items = await service.find_remediations(uow=uow, project_id=project_id,
-                                                    state=state.value if state else None)
+            items = await service.find_remediations(
+                uow=uow, project_id=project_id, state=state.value if state else None,
+                visible=org_columns_clause(caller, RemediationItem.org_group, RemediationItem.org_subsidiary,
+                                           RemediationItem.org_project))
         return [RemediationOut(**remediation_out(i)) for i in items]
 
-    @router.get("/api/v1/remediations/{remediation_id}", response_model=RemediationDetailOut)
+    @router.get("/api/v1/remediations/{remediation_id}", response_model=RemediationDetailOut,
+                dependencies=[Depends(READ)])
     async def remediation(remediation_id: uuid.UUID) -> RemediationDetailOut:
         async with uow_factory() as uow:
             item = await service.get_remediation(remediation_id, uow=uow)
-            if item is None:
+            if item is None or not _caller_sees(item):
                 raise HTTPException(404, {"error": "not_found", "id": str(remediation_id)})
             return await remediation_detail(uow, item)
 
@@ -500,7 +532,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.RepairCollabor
 
         endpoint.__annotations__["body"] = body_type
         router.add_api_route(f"/api/v1/remediations/{{remediation_id}}/{path}", endpoint, methods=["POST"],
-                             response_model=RemediationDetailOut, summary=summary)
+                             response_model=RemediationDetailOut, summary=summary, dependencies=[Depends(REMEDIATE)])
 
     remediation_step("plan", RemediationPlanIn, service.plan_remediation,
                      "The company-level remediation plan for a recurring defect (质量通病)",
@@ -515,12 +547,12 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.RepairCollabor
                                 "signature_ref": b.signature_ref, "evaluation": b.evaluation,
                                 "effective": b.effective})
 
-    @router.get("/api/v1/repair-projects/{project_id}", response_model=ProjectOut)
+    @router.get("/api/v1/repair-projects/{project_id}", response_model=ProjectOut, dependencies=[Depends(READ)])
     async def project(project_id: str) -> ProjectOut:
         """Routing's copy of a project (from intake's ProjectRegistered): what the warranty check uses."""
         async with uow_factory() as uow:
             found = await service.get_project(project_id, uow=uow)
-        if found is None:
+        if found is None or not _caller_sees(found):
             raise HTTPException(404, {"error": "not_found", "project_id": project_id})
         return ProjectOut(project_id=found.project_id, name=found.name, stage=found.stage,
                           completion_date=found.completion_date, warranty_end=found.warranty_end,

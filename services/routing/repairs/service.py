@@ -845,8 +845,11 @@ async def remember(scope: str, key: str, status_code: int, response: Any, *, uow
 async def find_work_orders(
     *, uow: UnitOfWork, assignee: str | None = None, state: str | None = None, project_id: str | None = None,
     case_id: uuid.UUID | None = None, open_only: bool = False, overdue_at: datetime | None = None, limit: int = 200,
+    visible: Any | None = None,
 ) -> list[WorkOrder]:
     query = sa.select(WorkOrder).order_by(WorkOrder.requested_at.desc()).limit(limit)
+    if visible is not None:
+        query = query.where(visible)
     if assignee:
         query = query.where(WorkOrder.assignee == assignee)
     if state:
@@ -903,8 +906,10 @@ async def photos_of(work_order_id: uuid.UUID, *, uow: UnitOfWork) -> list[WorkOr
 
 
 async def find_remediations(*, uow: UnitOfWork, project_id: str | None = None, state: str | None = None,
-                            limit: int = 200) -> list[RemediationItem]:
+                            limit: int = 200, visible: Any | None = None) -> list[RemediationItem]:
     query = sa.select(RemediationItem).order_by(RemediationItem.detected_at.desc()).limit(limit)
+    if visible is not None:
+        query = query.where(visible)
     if project_id:
         query = query.where(RemediationItem.project_id == project_id)
     if state:

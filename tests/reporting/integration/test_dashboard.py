@@ -25,6 +25,7 @@ from dashboard_history import EXPECTED, PERIOD, STAFF, FixedClock, history, publ
 from fastapi import FastAPI
 
 from services.reporting.app import create_app
+from shared.testing.auth import operator_headers, operator_token
 from shared.settings import Settings
 from shared.testing.services import eventually
 
@@ -137,7 +138,7 @@ async def test_the_dashboard_draws_the_hand_worked_month_in_both_languages_and_d
 
     async with serving(create_app(migrated, clock=FixedClock())) as base:
         await publish(migrated, history())
-        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+        async with httpx.AsyncClient(base_url=base, timeout=10, headers=operator_headers()) as http:
             await eventually(lambda: key_figures(http), until=lambda figures: figures == SETTLED, timeout=60)
 
         async with async_playwright() as playwright:
@@ -154,7 +155,8 @@ async def test_the_dashboard_draws_the_hand_worked_month_in_both_languages_and_d
                 page.on("request", lambda r: None if r.url.startswith((base, "data:")) else elsewhere.append(r.url))
 
                 # --- the group, in Chinese (the default) ------------------------------------------
-                await page.goto(f"{base}/dashboard?period={PERIOD}&org=hx")
+                # The token comes in the URL fragment, as an identity provider hands it over.
+                await page.goto(f"{base}/dashboard?period={PERIOD}&org=hx#access_token={operator_token()}")
                 await ready(page, "hx")
                 assert await page.evaluate("document.documentElement.lang") == "zh-CN"
                 assert await page.inner_text('[data-kpi="complaints"] h2') == "本月投诉"

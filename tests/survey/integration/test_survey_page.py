@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from playwright.async_api import async_playwright
 
 from services.survey.app import create_app
+from shared.testing.auth import operator_headers
 from shared.events import RepairAccepted, RepairAcceptedData
 from shared.settings import Settings
 from shared.testing.services import eventually
@@ -74,7 +75,7 @@ async def test_a_household_answers_a_return_visit_in_the_browser_once(migrated: 
                                 defect_kind="leak", in_warranty=True, requested_at=now, accepted_at=now,
                                 owner_signature_ref="sig-o", contractor_signature_ref="sig-c"),
         org=ORG, aggregate_id=uuid.uuid4(), occurred_at=now, producer="routing")
-    async with serving(app, port) as base, httpx.AsyncClient(base_url=base) as api:
+    async with serving(app, port) as base, httpx.AsyncClient(base_url=base, headers=operator_headers()) as api:
         await publish(migrated, repair)
         [issued] = await events_on(migrated, "SurveyInvitationIssued", until=lambda e: len(e) >= 1)
         link = issued["data"]["link"]
