@@ -125,6 +125,13 @@ def text_similarity(a: str, b: str) -> float:
     return shared / (len(x) + len(y) - shared)
 
 
+def can_link(*, kind: FeedbackKind, customer_id: uuid.UUID | None, unit: str | None) -> bool:
+    """Whether feedback could ever be linked, to earlier feedback or by later feedback: a duplicate
+    needs a known customer or unit, an incident group a complaint or repair request. When it could
+    not, nothing about its project's other feedback matters to it, nor it to them."""
+    return customer_id is not None or unit is not None or kind in GROUPABLE_KINDS
+
+
 def link(
     *,
     kind: FeedbackKind,
@@ -139,24 +146,22 @@ def link(
     (other households, same defect). Never drops anything: links only."""
     best_duplicate: tuple[float, PriorFeedback] | None = None
     best_incident: tuple[float, PriorFeedback] | None = None
+    groupable = kind in GROUPABLE_KINDS
     for earlier in prior:
         if abs(received_at - earlier.received_at) > policy.window:
             continue
-        similarity = text_similarity(text, earlier.text)
         same_party = (customer_id is not None and customer_id == earlier.customer_id) or (
             unit is not None and unit == earlier.unit
         )
+        if not same_party and not (groupable and earlier.kind in GROUPABLE_KINDS):
+            continue  # neither a duplicate nor the same incident, however alike the texts
+        similarity = text_similarity(text, earlier.text)
         if same_party:
             if similarity >= policy.duplicate_similarity and (
                 best_duplicate is None or similarity > best_duplicate[0]
             ):
                 best_duplicate = (similarity, earlier)
-        elif (
-            kind in GROUPABLE_KINDS
-            and earlier.kind in GROUPABLE_KINDS
-            and similarity >= policy.incident_similarity
-            and (best_incident is None or similarity > best_incident[0])
-        ):
+        elif similarity >= policy.incident_similarity and (best_incident is None or similarity > best_incident[0]):
             best_incident = (similarity, earlier)
     if best_duplicate is not None:
         original = best_duplicate[1]

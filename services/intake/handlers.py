@@ -26,7 +26,11 @@ def build_handlers(*, receive: service.Receiver) -> dict[str, Handler]:
         correlation_id = message.correlation_id or uuid.uuid5(SUBMISSION_NAMESPACE, f"corr:{message.event_id}")
         submission = message  # an InboundFeedback is a FeedbackSubmission
         try:
-            await receive(submission, uow=uow, correlation_id=correlation_id, staff_required=False)
+            # A batch's feedback rows go out together at its commit (or when a later submission of
+            # the same project must see them).
+            await receive(
+                submission, uow=uow, correlation_id=correlation_id, staff_required=False, defer_insert=True
+            )
         except (domain.SubmissionRefused, domain.IdempotencyConflict) as exc:
             raise PermanentError(str(exc)) from exc
 

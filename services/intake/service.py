@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -43,11 +45,16 @@ async def receive_feedback(
     working_time: WorkingTime | None = None,
     resolve_customer: CustomerResolver | None = None,
     policy: domain.DuplicatePolicy = domain.DuplicatePolicy(),
+    defer_insert: bool = False,
 ) -> Receipt:
     """Record one piece of customer information and queue its FeedbackReceived.
 
     A retry (same idempotency key, or same source system and external id) returns the original
     feedback id and queues nothing. Raises SubmissionRefused or IdempotencyConflict.
+
+    ``defer_insert`` (a consumer applying many submissions in one transaction) leaves the feedback
+    row to the unit of work's deferred writes, so that a batch's rows go out together; a later
+    submission of the same project in that transaction flushes them before it looks for links.
     """
     now = clock()
     received_by = domain.received_by_of(submission, staff_required=staff_required)
@@ -61,13 +68,18 @@ async def receive_feedback(
         await uow.session.flush()
     db = await uow.session.connection()
     locked = False
+    # Only feedback that could be linked (or be linked to) waits for its project's lock.
+    linkable = project_id is not None and domain.can_link(
+        kind=submission.kind, customer_id=submission.customer_id, unit=submission.unit
+    )
     if key is not None:
         request_hash = domain.fingerprint(submission)
         # Concurrent retries queue on this row's unique index until the first one commits. The
         # project's lock is taken in the same statement, after the claim (so every transaction
         # takes the two in the same order), and only when the claim succeeds: a retry links nothing.
         claim = {"idempotency_key": key, "request_hash": request_hash, "feedback_id": feedback_id}
-        if project_id is not None and submission.contact is None:
+        if linkable and submission.contact is None:
+            assert project_id is not None
             claimed = await db.execute(_CLAIM_AND_LOCK, {**claim, "lock_key": _lock_key(project_id)})
             locked = True
         else:
@@ -87,12 +99,18 @@ async def receive_feedback(
         if uow.session.new or uow.session.dirty or uow.session.deleted:
             await uow.session.flush()
     links = domain.Links()
-    if project_id is not None:
+    if project_id is not None and domain.can_link(
+        kind=submission.kind, customer_id=customer_id, unit=submission.unit
+    ):
         # One project's feedback is linked one at a time, so two near-identical reports arriving
         # together still see each other. The lookup is a statement of its own after the lock, so
         # that its snapshot includes whatever the previous holder committed.
         if not locked:
             await db.execute(_LOCK, {"lock_key": _lock_key(project_id)})
+        deferred = _deferred_projects.get(uow)
+        if deferred and project_id in deferred:
+            await uow.flush()  # this transaction's earlier rows of the project must be seen
+            deferred.clear()
         rows = await db.execute(
             _RECENT,
             {"project_id": project_id, "since": received_at - policy.window, "until": received_at + policy.window},
@@ -105,31 +123,33 @@ async def receive_feedback(
         if links.group_founder is not None:
             await db.execute(_FOUND_GROUP, {"founder": links.group_founder})
     in_working_time = working_time(received_at, submission.org.as_path()) if working_time else None
-    await db.execute(
-        _INSERT_FEEDBACK,
-        {
-            "id": feedback_id,
-            "kind": submission.kind.value,
-            "channel": submission.channel.value,
-            "text": submission.text,
-            "received_at": received_at,
-            "received_by": received_by,
-            "in_working_time": in_working_time,
-            "customer_id": customer_id,
-            "project_id": project_id,
-            "project_stage": submission.project_stage.value if submission.project_stage else None,
-            "unit": submission.unit,
-            "org_group": submission.org.group,
-            "org_subsidiary": submission.org.subsidiary,
-            "org_project": submission.org.project,
-            "attachments": list(submission.attachments),
-            "source_system": submission.source_system,
-            "external_id": submission.external_id,
-            "duplicate_of": links.duplicate_of,
-            "incident_group_id": links.incident_group_id,
-            "correlation_id": correlation_id,
-        },
-    )
+    row = {
+        "id": feedback_id,
+        "kind": submission.kind.value,
+        "channel": submission.channel.value,
+        "text": submission.text,
+        "received_at": received_at,
+        "received_by": received_by,
+        "in_working_time": in_working_time,
+        "customer_id": customer_id,
+        "project_id": project_id,
+        "project_stage": submission.project_stage.value if submission.project_stage else None,
+        "unit": submission.unit,
+        "org_group": submission.org.group,
+        "org_subsidiary": submission.org.subsidiary,
+        "org_project": submission.org.project,
+        "attachments": list(submission.attachments),
+        "source_system": submission.source_system,
+        "external_id": submission.external_id,
+        "duplicate_of": links.duplicate_of,
+        "incident_group_id": links.incident_group_id,
+        "correlation_id": correlation_id,
+    }
+    if defer_insert:
+        uow.defer(_INSERT_FEEDBACK, row, row=("intake.feedback", feedback_id))
+        _deferred_projects.setdefault(uow, set()).add(project_id)
+    else:
+        await db.execute(_INSERT_FEEDBACK, row)
     uow.publish(
         domain.feedback_received(
             submission, feedback_id=feedback_id, received_at=received_at, received_by=received_by,
@@ -138,6 +158,11 @@ async def receive_feedback(
         )
     )
     return Receipt(feedback_id, True, links.duplicate_of, links.incident_group_id)
+
+
+#: Per unit of work, the projects whose feedback rows it holds deferred (not yet flushed); stale
+#: entries (after a commit or another flush) only cost an empty flush.
+_deferred_projects: weakref.WeakKeyDictionary[Any, set[str | None]] = weakref.WeakKeyDictionary()
 
 
 def _lock_key(project_id: str) -> str:

@@ -128,3 +128,36 @@ async def test_inbound_topic_validates_like_http_and_dead_letters_what_it_refuse
     assert reasons["CC-4"]["x-dlq-kind"] == "schema-invalid" and "contact.phone" in reasons["CC-4"]["x-dlq-reason"]
     assert "not a valid" in reasons["CC-4"]["x-dlq-reason"]
     assert await feedback_rows(migrated, "来电报修 CC-1") == 1
+
+
+async def test_inbound_submissions_of_one_batch_are_linked_as_if_they_came_one_by_one(migrated: Settings) -> None:
+    def inbound(external_id: str, text: str, **overrides: object) -> bytes:
+        message = {"source_system": "callcentre", "external_id": external_id, "kind": "complaint",
+                   "channel": "phone", "text": text, "org": ORG}
+        message.update(overrides)
+        return json.dumps(message, ensure_ascii=False).encode()
+
+    # Published before intake starts, on one partition: the consumer takes them as one batch, in order.
+    for external_id, text, overrides in [
+        ("B-1", "5栋1102厨房下水道堵塞，污水倒灌", {"unit": "5-1102"}),
+        ("B-2", "5栋1102厨房下水道堵塞,污水倒灌!", {"unit": "5-1102", "channel": "wechat"}),
+        ("B-3", "5栋电梯困人，按警铃无人应答", {"unit": "5-0301", "kind": "repair_request"}),
+        ("B-4", "5栋电梯困人，按警铃无人应答！", {"unit": "5-0902"}),
+        ("B-5", "5栋1102厨房下水道堵塞，污水倒灌", {"kind": "inquiry"}),  # no unit, no customer: never linked
+    ]:
+        await publish_raw(migrated, INBOUND_FEEDBACK, inbound(external_id, text, **overrides), key=b"one-batch")
+    async with running_service(create_app(migrated)):
+        records = await read_topic(migrated, FEEDBACK_RECEIVED, until=lambda r: len(r) >= 5)
+    by_external = {e["data"]["external_id"]: e["data"] for e in map(json.loads, (r.value for r in records))}
+    assert sorted(by_external) == ["B-1", "B-2", "B-3", "B-4", "B-5"]
+    first, leak_again = by_external["B-1"], by_external["B-2"]
+    assert first["duplicate_of"] is None and leak_again["duplicate_of"] == first["feedback_id"]
+    founder = by_external["B-3"]["feedback_id"]
+    assert by_external["B-4"]["incident_group_id"] == founder
+    assert by_external["B-5"]["duplicate_of"] is None and by_external["B-5"]["incident_group_id"] is None
+    conn = await asyncpg.connect(migrated.db.admin_url)
+    try:
+        assert await conn.fetchval("SELECT incident_group_id FROM intake.feedback WHERE id = $1",
+                                   uuid.UUID(founder)) == uuid.UUID(founder)
+    finally:
+        await conn.close()

@@ -125,3 +125,14 @@ def test_the_event_carries_what_routing_needs() -> None:
     assert (event.data.unit, event.data.in_working_time, event.data.received_by) == ("3-2-1201", True, "cs-7")
     assert event.data.attachments == ("s3://photos/a.jpg",)
     assert (event.data.source_system, event.data.external_id) == ("erp", "T-9")
+
+
+def test_only_feedback_with_a_party_or_a_groupable_kind_can_be_linked() -> None:
+    from services.intake.domain import can_link
+
+    assert can_link(kind=FeedbackKind.INQUIRY, customer_id=None, unit="3-1201")
+    assert can_link(kind=FeedbackKind.PRAISE, customer_id=uuid.uuid4(), unit=None)
+    assert can_link(kind=FeedbackKind.COMPLAINT, customer_id=None, unit=None)
+    assert can_link(kind=FeedbackKind.REPAIR_REQUEST, customer_id=None, unit=None)
+    assert not can_link(kind=FeedbackKind.INQUIRY, customer_id=None, unit=None)
+    assert not can_link(kind=FeedbackKind.SUGGESTION, customer_id=None, unit=None)
