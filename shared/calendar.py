@@ -12,6 +12,7 @@ calendar falls back to the unit's plain weekday rules and says so, instead of fa
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -66,16 +67,24 @@ class ChineseCalendarHolidays:
 
     def is_workday(self, day: date) -> bool:
         try:
-            return bool(chinese_calendar.is_workday(day))
+            return _national_day(day)[0]
         except NotImplementedError as exc:  # the package's word for "year not covered"
             raise HolidayDataUnavailable(str(exc)) from exc
 
     def holiday_name(self, day: date) -> str | None:
         try:
-            _, name = chinese_calendar.get_holiday_detail(day)
+            return _national_day(day)[1]
         except NotImplementedError as exc:
             raise HolidayDataUnavailable(str(exc)) from exc
-        return name if isinstance(name, str) else None
+
+
+# Every piece of feedback and every deadline asks about the same few days: the package's answers
+# (fixed for an installed version) are remembered. A year it does not cover raises, uncached.
+@functools.lru_cache(maxsize=4096)
+def _national_day(day: date) -> tuple[bool, str | None]:
+    workday = bool(chinese_calendar.is_workday(day))
+    _, name = chinese_calendar.get_holiday_detail(day)
+    return workday, name if isinstance(name, str) else None
 
 
 def _parse_clock(text: str) -> time:
