@@ -1,0 +1,322 @@
+"""Fault injection on the real broker and PostgreSQL: crashes at the commit/publish windows,
+rebalances, redeliveries, poison, a database restart and a paused broker.
+
+Each scenario streams complaints through intake (``inbound.feedback``) → routing → reporting, run
+as their own processes, breaks something in the middle, and ends with the checker of
+``faultkit.check_effects``: every message's effects at every stage counted, expected exactly once,
+the dead-letter topics holding exactly the bad records with their reasons, and every case's
+deadlines equal to what the business calendar gives. The counts are printed (``-s`` shows them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+from faultkit import (
+    Fleet,
+    Workload,
+    assert_exactly_once,
+    check_effects,
+    committed_offsets,
+    produce,
+    progress,
+    read_until_quiet,
+    replay,
+    settle,
+    wait_consumed,
+)
+from shared.settings import SERVICES, Settings
+from shared.testing.infra import Infrastructure, create_database, drop_database, test_settings
+from shared.testing.services import migrate
+from shared.topics import EVENT_TOPICS, INBOUND_FEEDBACK
+
+pytestmark = [pytest.mark.faults, pytest.mark.integration]
+
+PIPELINE = ("intake", "routing", "reporting")
+
+
+async def start_pipeline(fleet: Fleet, faults: dict[str, dict[str, str]] | None = None) -> None:
+    """intake, routing and reporting, one replica each, started side by side."""
+    faults = faults or {}
+    replicas = [await fleet.start(s, faults=faults.get(s), wait=False) for s in PIPELINE]
+    await asyncio.gather(*(fleet.ready(r) for r in replicas))
+
+
+def timed(scenario: str, started: float) -> None:
+    print(f"[faults] {scenario}: {time.monotonic() - started:.1f} s", flush=True)
+
+
+# --- 1. SIGKILL between commit and publish, between a consumer's commit and its offset commit --
+
+
+async def test_sigkill_at_the_commit_windows_loses_and_doubles_nothing(migrated: Settings, tmp_path: Path) -> None:
+    started = time.monotonic()
+    workload = Workload()
+    fleet = Fleet(migrated, log_dir=tmp_path)
+    # Per commit that leaves offsets or outbox rows at stake, and per record the broker acknowledged
+    # to a relay; at most 4 kills at each window, so that the stream finishes.
+    faults = {"CARELOOP_FAULT_KILL_AFTER_COMMIT": "0.05", "CARELOOP_FAULT_KILL_AFTER_PUBLISH": "0.01",
+              "CARELOOP_FAULT_MAX_KILLS": "4"}
+    n = 500
+    try:
+        await start_pipeline(fleet, {s: faults for s in PIPELINE})
+        records = workload.messages(0, n)
+        records[n // 2:n // 2] = workload.poison(0)
+        stream = asyncio.create_task(produce(migrated, records, rate=60))
+        while not stream.done():  # and the test kills a replica at random now and then
+            await asyncio.sleep(random.uniform(1.5, 3.5))
+            await fleet.keep_alive()
+            if random.random() < 0.5 and (alive := [r for r in fleet.replicas if r.alive]):
+                fleet.kill(random.choice(alive))
+        await stream
+        await settle(migrated, expected=n, fleet=fleet, timeout=240)
+    finally:
+        await fleet.close()
+    kills = fleet.kills_by_window()
+    print(f"[faults] kills injected at the windows: {kills}; killed by the test at random: {fleet.test_kills}; "
+          f"replicas respawned: {fleet.respawns}", flush=True)
+    assert_exactly_once(await check_effects(migrated, workload), "sigkill at commit windows")
+    assert sum(kills.values()) + fleet.test_kills >= 3
+    assert any("after-consumer-commit" in k for k in kills), kills
+    assert any("after-publish-before-mark" in k for k in kills), kills
+    timed("sigkill at commit windows", started)
+
+
+# --- 2. routing scaled 1 → 3 → 1 in the middle of a stream ---------------------------------------
+
+
+async def test_routing_scaled_out_and_back_mid_stream(migrated: Settings, tmp_path: Path) -> None:
+    started = time.monotonic()
+    workload = Workload()
+    fleet = Fleet(migrated, log_dir=tmp_path)
+    n = 600
+    try:
+        await start_pipeline(fleet)
+        first = asyncio.create_task(produce(migrated, workload.messages(0, 200), rate=50))
+        extra = [await fleet.start("routing", wait=False) for _ in range(2)]  # scale out mid-stream
+        await asyncio.gather(*(fleet.ready(r) for r in extra))
+        cases_at_three = (await progress(migrated))["cases"]
+        await first
+        second = asyncio.create_task(produce(migrated, workload.messages(200, 400), rate=50))
+        await asyncio.sleep(3)
+        await asyncio.gather(*(fleet.stop(r) for r in extra))  # and back, while the stream still runs
+        cases_at_one = (await progress(migrated))["cases"]
+        await second
+        await settle(migrated, expected=n, timeout=240)
+    finally:
+        await fleet.close()
+    print(f"[faults] scaled to 3 routing replicas at {cases_at_three} cases, back to 1 at {cases_at_one} of {n}",
+          flush=True)
+    assert cases_at_one < n, "the stream ended before routing was scaled back; slow it down"
+    assert_exactly_once(await check_effects(migrated, workload), "routing 1→3→1")
+    timed("routing 1→3→1", started)
+
+
+# --- 3. the same events delivered twice and out of order -----------------------------------------
+
+
+async def duplicates_and_disorder(settings: Settings, tmp_path: Path, *, break_inbox: bool) -> None:
+    """Every inbound message twice, shuffled; then every event routing published delivered to
+    reporting again, newest first. ``break_inbox`` disables reporting's inbox (the proof that the
+    checker can fail)."""
+    workload = Workload()
+    fleet = Fleet(settings, log_dir=tmp_path)
+    n = 200
+    try:
+        await start_pipeline(fleet, {"reporting": {"CARELOOP_FAULT_BREAK_INBOX": "1"} if break_inbox else {}})
+        records = workload.messages(0, n) * 2
+        random.shuffle(records)
+        await produce(settings, records)
+        await settle(settings, expected=n)
+        case_topics = sorted({f"{settings.topic_prefix}{t}" for t in EVENT_TOPICS.values()
+                              if t.startswith("case.") or t == "complaint.classified"})
+        published = await read_until_quiet(settings, [t[len(settings.topic_prefix):] for t in case_topics])
+        last = await replay(settings, list(reversed(published)))
+        await wait_consumed(settings, "reporting.views", last)
+        await settle(settings, expected=n, quiet_s=1.0)
+    finally:
+        await fleet.close()
+    print(f"[faults] redelivered {len(records) - n} inbound duplicates and {len(published)} case events "
+          f"(newest first){' with reporting inbox DISABLED' if break_inbox else ''}", flush=True)
+    assert_exactly_once(await check_effects(settings, workload),
+                        "duplicates + disorder" + (" (inbox disabled)" if break_inbox else ""))
+
+
+async def test_events_delivered_twice_and_out_of_order_count_once(migrated: Settings, tmp_path: Path) -> None:
+    started = time.monotonic()
+    await duplicates_and_disorder(migrated, tmp_path, break_inbox=False)
+    timed("duplicates + disorder", started)
+
+
+async def test_the_checker_catches_a_disabled_inbox(migrated: Settings, tmp_path: Path) -> None:
+    """The duplicate scenario must fail when reporting's inbox is switched off in its process."""
+    started = time.monotonic()
+    with pytest.raises(AssertionError, match="doubled:reporting-escalations") as failure:
+        await duplicates_and_disorder(migrated, tmp_path, break_inbox=True)
+    print(f"[faults] as it should, the checker failed: {str(failure.value)[:300]}", flush=True)
+    timed("disabled inbox caught", started)
+
+
+# --- 4. poison and schema-invalid records in the middle of a stream ------------------------------
+
+
+async def test_poison_goes_to_the_dlq_and_the_partition_keeps_flowing(migrated: Settings, tmp_path: Path) -> None:
+    started = time.monotonic()
+    workload = Workload()
+    fleet = Fleet(migrated, log_dir=tmp_path)
+    n = 300
+    try:
+        await start_pipeline(fleet)
+        good = workload.messages(0, n)
+        # Bad records on every partition, each followed by good ones: a stuck partition would lose them.
+        stream: list[tuple[bytes, bytes, int | None]] = []
+        for i, (key, value) in enumerate(good):
+            stream.append((key, value, None))
+            if i % 60 == 30:
+                stream.extend((k, v, p) for p, (k, v) in enumerate(workload.poison(i)))
+        await produce_to_partitions(migrated, stream)
+        await settle(migrated, expected=n)
+    finally:
+        await fleet.close()
+    effects = await check_effects(migrated, workload)
+    assert effects.counts["dead-letters"] == len(workload.bad)
+    assert_exactly_once(effects, "poison mid-stream")
+    timed("poison mid-stream", started)
+
+
+async def produce_to_partitions(settings: Settings, stream: list[tuple[bytes, bytes, int | None]]) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    from shared.messaging.kafka import bootstrap
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap(settings), enable_idempotence=False, acks="all")
+    await producer.start()
+    try:
+        partitions = sorted(await producer.partitions_for(f"{settings.topic_prefix}{INBOUND_FEEDBACK}"))
+        deliveries = [await producer.send(f"{settings.topic_prefix}{INBOUND_FEEDBACK}", value=v, key=k,
+                                          partition=None if p is None else partitions[p % len(partitions)])
+                      for k, v, p in stream]
+        await asyncio.gather(*deliveries)
+    finally:
+        await producer.stop()
+
+
+# --- 5. PostgreSQL stopped and restarted mid-stream ----------------------------------------------
+
+
+async def test_postgres_restart_mid_stream_advances_no_offset_past_uncommitted_work(
+    infra: Infrastructure, tmp_path: Path
+) -> None:
+    from shared.devstack import EmbeddedPostgres
+
+    started = time.monotonic()
+    # A server of its own: stopping the shared one would break every other test.
+    pg = await asyncio.to_thread(EmbeddedPostgres(tmp_path / "pgdata", database="postgres").start)
+    url = await create_database(pg.admin_url)
+    settings = test_settings(infra, database_url=url)
+    await migrate(settings, SERVICES)
+    workload = Workload()
+    fleet = Fleet(settings, log_dir=tmp_path)
+    n = 500
+    try:
+        await start_pipeline(fleet)
+        records = workload.messages(0, n)
+        records[n // 3:n // 3] = workload.poison(0)
+        stream = asyncio.create_task(produce(settings, records, rate=80))
+        await asyncio.sleep(2.5)
+        before = await progress(settings)
+        await asyncio.to_thread(pg.stop)
+        await asyncio.sleep(1.0)  # a batch in flight when the server went away has failed by now
+        frozen = await committed_offsets(settings, "intake.inbound")
+        await asyncio.sleep(4.0)
+        still = await committed_offsets(settings, "intake.inbound")
+        await asyncio.to_thread(pg.start)
+        await stream
+        await settle(settings, expected=n, fleet=fleet, timeout=240)
+        effects = await check_effects(settings, workload)
+    finally:
+        await fleet.close()
+        await drop_database(pg.admin_url, url)
+        await asyncio.to_thread(pg.stop)
+    print(f"[faults] PostgreSQL stopped at {before['feedback']} feedback / {before['facts']} facts for 5 s; "
+          f"intake offsets while it was down: {sum(frozen.values())} then {sum(still.values())}", flush=True)
+    assert still == frozen, "an offset advanced while the database was down"
+    assert before["facts"] < n, "the stream ended before the database was stopped"
+    assert_exactly_once(effects, "PostgreSQL restart")
+    timed("PostgreSQL restart", started)
+
+
+# --- 6. the broker paused (SIGSTOP) and resumed ----------------------------------------------------
+
+
+async def test_paused_broker_outbox_holds_events_and_drains_after(infra: Infrastructure, migrated: Settings,
+                                                                  tmp_path: Path) -> None:
+    import os
+    import signal
+
+    from shared.devstack import EmbeddedKafka
+    from shared.settings import KafkaSettings
+
+    started = time.monotonic()
+    # A broker of its own, whatever the suite runs on: SIGSTOP needs a process the test owns, and
+    # pausing the shared broker would stall every other test.
+    kafka = await asyncio.to_thread(EmbeddedKafka(log_path=tmp_path / "tansu.log").start)
+    settings = migrated.model_copy(update={"kafka": KafkaSettings(bootstrap_servers=kafka.bootstrap_servers,
+                                                                  partitions=3)})
+    workload = Workload()
+    fleet = Fleet(settings, log_dir=tmp_path)
+    n = 1200
+    assert kafka.process is not None
+    try:
+        await migrate(settings, [])  # the topics, on this broker
+        await produce(settings, workload.messages(0, n))
+        await start_pipeline(fleet)
+        await wait_for(lambda p: p["feedback"] >= 100, settings)
+        os.kill(kafka.process.pid, signal.SIGSTOP)
+        try:
+            await asyncio.sleep(1.0)
+            paused = await progress(settings)
+            held = paused["unpublished"]
+            published_then = await published_count(settings)
+            await asyncio.sleep(4.0)
+            published_later = await published_count(settings)
+            held = max(held, (await progress(settings))["unpublished"])
+        finally:
+            os.kill(kafka.process.pid, signal.SIGCONT)
+        await settle(settings, expected=n, fleet=fleet, timeout=240)
+        effects = await check_effects(settings, workload)
+    finally:
+        await fleet.close()
+        await asyncio.to_thread(kafka.stop)
+    print(f"[faults] broker paused 5 s at {paused['feedback']} feedback: outbox held {held} events, "
+          f"published while paused: {published_later - published_then}", flush=True)
+    assert held > 0, "nothing was waiting in an outbox while the broker was paused"
+    assert published_later == published_then, "rows were marked published while the broker was paused"
+    assert_exactly_once(effects, "broker paused")
+    timed("broker paused", started)
+
+
+async def wait_for(condition, settings: Settings, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition(await progress(settings)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached within {timeout}s: {await progress(settings)}")
+        await asyncio.sleep(0.1)
+
+
+async def published_count(settings: Settings) -> int:
+    from faultkit import _connect
+
+    conn = await _connect(settings)
+    try:
+        return int(await conn.fetchval(
+            "SELECT (SELECT count(*) FROM intake.outbox WHERE published_at IS NOT NULL)"
+            " + (SELECT count(*) FROM routing.outbox WHERE published_at IS NOT NULL)"
+            " + (SELECT count(*) FROM reporting.outbox WHERE published_at IS NOT NULL)"))
+    finally:
+        await conn.close()
