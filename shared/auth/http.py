@@ -46,6 +46,7 @@ class Access:
         return self.method not in ("GET", "HEAD", "OPTIONS")
 
 
+_PRINCIPAL_KEY = "careloop.principal"
 _access: contextvars.ContextVar[Access | None] = contextvars.ContextVar("careloop_access", default=None)
 
 
@@ -65,7 +66,8 @@ def _unauthorized(reason: str, *, error: str | None) -> HTTPException:
 
 
 async def authenticate(request: Request) -> Principal:
-    cached = getattr(request.state, "principal", None)
+    # Cached in the ASGI scope, which is this request's own (request.state may be shared lifespan state).
+    cached = request.scope.get(_PRINCIPAL_KEY)
     if isinstance(cached, Principal):
         return cached
     header = request.headers.get("authorization", "")
@@ -82,7 +84,7 @@ async def authenticate(request: Request) -> Principal:
     except TokenRefused as exc:
         log.info("token refused", extra={"reason": exc.reason, "path": _route_of(request)})
         raise _unauthorized(exc.reason, error=exc.error if exc.error != "server_error" else "invalid_token") from exc
-    request.state.principal = principal
+    request.scope[_PRINCIPAL_KEY] = principal
     return principal
 
 
@@ -115,9 +117,26 @@ def require(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
     return caller
 
 
-def declared_roles(route: APIRoute) -> frozenset[Role] | None:
+def api_routes(routes: Iterable[Any], prefix: str = "", inherited: tuple[Any, ...] = ()
+               ) -> Iterable[tuple[str, APIRoute, tuple[Any, ...]]]:
+    """Every APIRoute with its full path and the dependencies it inherits from router inclusion
+    (recent FastAPI keeps included routers as such instead of copying their routes)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield prefix + route.path, route, inherited
+        elif (original := getattr(route, "original_router", None)) is not None:
+            context = getattr(route, "include_context", None)
+            yield from api_routes(original.routes, prefix + (getattr(context, "prefix", "") or ""),
+                                  inherited + tuple(getattr(context, "dependencies", None) or ()))
+
+
+def declared_roles(route: APIRoute, inherited: tuple[Any, ...] = ()) -> frozenset[Role] | None:
     """The roles a route admits (the intersection of every ``require`` on it), or None."""
     found: list[frozenset[Role]] = []
+    for dep in inherited:
+        roles = getattr(getattr(dep, "dependency", None), "careloop_roles", None)
+        if roles is not None:
+            found.append(roles)
 
     def walk(dependant: Any) -> None:
         for dep in dependant.dependencies:
@@ -140,8 +159,11 @@ def is_public(path: str) -> bool:
 
 
 def check_routes_declare_roles(routes: Iterable[Any]) -> None:
-    missing = [f"{sorted(r.methods)} {r.path}" for r in routes
-               if isinstance(r, APIRoute) and not is_public(r.path) and declared_roles(r) is None]
+    found = list(api_routes(routes))
+    if not found:
+        raise RuntimeError("no API routes found to check: has FastAPI changed how it keeps routers?")
+    missing = [f"{sorted(r.methods)} {path}" for path, r, inherited in found
+               if not is_public(path) and declared_roles(r, inherited) is None]
     if missing:
         raise RuntimeError("routes that do not say which roles may call them: " + ", ".join(missing))
 
@@ -149,10 +171,10 @@ def check_routes_declare_roles(routes: Iterable[Any]) -> None:
 def access_table(app: FastAPI) -> list[tuple[str, str, list[str]]]:
     """(method, path, roles) for every protected route: the access matrix, for docs and tests."""
     rows = []
-    for route in app.routes:
-        if isinstance(route, APIRoute) and (roles := declared_roles(route)) is not None:
+    for path, route, inherited in api_routes(app.routes):
+        if (roles := declared_roles(route, inherited)) is not None:
             for method in sorted(route.methods):
-                rows.append((method, route.path, sorted(roles)))
+                rows.append((method, path, sorted(str(r) for r in roles)))
     return rows
 
 
