@@ -143,7 +143,10 @@ def create_service_app(
 
     app = FastAPI(title=title, version="1", lifespan=lifespan)
     app.state.runtime = runtime
-    install_auth(app, TokenVerifier(runtime.settings.auth))
+    auth = runtime.settings.auth
+    if runtime.settings.environment == "production" and not (auth.issuer or auth.jwks_url or auth.jwks):
+        raise RuntimeError("no token issuer configured: set CARELOOP_AUTH_ISSUER (or _JWKS_URL / _JWKS)")
+    install_auth(app, TokenVerifier(auth))
     app.add_middleware(CorrelationIdMiddleware)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
