@@ -299,6 +299,60 @@ def cmd_dev_issuer(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- dlq: dead letters, listed, shown and replayed ---------------------------------------------
+
+
+def cmd_dlq(args: argparse.Namespace) -> int:
+    from shared.messaging import dlq
+
+    settings = _settings()
+    letters = asyncio.run(dlq.dead_letters(settings, topic=args.topic))
+    if getattr(args, "kind", None):
+        letters = [letter for letter in letters if letter.kind == args.kind]
+    if getattr(args, "consumer", None):
+        letters = [letter for letter in letters if letter.consumer == args.consumer]
+    if args.dlq_command == "list":
+        if args.pending:
+            letters = [letter for letter in letters if not letter.replayed]
+        if args.json:
+            print(json.dumps([letter.summary() for letter in letters], ensure_ascii=False, indent=2))
+            return 0
+        print(f"{'id':<36}  {'kind':<15} {'consumer':<18} {'original':<40} {'replayed':<8} reason")
+        for letter in letters:
+            print(f"{letter.letter_id:<36}  {letter.kind:<15} {letter.consumer:<18} {letter.original_position:<40} "
+                  f"{'yes' if letter.replayed else 'no':<8} {letter.reason[:100]}")
+        print(f"{len(letters)} dead letter(s)")
+        return 0
+    try:
+        if args.dlq_command == "show":
+            letter = dlq.find(letters, args.id)
+            payload: object
+            try:
+                payload = json.loads(letter.payload)
+            except ValueError:
+                payload = repr(letter.payload[:2000])
+            print(json.dumps({**letter.summary(), "key": letter.key.decode("utf-8", "replace") if letter.key else None,
+                              "headers": letter.headers, "payload": payload, "replays": letter.replays},
+                             ensure_ascii=False, indent=2))
+            return 0
+        chosen = ([dlq.find(letters, i) for i in args.ids] if args.ids
+                  else [letter for letter in letters if args.again or not letter.replayed])
+        if not args.ids and not args.all:
+            print("name the letters to replay, or --all (with --topic/--kind/--consumer to narrow)", file=sys.stderr)
+            return 2
+        if args.dry_run:
+            for letter in chosen:
+                print(f"would replay {letter.letter_id} to {letter.original_topic} ({letter.kind}: {letter.reason[:80]})")
+            return 0
+        for entry in asyncio.run(dlq.replay(settings, chosen, again=args.again)):
+            print(f"replayed {entry['letter_id']} -> {entry['to']}")
+        print(f"{len(chosen)} replayed")
+        return 0
+    except dlq.ReplayRefused as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="careloop", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -347,6 +401,27 @@ def main(argv: list[str] | None = None) -> int:
     dev_issuer = sub.add_parser("dev-issuer", help="serve the development token issuer (started by `careloop dev`)")
     dev_issuer.add_argument("--port", type=int)
     dev_issuer.set_defaults(func=cmd_dev_issuer)
+
+    dead = sub.add_parser("dlq", help="list, show and replay dead-lettered records")
+    dead_sub = dead.add_subparsers(dest="dlq_command", required=True)
+    for name, text in (("list", "every dead letter: why, where from, whether replayed"),
+                       ("show", "one dead letter: headers, payload, replays"),
+                       ("replay", "publish dead letters again to their original topic, keyed as before")):
+        command = dead_sub.add_parser(name, help=text)
+        command.add_argument("--topic", help="only letters of this original topic (e.g. inbound.feedback)")
+        command.add_argument("--kind", help="schema-invalid, handler-failed or rejected-source")
+        command.add_argument("--consumer", help="only letters of this consumer (e.g. routing.cases)")
+        command.set_defaults(func=cmd_dlq)
+        if name == "list":
+            command.add_argument("--pending", action="store_true", help="only letters not replayed yet")
+            command.add_argument("--json", action="store_true")
+        elif name == "show":
+            command.add_argument("id", help="the letter id (x-dlq-id), or an unambiguous prefix")
+        else:
+            command.add_argument("ids", nargs="*", help="letter ids (or prefixes)")
+            command.add_argument("--all", action="store_true", help="every letter not replayed yet (after filters)")
+            command.add_argument("--again", action="store_true", help="also letters replayed before")
+            command.add_argument("--dry-run", action="store_true", help="say what would be replayed")
 
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -1,0 +1,85 @@
+"""``careloop dlq``: dead letters listed with their reasons, replayed after a fix, once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+
+from services.intake.app import create_app as intake_app
+from services.intake.config import IntakeSettings
+from shared.cli import main
+from shared.messaging import dlq
+from shared.settings import Settings
+from shared.testing.services import eventually, publish_raw, running_service
+from shared.topics import INBOUND_FEEDBACK
+
+pytestmark = pytest.mark.integration
+
+
+def submission(source: str, external_id: str) -> bytes:
+    return json.dumps({
+        "message_type": "FeedbackSubmission", "schema_version": 1, "source_system": source,
+        "external_id": external_id, "kind": "complaint", "channel": "phone", "text": "卫生间漏水",
+        "received_at": datetime.now(UTC).isoformat(),
+        "org": {"group": "hx", "subsidiary": "east", "project": "lakeside"}}).encode()
+
+
+async def feedback_from(settings: Settings, source: str) -> int:
+    conn = await asyncpg.connect(settings.db.admin_url)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM intake.feedback WHERE source_system = $1", source))
+    finally:
+        await conn.close()
+
+
+async def cli(*argv: str) -> int:
+    return await asyncio.to_thread(main, list(argv))
+
+
+async def test_list_show_and_replay_after_the_fix_once(
+    migrated: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CARELOOP_TOPIC_PREFIX", migrated.topic_prefix)
+    monkeypatch.setenv("CARELOOP_KAFKA_BOOTSTRAP_SERVERS", migrated.kafka.bootstrap_servers or "")
+    await publish_raw(migrated, INBOUND_FEEDBACK, submission("newvendor", "nv-1"), key=b"nv-1")
+    await publish_raw(migrated, INBOUND_FEEDBACK, b"\xff not json", key=b"broken-1")
+    async with running_service(intake_app(migrated)):
+        letters = await eventually(lambda: dlq.dead_letters(migrated, quiet_s=0.5), until=lambda ls: len(ls) >= 2,
+                                   timeout=60)
+    assert await feedback_from(migrated, "newvendor") == 0
+    kinds = {letter.kind: letter for letter in letters}
+    assert set(kinds) == {"rejected-source", "schema-invalid"}
+    refused = kinds["rejected-source"]
+    assert "newvendor" in refused.reason and refused.consumer == "intake.inbound"
+    assert refused.original_topic == f"{migrated.topic_prefix}{INBOUND_FEEDBACK}" and refused.key == b"nv-1"
+
+    capsys.readouterr()
+    assert await cli("dlq", "list", "--json") == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {(d["kind"], d["replayed"]) for d in listed} == {("rejected-source", False), ("schema-invalid", False)}
+    assert await cli("dlq", "show", refused.letter_id[:8]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["payload"]["external_id"] == "nv-1" and shown["headers"]["x-dlq-kind"] == "rejected-source"
+
+    # The fix: the new source system is allowed. Then its letter is replayed, and applied once.
+    fixed = IntakeSettings(**{**dict(migrated), "inbound_sources": ["callcentre", "newvendor"]})
+    async with running_service(intake_app(fixed)):
+        assert await cli("dlq", "replay", "--all", "--kind", "rejected-source") == 0
+        assert "1 replayed" in capsys.readouterr().out
+        await eventually(lambda: feedback_from(migrated, "newvendor"), until=lambda n: n == 1, timeout=60)
+
+        assert await cli("dlq", "replay", refused.letter_id) == 2  # not twice by accident
+        assert "already replayed" in capsys.readouterr().err
+        assert await cli("dlq", "replay", "--again", refused.letter_id) == 0  # on purpose: deduped by the inbox
+        await asyncio.sleep(2)
+    assert await feedback_from(migrated, "newvendor") == 1
+
+    capsys.readouterr()
+    assert await cli("dlq", "list", "--pending", "--json") == 0
+    assert [d["kind"] for d in json.loads(capsys.readouterr().out)] == ["schema-invalid"]
+    [letter] = [x for x in await dlq.dead_letters(migrated) if x.letter_id == refused.letter_id]
+    assert len(letter.replays) == 2 and letter.replays[0]["to"].startswith(f"{migrated.topic_prefix}{INBOUND_FEEDBACK}:")
