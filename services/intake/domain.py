@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from shared.events import FeedbackReceived, FeedbackReceivedData
 from shared.events.inbound import FeedbackSubmission
@@ -46,9 +47,9 @@ class DuplicatePolicy:
     incident_similarity: float = 0.5
 
 
-@dataclass(frozen=True)
-class PriorFeedback:
-    """What duplicate detection needs of earlier feedback of the same project."""
+class PriorFeedback(NamedTuple):
+    """What duplicate detection needs of earlier feedback of the same project (a row each: a
+    named tuple, built cheaply for every recent row of a project on every submission)."""
 
     id: uuid.UUID
     kind: str

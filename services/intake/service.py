@@ -115,7 +115,7 @@ async def receive_feedback(
             _RECENT,
             {"project_id": project_id, "since": received_at - policy.window, "until": received_at + policy.window},
         )
-        prior = [domain.PriorFeedback(*row) for row in rows]
+        prior = list(map(domain.PriorFeedback._make, rows))
         links = domain.link(
             kind=submission.kind, customer_id=customer_id, unit=submission.unit, text=submission.text,
             received_at=received_at, prior=prior, policy=policy,
