@@ -8,8 +8,9 @@ consumer's transaction makes a redelivered event a no-op.
 The statements are built once, at import, and take the event's values as parameters; every value
 an update uses comes from the row the event would insert (``excluded``). A projection only queues
 its rows (:meth:`UnitOfWork.defer`): each statement touches the one row it names and reads nothing
-else, so the unit of work sends a batch's rows as a few ``executemany`` calls at commit, the rows
-of one fact in the order their events came.
+else, so the unit of work sends a batch's rows as a few statements at commit (one per run of rows,
+``INSERT … SELECT … FROM unnest(…)``, see :class:`ManyRows`), the rows of one fact in the order
+their events came.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from services.reporting.models import CaseFact, DeadlineFact, SurveyFact, SurveyItemFact
 from shared.clock import month_of
 from shared.db import UnitOfWork
+from shared.db.uow import ManyRows
 from shared.events import ComplaintClassified, Event, OrgPath, SurveyReturned
 from shared.events.cases import (
     CaseAssigned,
@@ -54,8 +56,8 @@ def _org(org: OrgPath) -> dict[str, Any]:
     return {"org_group": org.group, "org_subsidiary": org.subsidiary, "org_project": org.project}
 
 
-def _upsert_case(set_: dict[str, Any]) -> Any:
-    return pg_insert(CASES).on_conflict_do_update(index_elements=["case_id"], set_=set_)
+def _upsert_case(set_: dict[str, Any]) -> ManyRows:
+    return ManyRows(pg_insert(CASES).on_conflict_do_update(index_elements=["case_id"], set_=set_))
 
 
 def _once(columns: tuple[str, ...]) -> dict[str, Any]:
@@ -78,7 +80,7 @@ CASE_ESCALATED = _upsert_case({"escalations": CASES.c.escalations + 1})
 
 
 @cache
-def _case_transitioned(closed: bool, action: str | None) -> Any:
+def _case_transitioned(closed: bool, action: str | None) -> ManyRows:
     """One statement per shape of transition (closing, and the actions that set a flag)."""
     set_: dict[str, Any] = dict(STATE)
     if closed:
@@ -93,7 +95,7 @@ def _case_transitioned(closed: bool, action: str | None) -> Any:
 
 
 _newer_plan = sa.or_(DEADLINES.c.scheduled_as_of.is_(None), DEADLINES.c.scheduled_as_of <= _deadline.scheduled_as_of)
-DEADLINE_SCHEDULED = pg_insert(DEADLINES).on_conflict_do_update(
+DEADLINE_SCHEDULED = ManyRows(pg_insert(DEADLINES).on_conflict_do_update(
     index_elements=["case_id", "kind"],
     set_={
         "due_at": sa.case((_newer_plan, _deadline.due_at), else_=DEADLINES.c.due_at),
@@ -104,25 +106,25 @@ DEADLINE_SCHEDULED = pg_insert(DEADLINES).on_conflict_do_update(
         "breached_at": sa.case((sa.and_(_newer_plan, DEADLINES.c.breached_at < _deadline.scheduled_as_of), None),
                                else_=DEADLINES.c.breached_at),
     },
-)
+))
 
 
 @cache
-def _deadline_outcome_statement(met: bool, breached: bool) -> Any:
+def _deadline_outcome_statement(met: bool, breached: bool) -> ManyRows:
     set_: dict[str, Any] = {"due_at": sa.func.coalesce(DEADLINES.c.due_at, _deadline.due_at)}
     if met:
         set_["met_at"] = _deadline.met_at
     if breached:
         set_["breached_at"] = _deadline.breached_at
         set_["escalated_to"] = _deadline.escalated_to
-    return pg_insert(DEADLINES).on_conflict_do_update(index_elements=["case_id", "kind"], set_=set_)
+    return ManyRows(pg_insert(DEADLINES).on_conflict_do_update(index_elements=["case_id", "kind"], set_=set_))
 
 
-SURVEY_RETURNED = pg_insert(SURVEYS).on_conflict_do_nothing()
-SURVEY_ITEM = pg_insert(SURVEY_ITEMS).on_conflict_do_nothing()
+SURVEY_RETURNED = ManyRows(pg_insert(SURVEYS).on_conflict_do_nothing())
+SURVEY_ITEM = ManyRows(pg_insert(SURVEY_ITEMS).on_conflict_do_nothing())
 
 
-def _case_row(uow: UnitOfWork, statement: Any, values: dict[str, Any]) -> None:
+def _case_row(uow: UnitOfWork, statement: ManyRows, values: dict[str, Any]) -> None:
     uow.defer(statement, values, row=("case", values["case_id"]))
 
 
@@ -133,7 +135,7 @@ async def on_case_opened(event: CaseOpened, uow: UnitOfWork) -> None:
         "received_at": d.received_at, "period": month_of(d.received_at), "state": "received"})
 
 
-def _classification(event: ComplaintClassified | ComplaintReclassified, uow: UnitOfWork, statement: Any,
+def _classification(event: ComplaintClassified | ComplaintReclassified, uow: UnitOfWork, statement: ManyRows,
                     *, reclassified: bool) -> None:
     d = event.data
     _case_row(uow, statement, {

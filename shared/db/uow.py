@@ -59,24 +59,57 @@ class OutboxMessage:
     event_type: str
 
 
+class ManyRows:
+    """An ``INSERT … [ON CONFLICT …]`` built without values, for :meth:`UnitOfWork.defer`: the rows of
+    a run go out as one statement, ``INSERT … SELECT … FROM unnest(<one array per column>)``, which
+    PostgreSQL applies in one execution instead of one per row.
+
+    Within one such statement ``ON CONFLICT DO UPDATE`` may write a row once only; the deferred
+    writes never put the same row twice in one run.
+    """
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+        self._by_columns: dict[tuple[str, ...], sa.Executable] = {}
+
+    def for_columns(self, columns: tuple[str, ...]) -> sa.Executable:
+        form = self._by_columns.get(columns)
+        if form is None:
+            table = self.statement.table
+            rows = (
+                sa.func.unnest(*[sa.bindparam(c, type_=ARRAY(table.c[c].type)) for c in columns])
+                .table_valued(*columns)
+                .render_derived()
+            )
+            form = self.statement.from_select(list(columns), sa.select(*[rows.c[c] for c in columns]))
+            self._by_columns[columns] = form
+        return form
+
+    def params(self, rows: list[dict[str, Any]]) -> tuple[sa.Executable, dict[str, list[Any]]]:
+        """The statement for these rows (all with the same columns) and its arrays."""
+        columns = tuple(rows[0])
+        return self.for_columns(columns), {c: [row[c] for row in rows] for c in columns}
+
+
 class DeferredWrites:
     """Row writes grouped into runs of one statement each, executed in the order of the runs.
 
-    A write joins the latest run of its statement unless a later run writes the same row; so the
-    writes to any one row happen in the order they were queued.
+    A write joins the latest run of its statement unless that run or a later one writes the same
+    row; so the writes to any one row happen in the order they were queued, and a run writes each
+    row once.
     """
 
     def __init__(self) -> None:
-        self.runs: list[tuple[sa.Executable, list[dict[str, Any]], set[Hashable]]] = []
+        self.runs: list[tuple[Any, list[dict[str, Any]], set[Hashable]]] = []
 
-    def add(self, statement: sa.Executable, params: dict[str, Any], row: Hashable) -> None:
+    def add(self, statement: Any, params: dict[str, Any], row: Hashable) -> None:
         for run_statement, rows, names in reversed(self.runs):
+            if row in names:
+                break
             if run_statement is statement:
                 rows.append(params)
                 names.add(row)
                 return
-            if row in names:
-                break
         self.runs.append((statement, [params], {row}))
 
 
@@ -118,14 +151,15 @@ class UnitOfWork:
         self._deferred = DeferredWrites()
         await self.session.close()
 
-    def defer(self, statement: sa.Executable, params: dict[str, Any], *, row: Hashable) -> None:
+    def defer(self, statement: sa.Executable | ManyRows, params: dict[str, Any], *, row: Hashable) -> None:
         """Queue a write of one row (``row`` names it: table and key) for :meth:`flush`.
 
         For statements that touch only the row they name and read nothing else, such as a
         projection's ``INSERT … ON CONFLICT (key) DO UPDATE`` of its own row: the writes to one row
         keep their order, writes to different rows may be reordered, so that the writes of many
-        events go out as a few ``executemany`` calls. Commit flushes; a use case that reads what it
-        deferred must :meth:`flush` first.
+        events go out as a few statements (an ``executemany``, or one statement for the whole run
+        with :class:`ManyRows`). Commit flushes; a use case that reads what it deferred must
+        :meth:`flush` first.
         """
         self._deferred.add(statement, params, row)
 
@@ -133,7 +167,10 @@ class UnitOfWork:
         """Execute the deferred writes, in as few round trips as their order allows."""
         runs, self._deferred = self._deferred.runs, DeferredWrites()
         for statement, rows, _names in runs:
-            await self.session.execute(statement, rows)
+            if isinstance(statement, ManyRows):
+                await self.session.execute(*statement.params(rows))
+            else:
+                await self.session.execute(statement, rows)
 
     def publish(self, *events: Event) -> None:
         """Queue integration events for the outbox of this transaction."""
@@ -228,4 +265,4 @@ class UnitOfWorkFactory:
         )
 
 
-__all__ = ["DeferredWrites", "OutboxMessage", "UnitOfWork", "UnitOfWorkFactory", "inbox_claim", "make_engine"]
+__all__ = ["DeferredWrites", "ManyRows", "OutboxMessage", "UnitOfWork", "UnitOfWorkFactory", "inbox_claim", "make_engine"]
