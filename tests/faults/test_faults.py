@@ -31,7 +31,8 @@ from faultkit import (
     wait_consumed,
 )
 from shared.settings import SERVICES, Settings
-from shared.testing.infra import Infrastructure, create_database, drop_database, test_settings
+from shared.testing.infra import Infrastructure, create_database, drop_database
+from shared.testing.infra import test_settings as settings_for
 from shared.testing.services import migrate
 from shared.topics import EVENT_TOPICS, INBOUND_FEEDBACK
 
@@ -62,7 +63,7 @@ async def test_sigkill_at_the_commit_windows_loses_and_doubles_nothing(migrated:
     # to a relay; at most 4 kills at each window, so that the stream finishes.
     faults = {"CARELOOP_FAULT_KILL_AFTER_COMMIT": "0.05", "CARELOOP_FAULT_KILL_AFTER_PUBLISH": "0.01",
               "CARELOOP_FAULT_MAX_KILLS": "4"}
-    n = 500
+    n = 400
     try:
         await start_pipeline(fleet, {s: faults for s in PIPELINE})
         records = workload.messages(0, n)
@@ -218,7 +219,7 @@ async def test_postgres_restart_mid_stream_advances_no_offset_past_uncommitted_w
     # A server of its own: stopping the shared one would break every other test.
     pg = await asyncio.to_thread(EmbeddedPostgres(tmp_path / "pgdata", database="postgres").start)
     url = await create_database(pg.admin_url)
-    settings = test_settings(infra, database_url=url)
+    settings = settings_for(infra, database_url=url)
     await migrate(settings, SERVICES)
     workload = Workload()
     fleet = Fleet(settings, log_dir=tmp_path)
@@ -270,7 +271,7 @@ async def test_paused_broker_outbox_holds_events_and_drains_after(infra: Infrast
                                                                   partitions=3)})
     workload = Workload()
     fleet = Fleet(settings, log_dir=tmp_path)
-    n = 1200
+    n = 800
     assert kafka.process is not None
     try:
         await migrate(settings, [])  # the topics, on this broker
