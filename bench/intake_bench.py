@@ -233,6 +233,41 @@ class Figure:
         return f"  {self.label:<58} {self.rate:9,.0f} {lat}   {self.note}".rstrip()
 
 
+class CpuFigure:
+    """CPU time the service spent per submission: unlike a rate, hardly moved by what else runs on
+    the machine, and it says what one core could do at best."""
+
+    def __init__(self, seconds: float, count: int, where: str) -> None:
+        self.per_submission_ms = 1000 * seconds / count if count else float("nan")
+        self.where = where
+
+    def line(self) -> str:
+        ceiling = 1000 / self.per_submission_ms if self.per_submission_ms > 0 else float("nan")
+        return (f"  CPU per submission in {self.where}: {self.per_submission_ms:.2f} ms "
+                f"(one fully busy core: at most {ceiling:,.0f}/s)")
+
+
+def service_cpu(group: int | None = None) -> float:
+    """CPU seconds (user + system) used so far by this process, or by a process group's members."""
+    if group is None:
+        import resource
+
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as stat_file:
+                stat = stat_file.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # state ppid pgrp … utime(11) stime(12)
+        if int(fields[2]) == group:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def header(title: str) -> None:
     print(f"\n{title}")
     print(f"  {'':<58} {'accepted/s':>9} {'p50 ms':>9} {'p99 ms':>9}")
@@ -510,9 +545,13 @@ async def bench_http(infra: Any, args: argparse.Namespace, senders: ProcessPoolE
     workers = f", {args.workers} worker processes" if args.workers > 1 else ""
     service = ServeProcess(settings, args.workers) if args.workers > 1 else Uvicorn(create_app(settings))
     async with service as url:
+        group = service.proc.pid if isinstance(service, ServeProcess) else None
+        cpu_before = service_cpu(group)
         result = await drive(url, mode="closed", first=10_000_000, count=args.http, connections=args.senders,
                              warmup=args.warmup)
         figures["closed"] = figure(f"intake{workers}, closed loop, {args.senders} senders", result)
+        figures["closed_cpu"] = CpuFigure(service_cpu(group) - cpu_before, args.warmup + args.http,
+                                          "the service's processes" if group else "the service's process (this one)")
         result = await drive(url, mode="open", first=20_000_000, count=args.open_requests, connections=256,
                              rate=args.open_rate, warmup=args.warmup)
         figures["open"] = figure(f"intake{workers}, open loop at {args.open_rate:,.0f}/s offered", result)
@@ -763,8 +802,11 @@ async def bench_inbound(infra: Any, args: argparse.Namespace) -> dict[str, Any]:
     consumer.handlers["FeedbackSubmission"] = observed
     runtime.uow_factory.on_outbox_write(committed)
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
+        cpu_before = service_cpu()
         await commits.wait(timeout, "intake inbound consumer")
         figures["drain"] = commits.drain_figure("intake inbound consumer, backlog drained")
+        figures["drain_cpu"] = CpuFigure(service_cpu() - cpu_before, len(backlog),
+                                         "the service's process (this one: consumer and outbox relay)")
         failed = consumer.dead_lettered
         tail = [submission(i, projects=args.projects, inbound=True, run="open") for i in range(args.topic_requests)]
         commits = Commits(len(tail))
@@ -818,6 +860,7 @@ async def main(args: argparse.Namespace) -> None:
                 for key in ("closed", "floor_closed"):
                     print(http[key].line())
                 print(f"  ratio: {ratio(http['closed'], http['floor_closed'])}")
+                print(http["closed_cpu"].line())
                 print(f"  target >= {TARGET_HTTP_RATE:,}/s: {verdict(http['closed'].rate >= TARGET_HTTP_RATE)} "
                       f"({http['closed'].rate:,.0f}/s)")
                 for key in ("open", "floor_open"):
@@ -838,6 +881,7 @@ async def main(args: argparse.Namespace) -> None:
                 for key in ("drain", "floor_pipeline", "floor_consume", "floor_insert"):
                     print(inbound[key].line())
                 print(f"  ratio: {ratio(inbound['drain'], inbound['floor_pipeline'])}")
+                print(inbound["drain_cpu"].line())
                 print(f"  target >= {TARGET_INBOUND_RATE:,}/s: "
                       f"{verdict(inbound['drain'].rate >= TARGET_INBOUND_RATE)} ({inbound['drain'].rate:,.0f}/s)")
                 for key in ("open", "floor_open"):
