@@ -83,3 +83,56 @@ async def test_list_show_and_replay_after_the_fix_once(
     assert [d["kind"] for d in json.loads(capsys.readouterr().out)] == ["schema-invalid"]
     [letter] = [x for x in await dlq.dead_letters(migrated) if x.letter_id == refused.letter_id]
     assert len(letter.replays) == 2 and letter.replays[0]["to"].startswith(f"{migrated.topic_prefix}{INBOUND_FEEDBACK}:")
+
+
+@pytest.mark.xfail(strict=True, reason="consumer.py names a letter by (consumer, event id) and claims that name "
+                   "once, so a replayed event that fails again is acknowledged without a new dead letter; the "
+                   "letter id should take the replay (x-replay-of) into account — owner: shared/messaging/consumer.py")
+async def test_a_replayed_event_that_fails_again_is_dead_lettered_again(migrated: Settings) -> None:
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from shared.db import UnitOfWorkFactory
+    from shared.events import FeedbackReceived, FeedbackReceivedData, OrgPath
+    from shared.messaging.consumer import EventConsumer, PermanentError
+    from shared.messaging.kafka import make_broker, make_producer
+    from shared.messaging.relay import OutboxRelay
+    from shared.settings import to_asyncpg_url
+    from shared.topics import FEEDBACK_RECEIVED
+
+    async def always_fails(event: object, uow: object) -> None:
+        raise PermanentError("still broken")
+
+    engine = create_async_engine(to_asyncpg_url(migrated.db.admin_url), pool_size=5)
+    factory = UnitOfWorkFactory(engine, schema="intake")
+    consumer = EventConsumer(name="test.replayed", handlers={"FeedbackReceived": always_fails}, uow_factory=factory,
+                             topic_prefix=migrated.topic_prefix, max_attempts=1)
+    broker = make_broker(migrated, client_id="test")
+    consumer.subscribe(broker, topics=[f"{migrated.topic_prefix}{FEEDBACK_RECEIVED}"],
+                       group_id=f"{migrated.topic_prefix}replayed")
+    producer = make_producer(migrated, client_id="test-relay")
+    await producer.start()
+    relay = OutboxRelay(uow_factory=factory, producer=producer, topic_prefix=migrated.topic_prefix,
+                        poll_interval_s=0.05)
+    relay.start()
+    await broker.start()
+    try:
+        now = datetime.now(UTC)
+        data = FeedbackReceivedData(feedback_id=__import__("uuid").uuid4(), kind="complaint", channel="phone",
+                                    text="x", received_at=now, received_by="cs-1")
+        event = FeedbackReceived.create(data=data, org=OrgPath(group="hx"), aggregate_id=data.feedback_id,
+                                        occurred_at=now, producer="test")
+        await publish_raw(migrated, FEEDBACK_RECEIVED, event.to_json(), key=event.key)
+        [letter] = await eventually(lambda: dlq.dead_letters(migrated, quiet_s=0.5), until=lambda ls: len(ls) == 1,
+                                    timeout=30)
+        await dlq.replay(migrated, [letter])
+        await asyncio.sleep(3)
+        async with engine.connect() as conn:
+            letters = (await conn.execute(sa.text(
+                "SELECT count(*) FROM intake.outbox WHERE event_type = 'DeadLetter'"))).scalar_one()
+        assert letters == 2, "the replay failed again and left no dead letter"
+    finally:
+        await broker.stop()
+        await relay.stop()
+        await producer.stop()
+        await engine.dispose()
