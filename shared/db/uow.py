@@ -94,23 +94,26 @@ class ManyRows:
 class DeferredWrites:
     """Row writes grouped into runs of one statement each, executed in the order of the runs.
 
-    A write joins the latest run of its statement unless that run or a later one writes the same
-    row; so the writes to any one row happen in the order they were queued, and a run writes each
-    row once.
+    A write joins the first run of its statement after the last run that writes the same row (or
+    starts a new run at the end); so the writes to any one row happen in the order they were
+    queued, and a run writes each row once.
     """
 
     def __init__(self) -> None:
         self.runs: list[tuple[Any, list[dict[str, Any]], set[Hashable]]] = []
 
     def add(self, statement: Any, params: dict[str, Any], row: Hashable) -> None:
-        for run_statement, rows, names in reversed(self.runs):
-            if row in names:
+        target = None
+        for run in reversed(self.runs):
+            if row in run[2]:
                 break
-            if run_statement is statement:
-                rows.append(params)
-                names.add(row)
-                return
-        self.runs.append((statement, [params], {row}))
+            if run[0] is statement:
+                target = run
+        if target is None:
+            self.runs.append((statement, [params], {row}))
+        else:
+            target[1].append(params)
+            target[2].add(row)
 
 
 class UnitOfWork:

@@ -99,7 +99,7 @@ class EventConsumer:
         backoff_max_s: float = 2.0,
         validate: Callable[[Any, ConsumerRecord[Any, Any]], str | None] | None = None,
         decode: Callable[[bytes], Any] = decode_event,
-        chunk_size: int = 50,
+        chunk_size: int = 100,
     ) -> None:
         self.name = name
         self.handlers = handlers
