@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -55,7 +55,7 @@ from services.intake.registry.imports import (
     read_xlsx,
 )
 from services.intake.registry.models import Project
-from shared.auth import Role, require
+from shared.auth import Principal, Role, require
 from shared.calendar import BusinessCalendar
 from shared.db import UnitOfWork, UnitOfWorkFactory
 from shared.events import OrgPath
@@ -656,13 +656,16 @@ class LogbookReportOut(BaseModel):
         )
 
 
+IMPORT_LOGBOOK = require(Role.CUSTOMER_SERVICE, Role.QUALITY, Role.ADMINISTRATOR)
+
+
 def build_router(*, uow_factory: UnitOfWorkFactory, receive: service.Receiver, calendar: BusinessCalendar) -> APIRouter:
     """``POST /api/v1/imports/feedback``. Include it before the registry's ``/imports/{kind}``."""
     router = APIRouter(prefix="/api/v1", tags=["imports"])
 
-    @router.post("/imports/feedback", response_model=LogbookReportOut, openapi_extra=_IMPORT_BODY,
-                 dependencies=[Depends(require(Role.CUSTOMER_SERVICE, Role.QUALITY, Role.ADMINISTRATOR))])
-    async def post_logbook_import(request: Request, dry_run: bool = False) -> LogbookReportOut:
+    @router.post("/imports/feedback", response_model=LogbookReportOut, openapi_extra=_IMPORT_BODY)
+    async def post_logbook_import(request: Request, caller: Annotated[Principal, Depends(IMPORT_LOGBOOK)],
+                                  dry_run: bool = False) -> LogbookReportOut:
         """Import a paper logbook (工作信息记录本, 顾客沟通登记表) from a CSV or XLSX file: multipart
         form field `file`, or the file as the raw body. Each row is taken, recognised as already
         imported, or refused with its reasons; `dry_run=true` checks everything and keeps nothing."""
@@ -672,9 +675,15 @@ def build_router(*, uow_factory: UnitOfWorkFactory, receive: service.Receiver, c
         except ImportRefused as exc:
             fields = [{"field": p.field, "reason": p.reason} for p in exc.problems]
             raise HTTPException(422, {"error": "validation_failed", "fields": fields}) from exc
+        async def receive_in_scope(submission: StaffFeedbackSubmission, **kwargs: Any) -> Any:
+            # A row for an org unit outside the caller's is refused like any other bad row.
+            if not caller.may_see(submission.org.as_path()):
+                raise domain.SubmissionRefused("org", "outside your org units")
+            return await receive(submission, **kwargs)
+
         async with uow_factory() as uow:
             report = await import_logbook(
-                sheet, uow=uow, receive=receive, zone_of=lambda path: calendar.for_unit(path).zone, dry_run=dry_run
+                sheet, uow=uow, receive=receive_in_scope, zone_of=lambda path: calendar.for_unit(path).zone, dry_run=dry_run
             )
             if not dry_run:
                 await uow.commit()

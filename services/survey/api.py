@@ -14,7 +14,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.survey import campaign_service, domain, evaluation_service, registry, return_visits, service
 from services.survey.domain import AnswersRefused, TemplateDefinition
-from shared.auth import EVERYONE, Role, require
+from services.survey.models import Evaluation
+from shared.auth import EVERYONE, Role, current_access, require
 from shared.db import UnitOfWorkFactory
 from shared.events import OrgPath
 from shared.events.vocabulary import SurveyScheme
@@ -164,9 +165,26 @@ READ_PROJECTS = require(Role.QUALITY, Role.CUSTOMER_MANAGER, Role.EXECUTIVE, Rol
 EVALUATE = require(Role.QUALITY, Role.CUSTOMER_MANAGER, Role.ADMINISTRATOR)
 
 
+def _caller_sees(record: Any) -> bool:
+    """Whether the caller may see a record filed under an org path (unknown caller: no)."""
+    access = current_access()
+    return access is not None and access.principal.may_see_org(record.org_group, record.org_subsidiary,
+                                                                record.org_project)
+
+
+def _outside(field: str, key: object) -> HTTPException:
+    # Outside the caller's org units a record does not exist for them.
+    return _one(404, "not_found", field, f"no such {field.removesuffix('_id')}: {key}")
+
+
 def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["survey"])
     clock = deps.clock
+
+    async def ensure_project_visible(project_id: str, uow: Any) -> None:
+        project = await registry.get_project(project_id, uow=uow)
+        if project is not None and not _caller_sees(project):
+            raise _outside("project_id", project_id)
 
     # --- returned forms entered by staff --------------------------------------------------------
 
@@ -182,6 +200,8 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
                     invitation = await service.get_invitation(body.invitation_id, uow=uow, for_update=True)
                     if invitation is None:
                         raise AnswersRefused.one("unknown_invitation", "invitation_id", "no such invitation")
+                    if not _caller_sees(invitation):
+                        raise _outside("invitation_id", body.invitation_id)
                     command = service.command_for_invitation(
                         invitation, answers, channel=body.channel, correlation_id=correlation_id,
                         returned_at=body.returned_at, entered_by=body.entered_by)
@@ -194,6 +214,10 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
                         raise AnswersRefused("validation_failed", [
                             domain.Problem(f, "required without an invitation_id") for f in missing])
                     assert body.template_id is not None and body.org is not None
+                    access = current_access()
+                    if access is None or not access.principal.may_see(body.org.as_path()):
+                        raise HTTPException(403, {"error": "out_of_scope",
+                                                  "reason": "this org unit is outside your org units"})
                     command = service.RecordResponse(
                         template_id=body.template_id, template_version=body.template_version, scheme=body.scheme,
                         org=body.org, project_id=body.project_id, unit_id=body.unit_id,
@@ -224,7 +248,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
     async def get_response(response_id: uuid.UUID) -> dict[str, Any]:
         async with uow_factory() as uow:
             r = await service.get_response(response_id, uow=uow)
-        if r is None:
+        if r is None or not _caller_sees(r):
             raise _one(404, "not_found", "response_id", "no such response")
         return {"response_id": str(r.id), "template_id": r.template_id, "template_version": r.template_version,
                 "template_registered": r.template_registered, "scheme": r.scheme, "channel": r.channel,
@@ -296,13 +320,13 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
                               limit: int = Query(default=2000, ge=1, le=10_000)) -> list[dict[str, Any]]:
         async with uow_factory() as uow:
             rows = await service.find_invitations(uow=uow, case_id=case_id, campaign_id=campaign_id, limit=limit)
-        return [_invitation_out(i) for i in rows]
+        return [_invitation_out(i) for i in rows if _caller_sees(i)]
 
     @router.get("/cases/{case_id}/return-visit", dependencies=[Depends(RETURN_VISITS)])
     async def get_return_visit(case_id: uuid.UUID) -> dict[str, Any]:
         async with uow_factory() as uow:
             case, invitation = await return_visits.return_visit_of(case_id, uow=uow)
-        if case is None:
+        if case is None or not _caller_sees(case):
             raise _one(404, "not_found", "case_id", "survey has heard nothing of this case")
         return {"case_id": str(case_id), "important": case.important, "result_accepted": case.accepted_at is not None,
                 "decision": case.decision, "invitation": _invitation_out(invitation) if invitation else None}
@@ -316,6 +340,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
             round=body.round, rule=body.rule, period=body.period, delivery=body.delivery, seed=body.seed,
             starts_at=body.starts_at, correlation_id=correlation_id_of(request))
         async with uow_factory() as uow:
+            await ensure_project_visible(body.project_id, uow)
             try:
                 campaign = await campaign_service.plan_campaign(command, uow=uow, deps=deps)
             except campaign_service.CampaignRefused as exc:
@@ -332,13 +357,13 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
     async def get_campaigns(project_id: str | None = None) -> list[dict[str, Any]]:
         async with uow_factory() as uow:
             return [await _campaign_out(c, uow) for c in await campaign_service.list_campaigns(
-                uow=uow, project_id=project_id)]
+                uow=uow, project_id=project_id) if _caller_sees(c)]
 
     @router.get("/campaigns/{campaign_id}", dependencies=[Depends(READ_RESULTS)])
     async def get_campaign(campaign_id: uuid.UUID) -> dict[str, Any]:
         async with uow_factory() as uow:
             campaign = await campaign_service.get_campaign(campaign_id, uow=uow)
-            if campaign is None:
+            if campaign is None or not _caller_sees(campaign):
                 raise _one(404, "not_found", "campaign_id", "no such campaign")
             return await _campaign_out(campaign, uow)
 
@@ -346,7 +371,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
     async def post_handed_out(campaign_id: uuid.UUID, body: HandedOutIn) -> dict[str, Any]:
         async with uow_factory() as uow:
             campaign = await campaign_service.get_campaign(campaign_id, uow=uow)
-            if campaign is None:
+            if campaign is None or not _caller_sees(campaign):
                 raise _one(404, "not_found", "campaign_id", "no such campaign")
             marked = await campaign_service.mark_handed_out(campaign, body.invitation_ids, uow=uow, deps=deps)
             await uow.commit()
@@ -357,7 +382,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
         """Close now, before the collection deadline (the scheduler closes it at the deadline)."""
         async with uow_factory() as uow:
             campaign = await campaign_service.get_campaign(campaign_id, uow=uow, for_update=True)
-            if campaign is None:
+            if campaign is None or not _caller_sees(campaign):
                 raise _one(404, "not_found", "campaign_id", "no such campaign")
             if campaign.status == "closed":
                 raise _one(409, "already_closed", "campaign_id", "the campaign is closed")
@@ -371,7 +396,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
     async def get_project(project_id: str) -> dict[str, Any]:
         async with uow_factory() as uow:
             project = await registry.get_project(project_id, uow=uow)
-            if project is None:
+            if project is None or not _caller_sees(project):
                 raise _one(404, "not_found", "project_id", "survey has not heard of this project")
             buildings = await registry.unit_counts(project_id, uow=uow)
         return {"project_id": project.project_id, "stage": project.stage, "revision": project.revision,
@@ -384,6 +409,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
     @router.get("/projects/{project_id}/coverage", dependencies=[Depends(READ_PROJECTS)])
     async def get_coverage(project_id: str, year: int = Query(ge=2000, le=2100)) -> dict[str, Any]:
         async with uow_factory() as uow:
+            await ensure_project_visible(project_id, uow)
             occupied, reached, ok = await campaign_service.annual_coverage(project_id, year, uow=uow)
         return {"project_id": project_id, "year": year, "occupied_units": occupied, "reached": reached,
                 "complete": ok}
@@ -391,6 +417,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
     @router.get("/projects/{project_id}/evaluations", dependencies=[Depends(READ_PROJECTS)])
     async def get_evaluations(project_id: str) -> list[dict[str, Any]]:
         async with uow_factory() as uow:
+            await ensure_project_visible(project_id, uow)
             rows = await evaluation_service.project_evaluations(project_id, uow=uow)
         return [{"evaluation_id": str(e.id), "stage": e.stage, "period": e.period, "opens_on": e.opens_on,
                  "due_on": e.due_on, "template_id": e.template_id, "recorded": e.recorded_at is not None,
@@ -406,6 +433,8 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
             meets_basic_conditions=body.meets_basic_conditions, template_version=body.template_version)
         try:
             async with uow_factory() as uow:
+                if (evaluation := await uow.session.get(Evaluation, evaluation_id)) is not None:
+                    await ensure_project_visible(evaluation.project_id, uow)
                 done = await evaluation_service.record_sheet(command, uow=uow, deps=deps)
                 await uow.commit()
         except evaluation_service.EvaluationRefused as exc:
@@ -421,6 +450,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
     @router.get("/projects/{project_id}/flags", dependencies=[Depends(READ_PROJECTS)])
     async def get_flags(project_id: str) -> list[dict[str, Any]]:
         async with uow_factory() as uow:
+            await ensure_project_visible(project_id, uow)
             rows = await campaign_service.project_flags(project_id, uow=uow)
         return [{"flag_id": str(f.id), "flag": f.flag, "reasons": f.reasons, "source": f.source,
                  "score": f.score, "flagged_at": f.flagged_at.isoformat(),

@@ -177,3 +177,18 @@ async def test_an_xlsx_logbook_is_imported_and_not_twice(migrated: Settings) -> 
     assert stored["received_at"] == datetime.fromisoformat("2024-04-01T15:45:00+08:00")
     assert [json.loads(r.value)["data"]["feedback_id"] for r in records] == [str(stored["id"])]
     assert await feedback_events_queued(migrated) == 1
+
+
+async def test_a_logbook_row_outside_the_importers_org_units_is_refused(migrated: Settings) -> None:
+    from shared.auth import Role
+    from shared.testing.auth import bearer
+
+    south_cs = bearer("cs-south", roles=[Role.CUSTOMER_SERVICE], orgs=["hx/south"])
+    content = ("编号,日期,时间,来源,类别,事由,接待人,组织\n"
+               "S-1,2024-03-05,09:30,来电,投诉,南区电梯故障,cs-9,hx/south/hillview\n"
+               "S-2,2024-03-05,10:30,来电,投诉,东区外墙渗水,cs-9,hx/east/lakeside\n").encode()
+    async with running_service(logbook_app(migrated)) as intake:
+        report = await ok(await intake.post("/api/v1/imports/feedback", content=content,
+                                            headers={"content-type": "text/csv", **south_cs}))
+    assert [(r["row"], r["status"]) for r in report["rows"]] == [(2, "taken"), (3, "refused")]
+    assert report["rows"][1]["reasons"] == [{"field": "org", "reason": "outside your org units"}]
