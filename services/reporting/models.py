@@ -71,6 +71,7 @@ class DeadlineFact(Base):
 
 class SurveyFact(Base):
     __tablename__ = "survey_facts"
+    __table_args__ = (sa.Index("ix_survey_facts_period_org", "period", "org_group", "org_subsidiary", "org_project"),)
 
     response_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     org_group: Mapped[str] = mapped_column(sa.Text)
@@ -89,6 +90,9 @@ class SurveyFact(Base):
 
 class SurveyItemFact(Base):
     __tablename__ = "survey_item_facts"
+    __table_args__ = (
+        sa.Index("ix_survey_item_facts_period_org", "period", "org_group", "org_subsidiary", "org_project"),
+    )
 
     response_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     item_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
