@@ -453,6 +453,8 @@ class Profile:
     def __enter__(self) -> Profile:
         import cProfile
 
+        self.loop_kind = type(asyncio.get_running_loop()).__module__.split(".")[0]
+
         self.profiler = cProfile.Profile()
         self.profiler.enable()
         return self
@@ -474,6 +476,9 @@ class Profile:
             total += tottime
             rows.append((tottime, calls, cumtime, f"{_short(filename)}:{line}({name})"))
         print(f"\n  cProfile, {title}: own time by area ({total:.1f} s sampled in this process)")
+        if self.loop_kind != "asyncio":
+            print(f"  ({self.loop_kind}: the loop's wait for I/O is not an area of its own here; it counts as own "
+                  "time of the coroutines that await, chiefly asyncpg's execute)")
         for area, seconds in by_area.most_common(14):
             print(f"    {area:<44} {100 * seconds / total:5.1f} %")
         print("  top functions by own time")
