@@ -247,8 +247,9 @@ class Result:
         self.note = note
 
     def line(self) -> str:
-        return (f"  {self.label:<52} {self.rate:9,.0f} {self.p50:9,.0f} {self.p99:9,.0f}  "
-                f"{self.arrived}/{self.count} arrived {self.note}").rstrip()
+        line = (f"  {self.label:<52} {self.rate:9,.0f} {self.p50:9,.0f} {self.p99:9,.0f}  "
+                f"{self.arrived}/{self.count} arrived")
+        return f"{line}\n      {self.note}" if self.note else line
 
 
 async def measure(settings: Any, *, topic: str, arrivals: Arrivals, run: str, count: int, rate: float | None,
@@ -405,9 +406,11 @@ async def pipeline_phases(args: argparse.Namespace, settings: Any, arrivals: Arr
     try:
         await measure(settings, topic=topic, arrivals=mapped, run="warm", count=200, rate=None, label="warm-up",
                       timeout=120)
+        stages = asyncio.create_task(stage_times(url, target=200 + args.count))
         sustained = await measure(settings, topic=topic, arrivals=mapped, run=uuid.uuid4().hex[:6], count=args.count,
                                   rate=None, label="CareLoop: intake → routing → reporting, offered at once",
                                   timeout=args.timeout)
+        stage_done = await stages
         opened = await measure(settings, topic=topic, arrivals=mapped, run=uuid.uuid4().hex[:6],
                                count=args.open_count, rate=args.rate,
                                label=f"CareLoop: intake → routing → reporting, {args.rate:g}/s offered",
@@ -418,7 +421,31 @@ async def pipeline_phases(args: argparse.Namespace, settings: Any, arrivals: Arr
             await task
         except asyncio.CancelledError:
             pass
+    sustained.note = "; ".join(f"{stage} done at {t:.1f} s ({args.count / t:,.0f}/s)" if t else f"{stage} not done"
+                               for stage, t in stage_done.items())
     return [sustained, opened]
+
+
+async def stage_times(url: str, *, target: int, timeout: float = 900) -> dict[str, float | None]:
+    """When each service had done every submission of the sustained run (seconds from its start):
+    where the pipeline's time goes."""
+    import asyncpg
+
+    conn = await asyncpg.connect(plain(url))
+    started = time.monotonic()
+    done: dict[str, float | None] = {"intake": None, "routing": None, "reporting": None}
+    try:
+        while None in done.values() and time.monotonic() - started < timeout:
+            row = await conn.fetchrow(
+                "SELECT (SELECT count(*) FROM intake.feedback) AS intake, (SELECT count(*) FROM routing.cases) AS "
+                "routing, (SELECT count(*) FROM reporting.case_facts WHERE feedback_id IS NOT NULL) AS reporting")
+            for stage in done:
+                if done[stage] is None and row[stage] >= target:
+                    done[stage] = time.monotonic() - started
+            await asyncio.sleep(0.25)
+    finally:
+        await conn.close()
+    return done
 
 
 def report(args: argparse.Namespace, results: list[Result]) -> None:
