@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Annotated
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
@@ -224,6 +225,22 @@ IMPORT = require(Role.ADMINISTRATOR, Role.CUSTOMER_SERVICE, Role.CUSTOMER_MANAGE
 def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
     router = APIRouter(prefix="/api/v1")
 
+    async def visible_customers(caller: Principal, customers: list[Customer]) -> list[Customer]:
+        """Customers of the caller's org units: linked to a project inside them, or to no project
+        at all (a first contact not yet placed, which any customer-facing role may need to find)."""
+        if caller.sees_everything or not customers:
+            return customers
+        linked = {p for c in customers for p in c.project_ids}
+        inside: set[str] = set()
+        if linked:
+            async with uow_factory() as uow:
+                rows = await uow.session.execute(
+                    sa.select(Project.project_id, Project.org_group, Project.org_subsidiary, Project.org_project)
+                    .where(Project.project_id.in_(linked)))
+                inside = {r.project_id for r in rows if caller.may_see_org(r.org_group, r.org_subsidiary,
+                                                                           r.org_project)}
+        return [c for c in customers if not c.project_ids or inside.intersection(c.project_ids)]
+
     async def customers_out(caller: Principal, customers: list[Customer]) -> list[CustomerOut]:
         clear = caller.sees_contact_details
         if clear and customers:
@@ -362,20 +379,24 @@ def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
         with _registry_errors():
             async with uow_factory() as uow:
                 found = list(await service.find_customers(uow=uow, phone=body.phone, email=body.email))
-        return await customers_out(caller, found)
+        return await customers_out(caller, await visible_customers(caller, found))
 
     @router.get("/customers/{customer_id}", response_model=CustomerOut, tags=["customers"])
     async def get_customer(customer_id: uuid.UUID,
                            caller: Annotated[Principal, Depends(READ_CUSTOMERS)]) -> CustomerOut:
         async with uow_factory() as uow:
             customer = await service.get_customer(customer_id, uow=uow)
-        if customer is None:
+        if customer is None or not await visible_customers(caller, [customer]):
             raise _not_found("customer", customer_id)
         return (await customers_out(caller, [customer]))[0]
 
     @router.put("/customers/{customer_id}", response_model=CustomerOut, tags=["customers"])
     async def put_customer(customer_id: uuid.UUID, body: service.CustomerChange, request: Request,
                            caller: Annotated[Principal, Depends(WRITE_CUSTOMERS)]) -> CustomerOut:
+        async with uow_factory() as uow:
+            current = await service.get_customer(customer_id, uow=uow)
+        if current is not None and not await visible_customers(caller, [current]):
+            raise _not_found("customer", customer_id)
         with _registry_errors():
             async with uow_factory() as uow:
                 customer = await service.update_customer(

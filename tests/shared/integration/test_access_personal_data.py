@@ -112,3 +112,28 @@ async def test_a_change_and_its_audit_row_commit_together_and_a_refused_change_l
         assert str(rows[0]["correlation_id"]) == taken.json()["correlation_id"]
     finally:
         await db.close()
+
+
+async def test_a_customer_of_another_subsidiarys_project_does_not_exist_for_a_subsidiarys_staff(
+    migrated: Settings,
+) -> None:
+    async with running_service(intake_app(migrated)) as intake:
+        for unit in ({"path": "hx", "name": "华兴集团"}, {"path": "hx/south", "name": "华南公司"},
+                     {"path": "hx/south/hillview", "name": "山景管理处", "unit_type": "property_office"}):
+            assert (await intake.post("/api/v1/org-units", json=unit)).status_code == 201
+        project = {"project_id": "HV-01", "org": {"group": "hx", "subsidiary": "south", "project": "hillview"},
+                   "name": "山景苑", "stage": "property_management", "buildings": ["1"]}
+        assert (await intake.post("/api/v1/projects", json=project)).status_code == 201
+        created = await intake.post("/api/v1/customers", json={
+            "customer_kind": "owner", "name": "李雷", "phones": [PHONE], "project_ids": ["HV-01"]})
+        assert created.status_code == 201, created.text
+        url = f"/api/v1/customers/{created.json()['customer_id']}"
+        south_cs = bearer("cs-south-1", roles=[Role.CUSTOMER_SERVICE], orgs=["hx/south"])
+
+        assert (await intake.get(url, headers=CUSTOMER_SERVICE)).status_code == 404  # east
+        assert (await intake.post("/api/v1/customers/lookup", json={"phone": PHONE},
+                                  headers=CUSTOMER_SERVICE)).json() == []
+        change = await intake.put(url, json={"name": "韩梅梅", "phones": [PHONE], "project_ids": ["HV-01"]},
+                                  headers=CUSTOMER_SERVICE)
+        assert change.status_code == 404
+        assert (await intake.get(url, headers=south_cs)).json()["name"] == "李雷"
