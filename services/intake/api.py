@@ -11,6 +11,8 @@ from pydantic import BaseModel, Field
 
 from services.intake import domain, service
 from services.intake import erasure as erasure_service
+from services.intake.registry import service as registry_service
+from services.intake.registry.api import customers_visible_to
 from services.intake.registry.domain import RecordNotFound
 from shared.auth import EVERYONE, PEOPLE, Principal, Role, require
 from shared.clock import Clock
@@ -140,12 +142,16 @@ def build_router(*, uow_factory: UnitOfWorkFactory, receive: service.Receiver, c
             incident_group_id=record.incident_group_id, correlation_id=record.correlation_id,
         )
 
-    @router.post("/customers/{customer_id}/erasure", response_model=ErasureOut, tags=["customers"],
-                 dependencies=[Depends(ERASE)])
-    async def erase(customer_id: uuid.UUID, body: ErasureIn, request: Request) -> ErasureOut:
+    @router.post("/customers/{customer_id}/erasure", response_model=ErasureOut, tags=["customers"])
+    async def erase(customer_id: uuid.UUID, body: ErasureIn, request: Request,
+                    caller: Annotated[Principal, Depends(ERASE)]) -> ErasureOut:
         """Erase a person on request: contact details removed, their feedback texts scrubbed, and
         CustomerErased sent so that every other service removes what it holds. Repeating it is
         harmless."""
+        async with uow_factory() as uow:
+            customer = await registry_service.get_customer(customer_id, uow=uow)
+        if customer is not None and not await customers_visible_to(caller, [customer], uow_factory=uow_factory):
+            raise HTTPException(404, {"error": "not_found", "customer_id": str(customer_id)})
         try:
             async with uow_factory() as uow:
                 erasure = await erasure_service.erase_customer(

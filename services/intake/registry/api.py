@@ -210,6 +210,24 @@ _IMPORT_BODY = {
 }
 
 
+async def customers_visible_to(caller: Principal, customers: list[Customer], *,
+                               uow_factory: UnitOfWorkFactory) -> list[Customer]:
+    """Customers of the caller's org units: linked to a project inside them, or to no project at
+    all (a first contact not yet placed, which any customer-facing role may need to find)."""
+    if caller.sees_everything or not customers:
+        return customers
+    linked = {p for c in customers for p in c.project_ids}
+    inside: set[str] = set()
+    if linked:
+        async with uow_factory() as uow:
+            rows = await uow.session.execute(
+                sa.select(Project.project_id, Project.org_group, Project.org_subsidiary, Project.org_project)
+                .where(Project.project_id.in_(linked)))
+            inside = {r.project_id for r in rows if caller.may_see_org(r.org_group, r.org_subsidiary,
+                                                                       r.org_project)}
+    return [c for c in customers if not c.project_ids or inside.intersection(c.project_ids)]
+
+
 # Who may do what in the registry. The registry itself (org units, projects, units) holds no
 # personal data, so everyone may read it; customers' contact details are masked for every role but
 # those in SEES_CONTACT_DETAILS (shared/auth/principal.py), and each read in clear is audited.
@@ -226,20 +244,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
     router = APIRouter(prefix="/api/v1")
 
     async def visible_customers(caller: Principal, customers: list[Customer]) -> list[Customer]:
-        """Customers of the caller's org units: linked to a project inside them, or to no project
-        at all (a first contact not yet placed, which any customer-facing role may need to find)."""
-        if caller.sees_everything or not customers:
-            return customers
-        linked = {p for c in customers for p in c.project_ids}
-        inside: set[str] = set()
-        if linked:
-            async with uow_factory() as uow:
-                rows = await uow.session.execute(
-                    sa.select(Project.project_id, Project.org_group, Project.org_subsidiary, Project.org_project)
-                    .where(Project.project_id.in_(linked)))
-                inside = {r.project_id for r in rows if caller.may_see_org(r.org_group, r.org_subsidiary,
-                                                                           r.org_project)}
-        return [c for c in customers if not c.project_ids or inside.intersection(c.project_ids)]
+        return await customers_visible_to(caller, customers, uow_factory=uow_factory)
 
     async def customers_out(caller: Principal, customers: list[Customer]) -> list[CustomerOut]:
         clear = caller.sees_contact_details

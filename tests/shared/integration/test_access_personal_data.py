@@ -137,3 +137,7 @@ async def test_a_customer_of_another_subsidiarys_project_does_not_exist_for_a_su
                                   headers=CUSTOMER_SERVICE)
         assert change.status_code == 404
         assert (await intake.get(url, headers=south_cs)).json()["name"] == "李雷"
+        # nor can they erase them
+        erase = await intake.post(f"{url}/erasure", json={}, headers=CUSTOMER_SERVICE)
+        assert erase.status_code == 404
+        assert (await intake.get(url, headers=south_cs)).status_code == 200
