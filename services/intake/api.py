@@ -15,12 +15,14 @@ from services.intake.registry import service as registry_service
 from services.intake.registry.api import customers_visible_to
 from services.intake.registry.domain import RecordNotFound
 from shared.auth import EVERYONE, PEOPLE, Principal, Role, require
+from shared.auth.audit import record_personal_data_read
 from shared.clock import Clock
 from shared.db import UnitOfWorkFactory
 from shared.events import OrgPath
 from shared.events.inbound import FeedbackSubmission
 from shared.events.vocabulary import Channel, FeedbackKind
 from shared.http import correlation_id_of
+from shared.logging import redact
 
 
 class StaffFeedbackSubmission(FeedbackSubmission):
@@ -131,9 +133,18 @@ def build_router(*, uow_factory: UnitOfWorkFactory, receive: service.Receiver, c
         # Outside the caller's org units a record does not exist for them.
         if record is None or not caller.may_see_org(record.org_group, record.org_subsidiary, record.org_project):
             raise HTTPException(404, {"error": "not_found", "feedback_id": str(feedback_id)})
+        # A customer's words may carry a phone number or an e-mail address: in clear only for the
+        # roles that see contact details, and then recorded as a read of personal data.
+        text = record.text
+        if redact(text) != text:
+            if caller.sees_contact_details:
+                await record_personal_data_read(uow_factory, caller, what="contact details in feedback text",
+                                                resources=[str(record.id)], fields=["text"])
+            else:
+                text = redact(text)
         return FeedbackOut(
             feedback_id=record.id, kind=FeedbackKind(record.kind), channel=Channel(record.channel),
-            text=record.text, received_at=record.received_at, received_by=record.received_by,
+            text=text, received_at=record.received_at, received_by=record.received_by,
             in_working_time=record.in_working_time,
             org=OrgPath(group=record.org_group, subsidiary=record.org_subsidiary, project=record.org_project),
             project_id=record.project_id, unit=record.unit, customer_id=record.customer_id,

@@ -141,3 +141,21 @@ async def test_a_customer_of_another_subsidiarys_project_does_not_exist_for_a_su
         erase = await intake.post(f"{url}/erasure", json={}, headers=CUSTOMER_SERVICE)
         assert erase.status_code == 404
         assert (await intake.get(url, headers=south_cs)).status_code == 200
+
+
+async def test_a_phone_number_in_a_customers_words_is_masked_for_roles_without_contact_details(
+    migrated: Settings,
+) -> None:
+    async with running_service(intake_app(migrated)) as intake:
+        submission = {"kind": "complaint", "channel": "phone", "text": "卫生间漏水，请回电 13800138000",
+                      "received_by": "cs-east-1", "org": {"group": "hx", "subsidiary": "east", "project": "lakeside"}}
+        taken = await intake.post("/api/v1/feedback", json=submission, headers=CUSTOMER_SERVICE)
+        url = f"/api/v1/feedback/{taken.json()['feedback_id']}"
+        assert (await intake.get(url, headers=HANDLER)).json()["text"] == "卫生间漏水，请回电 [phone]"
+        assert (await intake.get(url, headers=CUSTOMER_SERVICE)).json()["text"] == submission["text"]
+    db = await connect_as_intake(migrated)
+    try:
+        reads = await db.fetch("SELECT actor, resource FROM audit_log WHERE action LIKE 'read %'")
+        assert [(r["actor"], r["resource"]) for r in reads] == [("cs-east-1", taken.json()["feedback_id"])]
+    finally:
+        await db.close()
