@@ -113,7 +113,11 @@ async def receive_feedback(
             deferred.clear()
         rows = await db.execute(
             _RECENT,
-            {"project_id": project_id, "since": received_at - policy.window, "until": received_at + policy.window},
+            {
+                "project_id": project_id, "since": received_at - policy.window, "until": received_at + policy.window,
+                "customer_id": customer_id, "unit": submission.unit,
+                "groupable": submission.kind in domain.GROUPABLE_KINDS,
+            },
         )
         prior = list(map(domain.PriorFeedback._make, rows))
         links = domain.link(
@@ -190,7 +194,9 @@ _CLAIM_AND_LOCK = sa.select(_claimed.c.feedback_id, _LOCK_FUNCTION).select_from(
 _EARLIER = sa.select(_submissions.c.feedback_id, _submissions.c.request_hash).where(
     _submissions.c.idempotency_key == sa.bindparam("idempotency_key")
 )
-_RECENT = (
+# The project's first 500 pieces of feedback in the window, as ever; of those only the ones that
+# could link (same customer or unit, or both of groupable kinds: see domain.link) leave the database.
+_window = (
     sa.select(
         _feedback.c.id, _feedback.c.kind, _feedback.c.customer_id, _feedback.c.unit, _feedback.c.text,
         _feedback.c.received_at, _feedback.c.duplicate_of, _feedback.c.incident_group_id,
@@ -202,6 +208,21 @@ _RECENT = (
     )
     .order_by(_feedback.c.received_at)
     .limit(500)
+    .subquery("recent")
+)
+_RECENT = (
+    sa.select(*_window.c)
+    .where(
+        sa.or_(
+            _window.c.customer_id == sa.bindparam("customer_id", type_=_feedback.c.customer_id.type),
+            _window.c.unit == sa.bindparam("unit", type_=sa.Text),
+            sa.and_(
+                sa.bindparam("groupable", type_=sa.Boolean),
+                _window.c.kind.in_(sorted(kind.value for kind in domain.GROUPABLE_KINDS)),
+            ),
+        )
+    )
+    .order_by(_window.c.received_at)
 )
 _FOUND_GROUP = (
     sa.update(_feedback)
