@@ -113,7 +113,7 @@ async def floor_hop(spec: dict[str, Any]) -> None:
     try:
         while True:
             batches = await consumer.getmany(timeout_ms=500, max_records=BATCH)
-            for _tp, records in batches.items():
+            for records in batches.values():
                 if not records:
                     continue
                 out: list[tuple[bytes | None, bytes]] = []
@@ -310,7 +310,12 @@ async def bench(args: argparse.Namespace) -> None:
 
     from shared.messaging.kafka import ensure_topics
     from shared.settings import DatabaseSettings, KafkaSettings
-    from shared.testing.infra import create_database, drop_database, provide_infrastructure, test_settings
+    from shared.testing.infra import (
+        create_database,
+        drop_database,
+        provide_infrastructure,
+        test_settings,
+    )
     from shared.testing.services import migrate
     from shared.topics import INBOUND_FEEDBACK
 
@@ -449,7 +454,7 @@ async def stage_times(url: str, *, target: int, timeout: float = 900) -> dict[st
 
 
 def report(args: argparse.Namespace, results: list[Result]) -> None:
-    sustained, opened, floor, floor_open = results
+    sustained, opened, floor, _floor_open = results
     one, five, _ = os.getloadavg()
     print(f"\n  {'':<52} {'feedback/s':>9} {'p50 ms':>9} {'p99 ms':>9}")
     for result in results:

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from faultkit import (
     Fleet,
     Workload,
@@ -30,6 +29,7 @@ from faultkit import (
     settle,
     wait_consumed,
 )
+
 from shared.settings import SERVICES, Settings
 from shared.testing.infra import Infrastructure, create_database, drop_database
 from shared.testing.infra import test_settings as settings_for
