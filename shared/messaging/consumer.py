@@ -300,10 +300,15 @@ class EventConsumer:
                 for letter in dead:
                     record = letter.record
                     position = f"{record.topic}:{record.partition}:{record.offset}"
-                    letter_id = uuid.uuid5(DLQ_NAMESPACE, f"{self.name}|{letter.event_id or position}")
+                    headers = {k: v.decode("utf-8", "replace") for k, v in (record.headers or ())}
+                    # One letter per event and consumer, however often it is redelivered; a replay of
+                    # a letter (``careloop dlq replay``) that fails again is a new letter.
+                    name = f"{self.name}|{letter.event_id or position}"
+                    if headers.get("x-replay-of"):
+                        name += f"|replay-of:{headers['x-replay-of']}"
+                    letter_id = uuid.uuid5(DLQ_NAMESPACE, name)
                     if not await uow.claim(f"{self.name}:dlq", letter_id):
                         continue
-                    headers = {k: v.decode("utf-8", "replace") for k, v in (record.headers or ())}
                     headers.update(
                         {
                             "x-dlq-id": str(letter_id),

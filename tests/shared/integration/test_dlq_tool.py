@@ -85,9 +85,6 @@ async def test_list_show_and_replay_after_the_fix_once(
     assert len(letter.replays) == 2 and letter.replays[0]["to"].startswith(f"{migrated.topic_prefix}{INBOUND_FEEDBACK}:")
 
 
-@pytest.mark.xfail(strict=True, reason="consumer.py names a letter by (consumer, event id) and claims that name "
-                   "once, so a replayed event that fails again is acknowledged without a new dead letter; the "
-                   "letter id should take the replay (x-replay-of) into account — owner: shared/messaging/consumer.py")
 async def test_a_replayed_event_that_fails_again_is_dead_lettered_again(migrated: Settings) -> None:
     import sqlalchemy as sa
     from sqlalchemy.ext.asyncio import create_async_engine
