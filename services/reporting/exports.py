@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
-from fastapi.responses import Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, Response
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -408,10 +409,19 @@ def content_disposition(name: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
 
 
-def respond(view_name: str, view: dict[str, Any], export_format: ExportFormat) -> dict[str, Any] | Response:
-    """The view as JSON (returned as is) or as a CSV / XLSX download."""
+class ViewJSON(JSONResponse):
+    """A view is plain data already: dumped straight to JSON, without FastAPI walking every value of
+    every row first (which costs more than the query for a list of 500 open cases)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"),
+                          default=jsonable_encoder).encode("utf-8")
+
+
+def respond(view_name: str, view: dict[str, Any], export_format: ExportFormat) -> Response:
+    """The view as JSON or as a CSV / XLSX download."""
     if export_format == "json":
-        return view
+        return ViewJSON(view)
     blocks = TABULATIONS[view_name](view)
     name = filename(view_name, view, export_format)
     if export_format == "csv":

@@ -213,7 +213,9 @@ async def open_cases(*, org: str, now: datetime, uow: UnitOfWork, limit: int = 5
         sa.select(c.c.case_id, c.c.kind, c.c.org_group, c.c.org_subsidiary, c.c.org_project, c.c.period,
                   c.c.received_at, c.c.category, c.c.complaint_class, c.c.lead_department, c.c.state,
                   overdue.label("overdue"))
-        .where(c.c.state.not_in(["closed", "handed_over"]), *org_filter(c, org))
+        # literal states, so that the planner can use the partial index of open cases
+        .where(c.c.state.not_in(sa.bindparam("done", ["closed", "handed_over"], expanding=True,
+                                             literal_execute=True)), *org_filter(c, org))
         .order_by(c.c.received_at, c.c.case_id)
         .limit(limit)
     )

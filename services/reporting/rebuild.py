@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from services.reporting.config import SERVICE
-from services.reporting.models import metadata
 from services.reporting.handlers import HANDLERS
+from services.reporting.models import metadata
 from shared.db.uow import UnitOfWorkFactory
 from shared.events import UndecodableEvent, decode_event
 from shared.messaging.kafka import bootstrap

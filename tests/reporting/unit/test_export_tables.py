@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+from decimal import Decimal
 from urllib.parse import unquote
 
 from openpyxl import load_workbook
@@ -94,7 +96,9 @@ def test_the_download_is_named_after_the_view_period_and_org() -> None:
     disposition = exports.content_disposition(name)
     assert 'filename="careloop-trend-2026-05-_____.xlsx"' in disposition
     assert unquote(disposition.split("UTF-8''")[1]) == name
-    assert exports.respond("trend", {"org": "hx"}, "json") == {"org": "hx"}
+    as_json = exports.respond("trend", {"org": "hx", "rate": Decimal("96.5"), "名": "东区"}, "json")
+    assert as_json.media_type == "application/json"
+    assert json.loads(as_json.body) == {"org": "hx", "rate": 96.5, "名": "东区"}
 
 
 def test_an_item_is_qualified_on_its_exact_rate_not_the_rounded_one() -> None:
