@@ -47,6 +47,7 @@ from typing import Any
 
 # Only light imports at the top: the sender process imports this module too.
 import httpx
+from benchkit import Profile, Uvicorn
 
 TARGET_HTTP_RATE = 1_500
 TARGET_HTTP_P99_MS = 50
@@ -344,32 +345,6 @@ async def truncate_floor(settings: Any) -> None:
         await conn.close()
 
 
-class Uvicorn:
-    """An ASGI app served by uvicorn in this process, as ``careloop serve`` configures it."""
-
-    def __init__(self, app: Any) -> None:
-        import uvicorn
-
-        self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None,
-                                                    access_log=False, lifespan="on"))
-        self.task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> str:
-        self.task = asyncio.create_task(self.server.serve())
-        while not self.server.started:
-            if self.task.done():
-                self.task.result()
-                raise RuntimeError("uvicorn stopped before it started")
-            await asyncio.sleep(0.05)
-        return f"http://127.0.0.1:{self.port}"
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        assert self.task is not None
-        await self.task
-
-
 class ServeProcess:
     """``careloop serve intake --workers N`` as its own process group on a free loopback port, on
     this run's database and broker (``--workers``: the service is then not in this process)."""
@@ -447,69 +422,6 @@ async def bare_asgi(scope: dict[str, Any], receive: Callable[..., Any], send: Ca
     await send({"type": "http.response.body", "body": body})
 
 
-class Profile:
-    """cProfile of this process over a block, summarised by where the time went."""
-
-    def __enter__(self) -> Profile:
-        import cProfile
-
-        self.loop_kind = type(asyncio.get_running_loop()).__module__.split(".")[0]
-
-        self.profiler = cProfile.Profile()
-        self.profiler.enable()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.profiler.disable()
-
-    def report(self, title: str, top: int = 18) -> None:
-        import pstats
-
-        stats = pstats.Stats(self.profiler)
-        by_area: collections.Counter[str] = collections.Counter()
-        total = 0.0
-        rows = []
-        entries = stats.stats.items()  # type: ignore[attr-defined]
-        for (filename, line, name), (_cc, calls, tottime, cumtime, _callers) in entries:
-            area = _area(filename, name)
-            by_area[area] += tottime
-            total += tottime
-            rows.append((tottime, calls, cumtime, f"{_short(filename)}:{line}({name})"))
-        print(f"\n  cProfile, {title}: own time by area ({total:.1f} s sampled in this process)")
-        if self.loop_kind != "asyncio":
-            print(f"  ({self.loop_kind}: the loop's wait for I/O is not an area of its own here; it counts as own "
-                  "time of the coroutines that await, chiefly asyncpg's execute)")
-        for area, seconds in by_area.most_common(14):
-            print(f"    {area:<44} {100 * seconds / total:5.1f} %")
-        print("  top functions by own time")
-        for tottime, calls, cumtime, where in sorted(rows, reverse=True)[:top]:
-            print(f"    {100 * tottime / total:5.1f} %  {calls:>9,} calls  {where[:100]}")
-
-
-def _short(filename: str) -> str:
-    for marker in ("site-packages/", "/work/main/", "python3.11/"):
-        if marker in filename:
-            return filename.split(marker, 1)[1]
-    return filename
-
-
-def _area(filename: str, name: str) -> str:
-    if filename == "~":
-        if "poll" in name or "select" in name:
-            return "idle: waiting in epoll"
-        return "C built-ins (json, uuid, socket, str…)"
-    if "site-packages/" in filename:
-        package = filename.split("site-packages/", 1)[1].split("/", 1)[0]
-        return f"lib: {package}"
-    if "/services/" in filename:
-        return "careloop: services"
-    if "/shared/" in filename:
-        return "careloop: shared"
-    if "/asyncio/" in filename:
-        return "stdlib: asyncio"
-    return "stdlib: other"
-
-
 def caller_headers() -> dict[str, str]:
     """A bearer token for the test issuer that ``fresh_settings`` pins (minted here: the sender
     process has no key of its own)."""
@@ -561,7 +473,7 @@ async def bench_http(infra: Any, args: argparse.Namespace, senders: ProcessPoolE
                              rate=args.open_rate, warmup=args.warmup)
         figures["open"] = figure(f"intake{workers}, open loop at {args.open_rate:,.0f}/s offered", result)
         if args.profile and args.workers == 1:
-            with Profile() as profile:
+            with Profile(areas=14) as profile:
                 await drive(url, mode="closed", first=30_000_000, count=min(args.http, 2000),
                             connections=args.senders)
             figures["profile"] = profile  # type: ignore[assignment]
@@ -824,7 +736,7 @@ async def bench_inbound(infra: Any, args: argparse.Namespace) -> dict[str, Any]:
             extra = [submission(i, projects=args.projects, inbound=True, run="profile")
                      for i in range(min(args.inbound, 5000))]
             commits = Commits(len(extra))
-            with Profile() as profile:  # the producer runs in this process too: a small share of aiokafka
+            with Profile(areas=14) as profile:  # the producer runs in this process too: a small share of aiokafka
                 await produce(settings, INBOUND_FEEDBACK, extra)
                 await commits.wait(timeout, "intake inbound consumer (profiled)")
             figures["profile"] = profile

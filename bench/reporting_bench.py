@@ -58,6 +58,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from benchkit import Profile, Uvicorn
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 TARGET_PROJECTION_RATE = 5_000  # events/s
@@ -621,37 +623,6 @@ async def check_facts(settings: Any, plans: list[CasePlan]) -> str:
 # --- 5. projection -------------------------------------------------------------------------------
 
 
-class Uvicorn:
-    """An ASGI app served by uvicorn in this process, as ``careloop serve`` configures it."""
-
-    def __init__(self, app: Any) -> None:
-        import socket
-
-        import uvicorn
-
-        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and without
-        # it every keep-alive response waits ~40 ms for a delayed ACK (Nagle)
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self.socket.bind(("127.0.0.1", 0))
-        self.server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
-        self.task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> str:
-        self.task = asyncio.create_task(self.server.serve(sockets=[self.socket]))
-        while not self.server.started:
-            if self.task.done():
-                self.task.result()
-                raise RuntimeError("uvicorn stopped before it started")
-            await asyncio.sleep(0.05)
-        return f"http://127.0.0.1:{self.socket.getsockname()[1]}"
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        assert self.task is not None
-        await self.task
-        self.socket.close()
-
-
 @dataclass
 class Progress:
     first: float | None = None
@@ -677,68 +648,6 @@ def instrument(consumer: Any) -> Progress:
     return progress
 
 
-class Profile:
-    """cProfile of this process over a block, summarised by where the time went."""
-
-    def __enter__(self) -> Profile:
-        import cProfile
-
-        self.profiler = cProfile.Profile()
-        self.profiler.enable()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.profiler.disable()
-
-    def report(self, title: str, top: int = 16) -> None:
-        import pstats
-
-        stats = pstats.Stats(self.profiler)
-        by_area: collections.Counter[str] = collections.Counter()
-        total = 0.0
-        rows = []
-        entries = stats.stats.items()  # type: ignore[attr-defined]
-        for (filename, line, name), (_cc, calls, tottime, cumtime, _callers) in entries:
-            area = area_of(filename, name)
-            by_area[area] += tottime
-            total += tottime
-            rows.append((tottime, calls, cumtime, f"{short_path(filename)}:{line}({name})"))
-        print(f"\n  cProfile, {title}: own time by area ({total:.1f} s sampled in this process)")
-        for area, seconds in by_area.most_common(12):
-            print(f"    {area:<44} {100 * seconds / total:5.1f} %")
-        print("  top functions by own time")
-        for tottime, calls, _cumtime, where in sorted(rows, reverse=True)[:top]:
-            print(f"    {100 * tottime / total:5.1f} %  {calls:>9,} calls  {where[:100]}")
-        cumulative = sorted(((cum, where) for _t, _c, cum, where in rows
-                             if where.startswith(("services/", "shared/"))), reverse=True)[:12]
-        print("  CareLoop functions by cumulative time")
-        for cum, where in cumulative:
-            print(f"    {100 * cum / total:5.1f} %  {where[:100]}")
-
-
-def short_path(filename: str) -> str:
-    for marker in ("site-packages/", "/work/main/", "python3.11/"):
-        if marker in filename:
-            return filename.split(marker, 1)[1]
-    return filename
-
-
-def area_of(filename: str, name: str) -> str:
-    if filename == "~":
-        if "poll" in name or "select" in name:
-            return "idle: waiting in epoll"
-        return "C built-ins (json, uuid, socket, str…)"
-    if "site-packages/" in filename:
-        return f"lib: {filename.split('site-packages/', 1)[1].split('/', 1)[0]}"
-    if "/services/" in filename:
-        return "careloop: services"
-    if "/shared/" in filename:
-        return "careloop: shared"
-    if "/asyncio/" in filename:
-        return "stdlib: asyncio"
-    return "stdlib: other"
-
-
 async def profile_consumer(infra: Any, events: list[Any], batch: int) -> None:
     """The consumer's own work (decode, inbox, projections, commit) on already fetched records,
     under cProfile, into a database of its own: where the projection's time goes."""
@@ -758,7 +667,7 @@ async def profile_consumer(infra: Any, events: list[Any], batch: int) -> None:
                for i, e in enumerate(events)]
     try:
         started = time.perf_counter()
-        with Profile() as profile:
+        with Profile(careloop_cumulative=True) as profile:
             for i in range(0, len(records), batch):
                 await consumer.process(records[i:i + batch])
         elapsed = time.perf_counter() - started
