@@ -149,11 +149,29 @@ class Rules:
                 return override[category], unit
         return self.routing_default[category], ""
 
+    @functools.cached_property
+    def phrase_indexes(self) -> _PhraseIndexes:
+        """The phrase groups made ready for matching (built on first use, then kept)."""
+        return _PhraseIndexes(
+            category=_PhraseIndex.of(self.category_phrases + self.shadow_phrases),
+            klass=_PhraseIndex.of(self.class_phrases),
+            importance=_PhraseIndex.of(self.importance_phrases),
+            invalid=_PhraseIndex.of(self.invalid_phrases),
+        )
+
     def segmenter(self) -> Any:
         with self._lock:
             if not self._segmenter:
                 self._segmenter.append(_build_segmenter(self))
             return self._segmenter[0]
+
+
+@dataclass(frozen=True)
+class _PhraseIndexes:
+    category: _PhraseIndex  # with the shadow phrases
+    klass: _PhraseIndex
+    importance: _PhraseIndex
+    invalid: _PhraseIndex
 
 
 def _build_segmenter(rules: Rules) -> Any:
@@ -472,6 +490,31 @@ class _Hit:
 
 
 @dataclass(frozen=True)
+class _PhraseIndex:
+    """A group of phrase rules made ready for matching, built once per rule set.
+
+    Chinese phrases are looked up by their first character at each position of the text (every
+    occurrence, overlapping ones too, as ``str.find`` from each next position would find them);
+    an English phrase's pattern is only run when all the literal parts it needs are in the text.
+    """
+
+    zh_by_first: Mapping[str, tuple[tuple[int, PhraseRule, str], ...]]
+    en: tuple[tuple[int, PhraseRule, tuple[str, ...]], ...]
+
+    @classmethod
+    def of(cls, rules: tuple[PhraseRule, ...]) -> _PhraseIndex:
+        zh: dict[str, list[tuple[int, PhraseRule, str]]] = {}
+        en: list[tuple[int, PhraseRule, tuple[str, ...]]] = []
+        for position, rule in enumerate(rules):
+            if rule.is_english:
+                literals = tuple(word.removesuffix("*") for word in rule.phrase.split())
+                en.append((position, rule, tuple(literal for literal in literals if literal)))
+            else:
+                zh.setdefault(rule.phrase[0], []).append((position, rule, rule.phrase))
+        return cls({char: tuple(entries) for char, entries in zh.items()}, tuple(en))
+
+
+@dataclass(frozen=True)
 class _Reading:
     """A text as the rules see it: normalised, cut into Chinese words and English words."""
 
@@ -488,16 +531,36 @@ class _Reading:
         word_spans = tuple((t_start, t_end) for _, t_start, t_end in zh_tokens for _ in range(t_start, t_end))
         return cls(norm, zh_tokens, en_tokens, word_spans)
 
-    def find(self, rules: Iterable[PhraseRule], negation: Negation) -> list[_Hit]:
+    def find(self, rules: Iterable[PhraseRule] | _PhraseIndex, negation: Negation) -> list[_Hit]:
         """Every phrase occurrence that respects word boundaries; overlaps go to the longest."""
-        candidates: list[tuple[PhraseRule, int, int]] = []
-        for rule in rules:
-            spans = self._english_spans(rule) if rule.is_english else self._chinese_spans(rule.phrase)
-            candidates.extend((rule, start, end) for start, end in spans)
-        candidates.sort(key=lambda c: (-(c[2] - c[1]), c[1]))
+        index = rules if isinstance(rules, _PhraseIndex) else _PhraseIndex.of(tuple(rules))
+        text = self.text
+        # (minus length, start, end, position of the rule in its group, rule): the longest first, then
+        # the earliest, then the rule listed first (what a stable sort of each rule's spans in turn gave).
+        candidates: list[tuple[int, int, int, int, PhraseRule]] = []
+        by_first = index.zh_by_first
+        if by_first:
+            for start, char in enumerate(text):
+                entries = by_first.get(char)
+                if entries is None:
+                    continue
+                for position, rule, phrase in entries:
+                    if text.startswith(phrase, start):
+                        end = start + len(phrase)
+                        if not self._straddles(start, end):
+                            candidates.append((start - end, start, end, position, rule))
+        if self.en_tokens:
+            for position, rule, literals in index.en:
+                if all(literal in text for literal in literals):  # the pattern cannot match without them
+                    for match in rule.english_pattern.finditer(text):
+                        start, end = match.start(), match.end()
+                        candidates.append((start - end, start, end, position, rule))
+        if not candidates:
+            return []
+        candidates.sort(key=lambda c: (c[0], c[1], c[3]))
         taken: list[tuple[int, int]] = []
         hits: list[_Hit] = []
-        for rule, start, end in candidates:
+        for _, start, end, _, rule in candidates:
             if any(start < t_end and t_start < end for t_start, t_end in taken):
                 continue
             taken.append((start, end))
@@ -507,16 +570,6 @@ class _Reading:
             hits.append(_Hit(rule, start, end, negated))
         hits.sort(key=lambda h: h.start)
         return hits
-
-    def _chinese_spans(self, phrase: str) -> list[tuple[int, int]]:
-        spans = []
-        start = self.text.find(phrase)
-        while start != -1:
-            end = start + len(phrase)
-            if not self._straddles(start, end):
-                spans.append((start, end))
-            start = self.text.find(phrase, start + 1)
-        return spans
 
     def _straddles(self, start: int, end: int) -> bool:
         """True when the span cuts a word in two: it begins or ends inside a word it leaves."""
@@ -530,11 +583,6 @@ class _Reading:
         if not self.word_spans:
             return position, position + 1
         return self.word_spans[position]
-
-    def _english_spans(self, rule: PhraseRule) -> list[tuple[int, int]]:
-        if not self.en_tokens:
-            return []
-        return [(m.start(), m.end()) for m in rule.english_pattern.finditer(self.text)]
 
     def _chinese_negated(self, start: int, negation: Negation) -> bool:
         """Is there a negation cue right before ``start`` in its clause (bridging words allowed)?"""
@@ -620,12 +668,13 @@ def classify(
     channel = Channel(channel) if channel is not None else None
     project_stage = ProjectStage(project_stage) if project_stage is not None else None
     reading = _Reading.of(text or "", rules)
+    indexes = rules.phrase_indexes
     fired: list[str] = []
 
     # Category: phrases (negated symptoms recorded but not counted), then context hints.
     scores: dict[Cat, float] = dict.fromkeys(Cat, 0.0)
     evidence = 0.0
-    for hit in reading.find(rules.category_phrases + rules.shadow_phrases, rules.negation):
+    for hit in reading.find(indexes.category, rules.negation):
         if hit.rule.target == "shadow":
             continue
         if hit.negated:
@@ -657,7 +706,7 @@ def classify(
     class_scores = dict.fromkeys(COMPLAINT_CLASSES, 0.0)
     class_scores[rules.default_class[category]] += rules.class_prior
     fired.append(f"class:default:{category.value}->{rules.default_class[category]}")
-    for hit in reading.find(rules.class_phrases, rules.negation):
+    for hit in reading.find(indexes.klass, rules.negation):
         if hit.negated or hit.rule.rule_id in fired:
             continue
         class_scores[int(hit.rule.target)] += hit.rule.weight
@@ -669,7 +718,7 @@ def classify(
 
     # Importance: any reason that is not negated.
     important = False
-    for hit in reading.find(rules.importance_phrases, rules.negation):
+    for hit in reading.find(indexes.importance, rules.negation):
         if hit.negated:
             fired.append(f"negated:{hit.rule.rule_id}")
         elif hit.rule.rule_id not in fired:
@@ -685,7 +734,7 @@ def classify(
     if kind is not None and kind not in rules.complaint_kinds:
         valid = False
         fired.append(f"invalid:kind:{kind.value}")
-    for hit in reading.find(rules.invalid_phrases, rules.negation):
+    for hit in reading.find(indexes.invalid, rules.negation):
         if hit.negated:
             fired.append(f"negated:{hit.rule.rule_id}")
         elif complaint_class == 1 and hit.rule.rule_id not in fired:
