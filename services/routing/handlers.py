@@ -18,10 +18,12 @@ def build_handlers(*, deps: service.Collaborators) -> dict[str, Handler]:
         # A return visit on a case (回访) comes back as a survey answer that names the case.
         assert isinstance(event, SurveyReturned)
         if event.data.case_id is not None:
+            await uow.flush()  # the deadlines that opening cases deferred in this batch, before they are read
             await service.return_visit_done(event.data.case_id, uow=uow, deps=deps, caused_by=event)
 
     async def on_customer_erased(event: Event, uow: UnitOfWork) -> None:
         assert isinstance(event, CustomerErased)
+        await uow.flush()  # keep the deferred writes of this batch in order with this one
         await service.forget_customer(event.data.customer_id, uow=uow)
 
     return {

@@ -19,6 +19,7 @@ from services.routing.lifecycle import Action, CaseFacts, CaseState, TransitionR
 from services.routing.models import Case, CaseStepRecord, CorrectiveAction, DeadlineRecord
 from shared.clock import Clock
 from shared.db import UnitOfWork
+from shared.db.uow import ManyRows
 from shared.events import ComplaintClassified, ComplaintClassifiedData, FeedbackReceived, OrgPath
 from shared.events.cases import (
     CaseAssigned,
@@ -157,11 +158,11 @@ async def open_case(event: FeedbackReceived, *, uow: UnitOfWork, deps: Collabora
             received_at=data.received_at, correlation_id=event.correlation_id,
         )
         .on_conflict_do_nothing(index_elements=["feedback_id"])
-        .returning(Case.id)
+        .returning(Case)  # the new row as an ORM object, so that it need not be read back
     )
-    if inserted.first() is None:
+    case = inserted.scalar_one_or_none()
+    if case is None:
         return None
-    case = await _load(uow, case_id)
     _emit(uow, CaseOpened, case, CaseOpenedData(
         case_id=case_id, feedback_id=data.feedback_id, kind=data.kind, received_at=data.received_at,
         in_working_time=in_working_time, first_contact_owner=data.received_by, customer_id=data.customer_id,
@@ -171,7 +172,7 @@ async def open_case(event: FeedbackReceived, *, uow: UnitOfWork, deps: Collabora
         return case_id
 
     await _schedule(uow, case, deps, now, [deps.planner.plan("first_response", data.received_at, org_path)],
-                    caused_by=event)
+                    caused_by=event, defer=True)
     result = deps.classifier.classify(
         data.text, kind=data.kind.value, channel=data.channel.value,
         project_stage=data.project_stage.value if data.project_stage else None, org_path=org_path,
@@ -192,7 +193,7 @@ async def open_case(event: FeedbackReceived, *, uow: UnitOfWork, deps: Collabora
     await _step(uow, case, Action.CLASSIFY, actor=SYSTEM, now=now, emit=False)
     _emit(uow, ComplaintClassified, case, classified_data, now, caused_by=event)
     await _assign(uow, case, deps, now, lead=result.lead_department, assisting=tuple(result.assisting_departments),
-                  handler=None, actor=SYSTEM, caused_by=event)
+                  handler=None, actor=SYSTEM, caused_by=event, defer=True)
     return case_id
 
 
@@ -247,6 +248,7 @@ async def _step(
 async def _assign(
     uow: UnitOfWork, case: Case, deps: Collaborators, now: datetime, *, lead: Department,
     assisting: tuple[Department, ...], handler: str | None, actor: str, caused_by: Any = None,
+    defer: bool = False,
 ) -> None:
     previous = CaseState(case.status)
     state = next_state(Action.ASSIGN, _facts(case))
@@ -264,7 +266,7 @@ async def _assign(
     ), now, caused_by=caused_by)
     # The receiving department reports its measures within 1 working day of the assignment.
     await _schedule(uow, case, deps, now, [deps.planner.plan("measures_report", now, case_org_path(case))],
-                    caused_by=caused_by)
+                    caused_by=caused_by, defer=defer)
 
 
 def case_org_path(case: Case) -> str:
@@ -446,9 +448,32 @@ async def forget_customer(customer_id: uuid.UUID, *, uow: UnitOfWork) -> int:
 # --- deadlines --------------------------------------------------------------------------------
 
 
+_DEADLINES = DeadlineRecord.__table__
+_DEADLINE_INSERT = pg_insert(_DEADLINES)
+# _schedule's upsert for UnitOfWork.defer: the same statement, with the new values from EXCLUDED
+_DEFERRED_SCHEDULE = ManyRows(_DEADLINE_INSERT.on_conflict_do_update(
+    constraint="uq_deadline_case_kind",
+    set_={"starts_at": _DEADLINE_INSERT.excluded.starts_at, "due_at": _DEADLINE_INSERT.excluded.due_at,
+          "explanation": _DEADLINE_INSERT.excluded.explanation,
+          "calendar_version": _DEADLINE_INSERT.excluded.calendar_version,
+          "met_at": None, "breached_at": None, "cancelled_at": None, "escalated_to": None},
+    where=_DEADLINES.c.met_at.is_(None),
+))
+
+
 async def _schedule(uow: UnitOfWork, case: Case, deps: Collaborators, now: datetime,
-                    planned: list[PlannedDeadline], *, caused_by: Any = None) -> None:
+                    planned: list[PlannedDeadline], *, caused_by: Any = None, defer: bool = False) -> None:
+    """Write the planned deadlines and say so. ``defer``: the rows go out with the unit of work's
+    deferred writes (one statement for a batch of cases); whoever reads deadlines later in the same
+    unit of work must flush it first (routing's handlers do)."""
     for deadline in planned:
+        if defer:
+            uow.defer(_DEFERRED_SCHEDULE, {
+                "case_id": case.id, "kind": deadline.kind, "starts_at": deadline.starts_at,
+                "due_at": deadline.due_at, "explanation": deadline.explanation,
+                "calendar_version": deps.planner.calendar_version,
+            }, row=("deadline", case.id, deadline.kind))
+            continue
         await uow.session.execute(
             pg_insert(DeadlineRecord)
             .values(case_id=case.id, kind=deadline.kind, starts_at=deadline.starts_at, due_at=deadline.due_at,
