@@ -495,20 +495,20 @@ class _PhraseIndex:
 
     Chinese phrases are looked up by their first character at each position of the text (every
     occurrence, overlapping ones too, as ``str.find`` from each next position would find them);
-    an English phrase's pattern is only run when all the literal parts it needs are in the text.
+    an English phrase's pattern is only run when the longest literal part it needs is in the text.
     """
 
     zh_by_first: Mapping[str, tuple[tuple[int, PhraseRule, str], ...]]
-    en: tuple[tuple[int, PhraseRule, tuple[str, ...]], ...]
+    en: tuple[tuple[int, PhraseRule, str], ...]
 
     @classmethod
     def of(cls, rules: tuple[PhraseRule, ...]) -> _PhraseIndex:
         zh: dict[str, list[tuple[int, PhraseRule, str]]] = {}
-        en: list[tuple[int, PhraseRule, tuple[str, ...]]] = []
+        en: list[tuple[int, PhraseRule, str]] = []
         for position, rule in enumerate(rules):
             if rule.is_english:
-                literals = tuple(word.removesuffix("*") for word in rule.phrase.split())
-                en.append((position, rule, tuple(literal for literal in literals if literal)))
+                literal = max((word.removesuffix("*") for word in rule.phrase.split()), key=len, default="")
+                en.append((position, rule, literal))
             else:
                 zh.setdefault(rule.phrase[0], []).append((position, rule, rule.phrase))
         return cls({char: tuple(entries) for char, entries in zh.items()}, tuple(en))
@@ -550,8 +550,8 @@ class _Reading:
                         if not self._straddles(start, end):
                             candidates.append((start - end, start, end, position, rule))
         if self.en_tokens:
-            for position, rule, literals in index.en:
-                if all(literal in text for literal in literals):  # the pattern cannot match without them
+            for position, rule, literal in index.en:
+                if literal in text:  # the pattern cannot match without it
                     for match in rule.english_pattern.finditer(text):
                         start, end = match.start(), match.end()
                         candidates.append((start - end, start, end, position, rule))
