@@ -45,6 +45,8 @@ def with_repair_reports(case_handlers: dict[str, Handler], *, deps: service.Repa
     async def on_feedback_received(event: Event, uow: UnitOfWork) -> None:
         await open_case(event, uow)
         assert isinstance(event, FeedbackReceived)
+        if event.data.kind not in service.REPORTED_KINDS:
+            return  # nothing to report (record_report would return at once): no need to look the case up
         case = await case_service.case_for_feedback(event.data.feedback_id, uow=uow)
         if case is not None:
             await service.record_report(event, case.id, uow=uow, deps=deps)
