@@ -9,6 +9,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -16,6 +17,7 @@ from services.survey import campaign_service, domain, evaluation_service, regist
 from services.survey.domain import AnswersRefused, TemplateDefinition
 from services.survey.models import Evaluation
 from shared.auth import EVERYONE, Role, current_access, require
+from shared.auth.scoping import org_columns_clause
 from shared.db import UnitOfWorkFactory
 from shared.events import OrgPath
 from shared.events.vocabulary import SurveyScheme
@@ -261,8 +263,15 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
     @router.get("/refused-answers", dependencies=[Depends(READ_RESULTS)])
     async def get_refusals(campaign_id: uuid.UUID | None = None,
                            limit: int = Query(default=100, ge=1, le=1000)) -> list[dict[str, Any]]:
+        access = current_access()
+        principal = access.principal if access is not None else None
+
+        def visible(group: Any, subsidiary: Any, project: Any) -> Any:
+            # the caller's org units only; nobody's refusals without a known caller
+            return org_columns_clause(principal, group, subsidiary, project) if principal else sa.false()
+
         async with uow_factory() as uow:
-            rows = await service.refusals(uow=uow, limit=limit, campaign_id=campaign_id)
+            rows = await service.refusals(uow=uow, limit=limit, campaign_id=campaign_id, visible=visible)
         return [{"id": r.id, "refused_at": r.refused_at.isoformat(), "channel": r.channel,
                  "reason_code": r.reason_code, "reason": r.reason, "problems": r.problems,
                  "template_id": r.template_id, "invitation_id": str(r.invitation_id) if r.invitation_id else None,

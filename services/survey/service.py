@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -19,7 +19,15 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.survey import builtin, campaigns, domain
 from services.survey.domain import AnswersRefused, Template, TemplateDefinition
-from services.survey.models import Campaign, Invitation, RefusedAnswers, SurveyResponse, SurveyTemplate, UnitCopy
+from services.survey.models import (
+    Campaign,
+    Invitation,
+    ProjectCopy,
+    RefusedAnswers,
+    SurveyResponse,
+    SurveyTemplate,
+    UnitCopy,
+)
 from shared.clock import Clock
 from shared.db import OutboxMessage, UnitOfWork
 from shared.events import ItemAnswer, OrgPath, SurveyReturned, SurveyReturnedData
@@ -342,10 +350,18 @@ async def record_refusal(
     ))
 
 
-async def refusals(*, uow: UnitOfWork, limit: int = 100, campaign_id: uuid.UUID | None = None) -> list[RefusedAnswers]:
+async def refusals(*, uow: UnitOfWork, limit: int = 100, campaign_id: uuid.UUID | None = None,
+                   visible: Callable[[Any, Any, Any], Any] | None = None) -> list[RefusedAnswers]:
+    """The latest refused forms. ``visible(group, subsidiary, project)`` gives the clause on a
+    project's org path that the caller may see (None: everything); a refusal with no known project
+    is then left out, since nothing says whose it is."""
     query = sa.select(RefusedAnswers).order_by(RefusedAnswers.id.desc()).limit(limit)
     if campaign_id is not None:
         query = query.where(RefusedAnswers.campaign_id == campaign_id)
+    if visible is not None:
+        clause = visible(ProjectCopy.org_group, ProjectCopy.org_subsidiary, ProjectCopy.org_project)
+        if clause is not None:
+            query = query.join(ProjectCopy, ProjectCopy.project_id == RefusedAnswers.project_id).where(clause)
     return list((await uow.session.execute(query)).scalars())
 
 

@@ -3,13 +3,18 @@ form for another subsidiary nor read one of its returned forms; the household pa
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 import pytest
 
 from services.survey.app import create_app
 from shared.auth import Role
+from shared.events import OrgPath
+from shared.events.catalog import ProjectRegistered, ProjectRegisteredData
 from shared.settings import Settings
 from shared.testing.auth import bearer
-from shared.testing.services import running_service
+from shared.testing.services import eventually, running_service
+from tests.survey.integration.survey_helpers import publish
 
 pytestmark = pytest.mark.integration
 
@@ -33,3 +38,27 @@ async def test_forms_are_entered_and_read_only_inside_ones_org_units(migrated: S
         assert (await survey.get(url, headers=SOUTH_MANAGER)).status_code == 200
         handler = bearer("handler-south", roles=[Role.HANDLER], orgs=["hx/south"])
         assert (await survey.post("/api/v1/templates", json={}, headers=handler)).status_code == 403
+
+
+async def test_refused_forms_are_listed_only_inside_ones_org_units(migrated: Settings) -> None:
+    hillview = ProjectRegistered.create(
+        data=ProjectRegisteredData(project_id="hillview", name="项目 hillview", stage="property_management",
+                                   households=10, occupancy_start=date(2023, 6, 1), buildings=("1",), revision=1),
+        org=OrgPath(**SOUTH), aggregate_id="hillview", occurred_at=datetime.now(UTC), producer="intake")
+    bad = {**FORM, "project_id": "hillview",
+           "answers": [*FORM["answers"], {"item_id": "no_such_item", "level": "satisfied"}]}
+    async with running_service(create_app(migrated)) as survey:
+        await publish(migrated, hillview)
+        refused = await survey.post("/api/v1/survey-responses", json=bad, headers=SOUTH_MANAGER)
+        assert refused.status_code == 422, refused.text
+
+        async def listed(headers: dict[str, str] | None = None) -> list[dict]:
+            response = await survey.get("/api/v1/refused-answers", headers=headers)
+            assert response.status_code == 200, response.text
+            return response.json()
+
+        # whose a refusal is comes from the project's org unit, known once the registry's copy arrives
+        south = await eventually(lambda: listed(SOUTH_MANAGER), until=lambda rows: len(rows) == 1, timeout=30)
+        assert south[0]["reason"] and south[0]["problems"]
+        assert await listed(EAST_MANAGER) == []
+        assert len(await listed()) == 1  # the group sees it too
