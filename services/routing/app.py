@@ -10,6 +10,8 @@ Out: ``case.*``, ``complaint.classified``, ``complaint.reclassified`` and ``repa
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
 
 from services.routing import api, handlers
@@ -33,9 +35,10 @@ from shared.settings import Settings
 def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> FastAPI:
     settings = settings if isinstance(settings, RoutingSettings) else RoutingSettings(**dict(settings or {}))
     runtime = ServiceRuntime(service=SERVICE, settings=settings)
+    rules = load_rules(settings.rules_file)
     deps = Collaborators(
         clock=clock,
-        classifier=RuleClassifier(load_rules(settings.rules_file)),
+        classifier=RuleClassifier(rules),
         planner=CalendarPlanner(calendar_from_settings(settings.working_hours), settings.deadline_policy()),
     )
     repairs = RepairCollaborators(clock=clock, policy=settings.repair_policy(),
@@ -47,6 +50,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     })
     watcher = DeadlineWatcher(uow_factory=runtime.uow_factory, clock=clock, interval_s=settings.deadline_scan_interval_s)
     runtime.run_in_background("deadline-watcher", watcher.run)
+
+    async def load_segmenter() -> None:
+        # jieba's dictionary takes a second or two to load: at start, off the event loop, rather
+        # than in the middle of the first batch of complaints (the rules build it once either way).
+        await asyncio.to_thread(rules.segmenter)
+
+    runtime.run_in_background("classifier-segmenter", load_segmenter)
     # HTTP changes are audited (who, what, when) in the transaction that makes them.
     http_uow = AuditedUnitOfWorkFactory(runtime.uow_factory)
     app = create_service_app(
