@@ -98,22 +98,24 @@ async def test_routing_scaled_out_and_back_mid_stream(migrated: Settings, tmp_pa
     n = 600
     try:
         await start_pipeline(fleet)
-        first = asyncio.create_task(produce(migrated, workload.messages(0, 200), rate=50))
+        # one stream of 20 s: routing goes to three replicas and back to one while it flows
+        stream = asyncio.create_task(produce(migrated, workload.messages(0, n), rate=30))
+        await asyncio.sleep(1)
         extra = [await fleet.start("routing", wait=False) for _ in range(2)]  # scale out mid-stream
         await asyncio.gather(*(fleet.ready(r) for r in extra))
         cases_at_three = (await progress(migrated))["cases"]
-        await first
-        second = asyncio.create_task(produce(migrated, workload.messages(200, 400), rate=50))
         await asyncio.sleep(3)
-        await asyncio.gather(*(fleet.stop(r) for r in extra))  # and back, while the stream still runs
+        # and back (measured when the scale-back begins: stopping two replicas gracefully takes a while)
         cases_at_one = (await progress(migrated))["cases"]
-        await second
+        stream_running = not stream.done()
+        await asyncio.gather(*(fleet.stop(r) for r in extra))
+        await stream
         await settle(migrated, expected=n, timeout=240)
     finally:
         await fleet.close()
     print(f"[faults] scaled to 3 routing replicas at {cases_at_three} cases, back to 1 at {cases_at_one} of {n}",
           flush=True)
-    assert cases_at_one < n, "the stream ended before routing was scaled back; slow it down"
+    assert stream_running and cases_at_one < n, "the stream ended before routing was scaled back; slow it down"
     assert_exactly_once(await check_effects(migrated, workload), "routing 1→3→1")
     timed("routing 1→3→1", started)
 
