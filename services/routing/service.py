@@ -213,7 +213,11 @@ def _apply_classification(case: Case, result: ClassificationResult) -> None:
 async def _load(uow: UnitOfWork, case_id: uuid.UUID, *, for_update: bool = False) -> Case:
     query = sa.select(Case).where(Case.id == case_id)
     if for_update:
-        query = query.with_for_update()
+        # FOR NO KEY UPDATE: the case is changed, never its key, so rows that merely reference it
+        # (steps, deadlines' breaches written by the watcher) are not blocked. A plain FOR UPDATE
+        # here deadlocked with the deadline watcher: it holds a deadline and inserts a step
+        # referencing the case while a handler holds the case and updates that deadline.
+        query = query.with_for_update(key_share=True)
     case = (await uow.session.execute(query)).scalar_one_or_none()
     if case is None:
         raise CaseNotFound(str(case_id))
@@ -428,7 +432,8 @@ async def verify_corrective_action(
 
 async def return_visit_done(case_id: uuid.UUID, *, uow: UnitOfWork, deps: Collaborators, caused_by: Any) -> bool:
     """The survey service returned the case's return visit; record it once the result is accepted."""
-    case = (await uow.session.execute(sa.select(Case).where(Case.id == case_id).with_for_update())).scalar_one_or_none()
+    case = (await uow.session.execute(
+        sa.select(Case).where(Case.id == case_id).with_for_update(key_share=True))).scalar_one_or_none()
     if case is None or CaseState(case.status) is not CaseState.ACCEPTED:
         return False
     await _step(uow, case, Action.COMPLETE_RETURN_VISIT, actor="survey", now=deps.clock(), caused_by=caused_by)
