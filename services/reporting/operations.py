@@ -114,15 +114,11 @@ FLAG = pg_insert(ProjectFlagFact.__table__).on_conflict_do_nothing(index_element
 CASE_OWNER = pg_insert(CaseOwnerFact.__table__).on_conflict_do_nothing(index_elements=["case_id"])
 
 
-async def _merge(uow: UnitOfWork, merge: Merge, event: Event, values: dict[str, Any]) -> None:
-    merge.write(uow, event, values)
-
-
 # --- repairs -------------------------------------------------------------------------------------
 
 async def on_work_order_opened(event: WorkOrderOpened, uow: UnitOfWork) -> None:
     d = event.data
-    await _merge(uow, REPAIR, event, {
+    REPAIR.write(uow, event, {
         "work_order_id": d.work_order_id, "project_id": d.project_id, "period": month_of(d.requested_at),
         "origin": d.origin, "defect_kind": d.defect_kind, "in_warranty": d.in_warranty, "chargeable": d.chargeable,
         "requested_at": d.requested_at, "respond_by": d.respond_by, "case_count": len(d.case_ids),
@@ -130,7 +126,7 @@ async def on_work_order_opened(event: WorkOrderOpened, uow: UnitOfWork) -> None:
 
 
 async def on_work_order_case_linked(event: WorkOrderCaseLinked, uow: UnitOfWork) -> None:
-    await _merge(uow, REPAIR, event, {"work_order_id": event.data.work_order_id, "case_count": event.data.case_count})
+    REPAIR.write(uow, event, {"work_order_id": event.data.work_order_id, "case_count": event.data.case_count})
 
 
 async def on_repair_step(event: RepairStepRecorded, uow: UnitOfWork) -> None:
@@ -149,18 +145,18 @@ async def on_repair_step(event: RepairStepRecorded, uow: UnitOfWork) -> None:
         values["cancelled"] = True
     else:
         return
-    await _merge(uow, REPAIR, event, values)
+    REPAIR.write(uow, event, values)
 
 
 async def on_repair_acceptance_rejected(event: RepairAcceptanceRejected, uow: UnitOfWork) -> None:
     d = event.data
-    await _merge(uow, REPAIR, event, {"work_order_id": d.work_order_id, "project_id": d.project_id,
+    REPAIR.write(uow, event, {"work_order_id": d.work_order_id, "project_id": d.project_id,
                                       "rejections": d.rework_count})
 
 
 async def on_repair_accepted(event: RepairAccepted, uow: UnitOfWork) -> None:
     d = event.data
-    await _merge(uow, REPAIR, event, {
+    REPAIR.write(uow, event, {
         "work_order_id": d.work_order_id, "project_id": d.project_id, "defect_kind": d.defect_kind,
         "in_warranty": d.in_warranty, "chargeable": d.chargeable, "quoted_fee": d.quoted_fee,
         "requested_at": d.requested_at, "period": month_of(d.requested_at), "accepted_at": d.accepted_at,
@@ -170,7 +166,7 @@ async def on_repair_accepted(event: RepairAccepted, uow: UnitOfWork) -> None:
 
 async def on_recurring_defect(event: RecurringDefectDetected, uow: UnitOfWork) -> None:
     d = event.data
-    await _merge(uow, REMEDIATION, event, {
+    REMEDIATION.write(uow, event, {
         "remediation_id": d.remediation_id, "project_id": d.project_id, "defect_kind": d.defect_kind,
         "occurrences": d.occurrences, "detected_at": d.detected_at, "period": month_of(d.detected_at),
     })
@@ -178,7 +174,7 @@ async def on_recurring_defect(event: RecurringDefectDetected, uow: UnitOfWork) -
 
 async def on_remediation_accepted(event: RemediationAccepted, uow: UnitOfWork) -> None:
     d = event.data
-    await _merge(uow, REMEDIATION, event, {
+    REMEDIATION.write(uow, event, {
         "remediation_id": d.remediation_id, "project_id": d.project_id, "defect_kind": d.defect_kind,
         "occurrences": len(d.work_order_ids), "accepted_at": d.accepted_at, "effective": d.effective,
     })
@@ -188,7 +184,7 @@ async def on_remediation_accepted(event: RemediationAccepted, uow: UnitOfWork) -
 
 async def on_campaign_planned(event: SurveyCampaignPlanned, uow: UnitOfWork) -> None:
     d = event.data
-    await _merge(uow, CAMPAIGN, event, {
+    CAMPAIGN.write(uow, event, {
         "campaign_id": d.campaign_id, "project_id": d.project_id, "round_period": d.period, "round": d.round,
         "rule": d.rule, "template_id": d.template_id, "occupied_units": d.occupied_units, "households": d.households,
         "required": d.required, "drawn": d.drawn, "return_target_percent": d.return_target_percent,
@@ -198,7 +194,7 @@ async def on_campaign_planned(event: SurveyCampaignPlanned, uow: UnitOfWork) -> 
 
 async def on_campaign_closed(event: SurveyCampaignClosed, uow: UnitOfWork) -> None:
     d = event.data
-    await _merge(uow, CAMPAIGN, event, {
+    CAMPAIGN.write(uow, event, {
         "campaign_id": d.campaign_id, "project_id": d.project_id, "round_period": d.period, "round": d.round,
         "rule": d.rule, "scheme": d.scheme, "required": d.distribution_required,
         "return_target_percent": d.return_target_percent, "closed_at": d.closed_at, "distributed": d.distributed,
@@ -210,7 +206,7 @@ async def on_campaign_closed(event: SurveyCampaignClosed, uow: UnitOfWork) -> No
 
 async def on_evaluation_scheduled(event: ProjectEvaluationDue | ProjectEvaluationOverdue, uow: UnitOfWork) -> None:
     d = event.data
-    await _merge(uow, EVALUATION, event, {
+    EVALUATION.write(uow, event, {
         "evaluation_id": d.evaluation_id, "project_id": d.project_id, "stage": _code(d.stage), "period": d.period, "due_on": d.due_on,
         "overdue": isinstance(event, ProjectEvaluationOverdue),
     })
@@ -218,7 +214,7 @@ async def on_evaluation_scheduled(event: ProjectEvaluationDue | ProjectEvaluatio
 
 async def on_evaluation_recorded(event: ProjectEvaluationRecorded, uow: UnitOfWork) -> None:
     d = event.data
-    await _merge(uow, EVALUATION, event, {
+    EVALUATION.write(uow, event, {
         "evaluation_id": d.evaluation_id, "project_id": d.project_id,
         "stage": _code(d.stage), "period": d.period,
         "evaluated_on": d.evaluated_on, "sheet_score": d.sheet_score, "sheet_grade": _code(d.sheet_grade),

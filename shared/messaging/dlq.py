@@ -90,7 +90,7 @@ class ReplayRefused(Exception):
     """Nothing was replayed: the letter is unknown, ambiguous, or was replayed before."""
 
 
-async def _read_until_quiet(settings: Settings, consumer: AIOKafkaConsumer, topics: Iterable[str], *,
+async def read_until_quiet(settings: Settings, consumer: AIOKafkaConsumer, topics: Iterable[str], *,
                             quiet_s: float, timeout: float) -> list[Any]:
     """Every record of ``topics`` from the beginning, until nothing came for ``quiet_s``.
 
@@ -134,7 +134,7 @@ async def dead_letters(settings: Settings, *, topic: str | None = None, quiet_s:
         )
         replay_log = f"{prefix}{REPLAY_LOG}"
         # One assignment for both (a consumer reassigned after reading does not reliably read again).
-        read = await _read_until_quiet(settings, consumer, wanted + ([replay_log] if replay_log in names else []),
+        read = await read_until_quiet(settings, consumer, wanted + ([replay_log] if replay_log in names else []),
                                        quiet_s=quiet_s, timeout=timeout)
         records = [r for r in read if r.topic != replay_log]
         replays = [r for r in read if r.topic == replay_log]

@@ -38,6 +38,7 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from shared.messaging import dlq
 from shared.devstack import free_port
 from shared.messaging.kafka import bootstrap
 from shared.settings import Settings
@@ -238,25 +239,11 @@ async def read_until_quiet(settings: Settings, topics: list[str], *, quiet_s: fl
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(settings), enable_auto_commit=False,
                                 auto_offset_reset="earliest")
     await consumer.start()
-    records: list[Any] = []
     try:
         await consumer.topics()
-        partitions = [TopicPartition(n, p) for n in names for p in sorted(consumer.partitions_for_topic(n) or ())]
-        if not partitions:
-            return []
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning()
-        deadline = time.monotonic() + timeout
-        last = time.monotonic()
-        while time.monotonic() - last < quiet_s and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=200)
-            for recs in batch.values():
-                if recs:
-                    records.extend(recs)
-                    last = time.monotonic()
+        return await dlq.read_until_quiet(settings, consumer, names, quiet_s=quiet_s, timeout=timeout)
     finally:
         await consumer.stop()
-    return records
 
 
 def dlq_topics() -> list[str]:
