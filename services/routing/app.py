@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
                                   vocabulary=load_vocabulary(settings.repair_defects_file), cases=deps)
     # One consumer group for the whole service: a second one would cost every start a group join.
     runtime.consume(name="routing.cases", handlers={
-        **repairs_handlers.with_repair_reports(handlers.build_handlers(deps=deps), deps=repairs),
+        **handlers.build_handlers(deps=deps, after_opening=repairs_handlers.report_after_opening(deps=repairs)),
         **repairs_handlers.build_handlers(deps=repairs),
     })
     watcher = DeadlineWatcher(uow_factory=runtime.uow_factory, clock=clock, interval_s=settings.deadline_scan_interval_s)

@@ -139,6 +139,11 @@ async def open_case(event: FeedbackReceived, *, uow: UnitOfWork, deps: Collabora
     """A case for every piece of feedback; a complaint is classified, routed and timed at once.
 
     Returns the case id, or None when the feedback has a case already.
+
+    The new case is worked out in memory first (classified, sent to triage or assigned: the same
+    transitions and events as a handler's), then written as one row in the state it ends in; its
+    history and deadlines go out with the unit of work's deferred writes. Nothing is queued unless
+    the row was inserted.
     """
     now = deps.clock()
     data = event.data
@@ -146,55 +151,83 @@ async def open_case(event: FeedbackReceived, *, uow: UnitOfWork, deps: Collabora
     in_working_time = data.in_working_time
     if in_working_time is None:
         in_working_time = deps.planner.in_working_time(data.received_at, org_path)
-    case_id = uuid.uuid4()
-    inserted = await uow.session.execute(
-        pg_insert(Case)
-        .values(
-            id=case_id, feedback_id=data.feedback_id, kind=data.kind.value, status=CaseState.RECEIVED.value,
-            first_contact_owner=data.received_by, customer_id=data.customer_id, project_id=data.project_id,
-            project_stage=data.project_stage.value if data.project_stage else None, channel=data.channel.value,
-            unit=data.unit, incident_group_id=data.incident_group_id, in_working_time=in_working_time,
-            org_group=event.org.group, org_subsidiary=event.org.subsidiary, org_project=event.org.project,
-            received_at=data.received_at, correlation_id=event.correlation_id,
-        )
-        .on_conflict_do_nothing(index_elements=["feedback_id"])
-        .returning(Case)  # the new row as an ORM object, so that it need not be read back
-    )
-    case = inserted.scalar_one_or_none()
-    if case is None:
-        return None
-    _emit(uow, CaseOpened, case, CaseOpenedData(
-        case_id=case_id, feedback_id=data.feedback_id, kind=data.kind, received_at=data.received_at,
+    case = Case(
+        id=uuid.uuid4(), feedback_id=data.feedback_id, kind=data.kind.value, status=CaseState.RECEIVED.value,
+        first_contact_owner=data.received_by, customer_id=data.customer_id, project_id=data.project_id,
+        project_stage=data.project_stage.value if data.project_stage else None, channel=data.channel.value,
+        unit=data.unit, incident_group_id=data.incident_group_id, in_working_time=in_working_time,
+        org_group=event.org.group, org_subsidiary=event.org.subsidiary, org_project=event.org.project,
+        received_at=data.received_at, correlation_id=event.correlation_id,
+    )  # never added to the session: the row is inserted below, as it ends up
+    opened = CaseOpenedData(
+        case_id=case.id, feedback_id=data.feedback_id, kind=data.kind, received_at=data.received_at,
         in_working_time=in_working_time, first_contact_owner=data.received_by, customer_id=data.customer_id,
         project_id=data.project_id, incident_group_id=data.incident_group_id, duplicate_of=data.duplicate_of,
-    ), now, caused_by=event)
+    )
     if data.kind is not FeedbackKind.COMPLAINT:
-        return case_id
+        if not await _insert_case(uow, case):
+            return None
+        _emit(uow, CaseOpened, case, opened, now, caused_by=event)
+        return case.id
 
-    await _schedule(uow, case, deps, now, [deps.planner.plan("first_response", data.received_at, org_path)],
-                    caused_by=event, defer=True)
+    first_response = deps.planner.plan("first_response", data.received_at, org_path)
     result = deps.classifier.classify(
         data.text, kind=data.kind.value, channel=data.channel.value,
         project_stage=data.project_stage.value if data.project_stage else None, org_path=org_path,
     )
     _apply_classification(case, result)
-    classified_data = ComplaintClassifiedData(
-        case_id=case_id, feedback_id=data.feedback_id, category=result.category,
+    if result.needs_triage:
+        triage = _transition(case, Action.SEND_TO_TRIAGE, actor=SYSTEM, now=now,
+                             note=f"confidence {result.confidence:.2f} below the triage threshold")
+    else:
+        classify = _transition(case, Action.CLASSIFY, actor=SYSTEM, now=now)
+        assign = _assignment(case, now, lead=result.lead_department, assisting=tuple(result.assisting_departments),
+                             handler=None, actor=SYSTEM)
+        measures = deps.planner.plan("measures_report", now, org_path)
+    if not await _insert_case(uow, case):
+        return None
+    _emit(uow, CaseOpened, case, opened, now, caused_by=event)
+    # scheduled as the case opened, before it was classified: not (yet) an important complaint
+    await _schedule(uow, case, deps, now, [first_response], caused_by=event, defer=True, important=False)
+    if result.needs_triage:
+        _record(uow, case, triage, now=now, caused_by=event, defer=True)
+        return case.id
+    _record(uow, case, classify, now=now, emit=False, defer=True)
+    _emit(uow, ComplaintClassified, case, ComplaintClassifiedData(
+        case_id=case.id, feedback_id=data.feedback_id, category=result.category,
         complaint_class=result.complaint_class,  # type: ignore[arg-type]
         valid=result.valid, important=result.important, confidence=result.confidence,
         rules_fired=tuple(result.rules_fired), rules_version=result.rules_version,
         lead_department=result.lead_department, assisting_departments=tuple(result.assisting_departments),
         received_at=data.received_at, needs_triage=result.needs_triage,
-    )
-    if result.needs_triage:
-        await _step(uow, case, Action.SEND_TO_TRIAGE, actor=SYSTEM, now=now,
-                    note=f"confidence {result.confidence:.2f} below the triage threshold", caused_by=event)
-        return case_id
-    await _step(uow, case, Action.CLASSIFY, actor=SYSTEM, now=now, emit=False)
-    _emit(uow, ComplaintClassified, case, classified_data, now, caused_by=event)
-    await _assign(uow, case, deps, now, lead=result.lead_department, assisting=tuple(result.assisting_departments),
-                  handler=None, actor=SYSTEM, caused_by=event, defer=True)
-    return case_id
+    ), now, caused_by=event)
+    _record_assignment(uow, case, assign, now=now, caused_by=event, defer=True)
+    await _schedule(uow, case, deps, now, [measures], caused_by=event, defer=True)
+    return case.id
+
+
+_CASES = Case.__table__
+# Every column a new case can have (those left None are written as NULL; the database's defaults
+# for the rest), so that the statement is compiled once.
+_NEW_CASE_COLUMNS = tuple(c.key for c in _CASES.c if c.key not in ("version", "created_at", "difficult",
+                                                                       "handed_over_to", "difficult_at",
+                                                                       "resolved_at", "closed_at"))
+_INSERT_CASE = (
+    pg_insert(_CASES).on_conflict_do_nothing(index_elements=["feedback_id"]).returning(_CASES.c.id)
+)
+_STEP_ROWS = ManyRows(pg_insert(CaseStepRecord.__table__))
+
+
+async def _insert_case(uow: UnitOfWork, case: Case) -> bool:
+    """Insert the new case's row; False when its feedback has a case already."""
+    values = {key: getattr(case, key) for key in _NEW_CASE_COLUMNS}
+    values["rules_fired"] = values["rules_fired"] or []
+    values["assisting_departments"] = values["assisting_departments"] or []
+    values["return_visit_done"] = bool(values["return_visit_done"])
+    # Core on the unit of work's connection: no ORM flush on this path (nothing here depends on
+    # the session's pending objects, and the case row depends on none of them).
+    db = await uow.session.connection()
+    return (await db.execute(_INSERT_CASE, values)).first() is not None
 
 
 def _apply_classification(case: Case, result: ClassificationResult) -> None:
@@ -230,47 +263,92 @@ def _facts(case: Case) -> CaseFacts:
                      return_visit_done=case.return_visit_done)
 
 
-async def _step(
-    uow: UnitOfWork, case: Case, action: Action, *, actor: str, now: datetime, note: str | None = None,
-    emit: bool = True, caused_by: Any = None, **details: Any,
-) -> CaseState:
+@dataclass(frozen=True)
+class _Step:
+    """A transition worked out on a case in memory, to be recorded (history row, event)."""
+
+    action: Action
+    previous: CaseState
+    state: CaseState
+    actor: str
+    note: str | None
+
+
+@dataclass(frozen=True)
+class _Assignment:
+    step: _Step
+    lead: Department
+    assisting: tuple[Department, ...]
+    handler: str | None
+
+
+def _transition(case: Case, action: Action, *, actor: str, now: datetime, note: str | None = None) -> _Step:
+    """Move the case (in memory) by ``action``; raises TransitionRefused."""
     previous = CaseState(case.status)
     state = next_state(action, _facts(case))
     case.status = state.value
     if state is CaseState.CLOSED:
         case.closed_at = now
-    uow.session.add(CaseStepRecord(case_id=case.id, action=action.value, previous_state=previous.value,
-                                   state=state.value, actor=actor, at=now, note=note))
+    return _Step(action, previous, state, actor, note)
+
+
+def _record(uow: UnitOfWork, case: Case, step: _Step, *, now: datetime, emit: bool = True, caused_by: Any = None,
+            defer: bool = False, **details: Any) -> None:
+    """The step's history row and event. ``defer``: the row goes out with the unit of work's
+    deferred writes, for a case whose whole history so far is deferred (a case being opened), so
+    that its rows keep their order."""
+    row = {"case_id": case.id, "action": step.action.value, "previous_state": step.previous.value,
+           "state": step.state.value, "actor": step.actor, "at": now, "note": step.note}
+    if defer:
+        uow.defer(_STEP_ROWS, row, row=("step", case.id, step.action.value, now))
+    else:
+        uow.session.add(CaseStepRecord(**row))
     if emit:
         _emit(uow, CaseTransitioned, case, CaseTransitionedData(
-            case_id=case.id, previous_state=previous.value, state=state.value, actor=actor, at=now, note=note,
-            action=action.value, **details,
+            case_id=case.id, previous_state=step.previous.value, state=step.state.value, actor=step.actor, at=now,
+            note=step.note, action=step.action.value, **details,
         ), now, caused_by=caused_by)
-    return state
+
+
+async def _step(
+    uow: UnitOfWork, case: Case, action: Action, *, actor: str, now: datetime, note: str | None = None,
+    emit: bool = True, caused_by: Any = None, **details: Any,
+) -> CaseState:
+    step = _transition(case, action, actor=actor, now=now, note=note)
+    _record(uow, case, step, now=now, emit=emit, caused_by=caused_by, **details)
+    return step.state
+
+
+def _assignment(case: Case, now: datetime, *, lead: Department, assisting: tuple[Department, ...],
+                handler: str | None, actor: str) -> _Assignment:
+    step = _transition(case, Action.ASSIGN, actor=actor, now=now,
+                       note=f"lead {lead.value}" + (f", handler {handler}" if handler else ""))
+    case.lead_department = lead.value
+    case.assisting_departments = [d.value for d in assisting]
+    case.handler = handler
+    case.assigned_at = now
+    return _Assignment(step, lead, assisting, handler)
+
+
+def _record_assignment(uow: UnitOfWork, case: Case, assignment: _Assignment, *, now: datetime,
+                       caused_by: Any = None, defer: bool = False) -> None:
+    step = assignment.step
+    _record(uow, case, step, now=now, emit=False, defer=defer)
+    _emit(uow, CaseAssigned, case, CaseAssignedData(
+        case_id=case.id, previous_state=step.previous.value, state=step.state.value, actor=step.actor, at=now,
+        lead_department=assignment.lead, assisting_departments=assignment.assisting, handler=assignment.handler,
+    ), now, caused_by=caused_by)
 
 
 async def _assign(
     uow: UnitOfWork, case: Case, deps: Collaborators, now: datetime, *, lead: Department,
     assisting: tuple[Department, ...], handler: str | None, actor: str, caused_by: Any = None,
-    defer: bool = False,
 ) -> None:
-    previous = CaseState(case.status)
-    state = next_state(Action.ASSIGN, _facts(case))
-    case.status = state.value
-    case.lead_department = lead.value
-    case.assisting_departments = [d.value for d in assisting]
-    case.handler = handler
-    case.assigned_at = now
-    uow.session.add(CaseStepRecord(case_id=case.id, action=Action.ASSIGN.value, previous_state=previous.value,
-                                   state=state.value, actor=actor, at=now,
-                                   note=f"lead {lead.value}" + (f", handler {handler}" if handler else "")))
-    _emit(uow, CaseAssigned, case, CaseAssignedData(
-        case_id=case.id, previous_state=previous.value, state=state.value, actor=actor, at=now,
-        lead_department=lead, assisting_departments=assisting, handler=handler,
-    ), now, caused_by=caused_by)
+    _record_assignment(uow, case, _assignment(case, now, lead=lead, assisting=assisting, handler=handler, actor=actor),
+                       now=now, caused_by=caused_by)
     # The receiving department reports its measures within 1 working day of the assignment.
     await _schedule(uow, case, deps, now, [deps.planner.plan("measures_report", now, case_org_path(case))],
-                    caused_by=caused_by, defer=defer)
+                    caused_by=caused_by)
 
 
 def case_org_path(case: Case) -> str:
@@ -467,10 +545,12 @@ _DEFERRED_SCHEDULE = ManyRows(_DEADLINE_INSERT.on_conflict_do_update(
 
 
 async def _schedule(uow: UnitOfWork, case: Case, deps: Collaborators, now: datetime,
-                    planned: list[PlannedDeadline], *, caused_by: Any = None, defer: bool = False) -> None:
+                    planned: list[PlannedDeadline], *, caused_by: Any = None, defer: bool = False,
+                    important: bool | None = None) -> None:
     """Write the planned deadlines and say so. ``defer``: the rows go out with the unit of work's
     deferred writes (one statement for a batch of cases); whoever reads deadlines later in the same
-    unit of work must flush it first (routing's handlers do)."""
+    unit of work must flush it first (routing's handlers do). ``important``: as the event says
+    (default: the case's classification)."""
     for deadline in planned:
         if defer:
             uow.defer(_DEFERRED_SCHEDULE, {
@@ -492,7 +572,7 @@ async def _schedule(uow: UnitOfWork, case: Case, deps: Collaborators, now: datet
             )
         )
     _emit(uow, DeadlinesScheduled, case, DeadlinesScheduledData(
-        case_id=case.id, calendar_version=deps.planner.calendar_version, complaint_important=bool(case.important),
+        case_id=case.id, calendar_version=deps.planner.calendar_version, complaint_important=bool(case.important if important is None else important),
         deadlines=tuple(Deadline(kind=d.kind, due_at=d.due_at, explanation=d.explanation)  # type: ignore[arg-type]
                         for d in planned),
     ), now, caused_by=caused_by)

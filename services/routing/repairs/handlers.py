@@ -13,7 +13,9 @@ back to it through Kafka, and a second consumer group would cost every start a g
 
 from __future__ import annotations
 
-from services.routing import service as case_service
+import uuid
+
+from services.routing.handlers import AfterOpening
 from services.routing.repairs import service
 from shared.db import UnitOfWork
 from shared.events import ComplaintClassified, Event, FeedbackReceived
@@ -38,17 +40,12 @@ def build_handlers(*, deps: service.RepairCollaborators) -> dict[str, Handler]:
     }
 
 
-def with_repair_reports(case_handlers: dict[str, Handler], *, deps: service.RepairCollaborators) -> dict[str, Handler]:
-    """Routing's case handlers, with the repair report kept in the transaction that opens a case."""
-    open_case = case_handlers[FeedbackReceived.EVENT_TYPE]
+def report_after_opening(*, deps: service.RepairCollaborators) -> AfterOpening:
+    """Right after a case opens, in its transaction: the repair report of a complaint or repair
+    request (a repair request goes onto a work order). Idempotent, as a case may be found already
+    opened."""
+    async def record_report(event: FeedbackReceived, case_id: uuid.UUID, opened: bool, uow: UnitOfWork) -> None:
+        if event.data.kind in service.REPORTED_KINDS:
+            await service.record_report(event, case_id, uow=uow, deps=deps, new_case=opened)
 
-    async def on_feedback_received(event: Event, uow: UnitOfWork) -> None:
-        await open_case(event, uow)
-        assert isinstance(event, FeedbackReceived)
-        if event.data.kind not in service.REPORTED_KINDS:
-            return  # nothing to report (record_report would return at once): no need to look the case up
-        case = await case_service.case_for_feedback(event.data.feedback_id, uow=uow)
-        if case is not None:
-            await service.record_report(event, case.id, uow=uow, deps=deps)
-
-    return {**case_handlers, FeedbackReceived.EVENT_TYPE: on_feedback_received}
+    return record_report

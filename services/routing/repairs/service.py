@@ -153,32 +153,45 @@ async def record_project(event: ProjectRegistered, *, uow: UnitOfWork, now: date
 # --- reports and work orders ---------------------------------------------------------------------
 
 
+# an executemany (not ManyRows: its array columns would not survive unnest)
+_REPORT_ROWS = pg_insert(RepairReport.__table__).on_conflict_do_nothing()
+
+
 async def record_report(event: FeedbackReceived, case_id: uuid.UUID, *, uow: UnitOfWork,
-                        deps: RepairCollaborators) -> uuid.UUID | None:
+                        deps: RepairCollaborators, new_case: bool = False) -> uuid.UUID | None:
     """What a complaint or repair request says about a defect, kept beside its case.
 
-    A repair request goes onto a work order at once; returns that work order's id.
+    A repair request goes onto a work order at once; returns that work order's id. ``new_case``:
+    the case was opened in this transaction, so it has no report yet.
     """
     data = event.data
     if data.kind not in REPORTED_KINDS:
         return None
     match = deps.vocabulary.classify(data.text)
     location = domain.parse_location(data.unit, data.text)
-    await uow.session.execute(
-        pg_insert(RepairReport).values(
-            case_id=case_id, feedback_id=data.feedback_id, kind=data.kind.value,
-            project_id=data.project_id or event.org.project or "unassigned", unit=data.unit or location.label,
-            building=location.building, entrance=location.entrance, floor=location.floor, room=location.room,
-            defect_kind=match.kind, defect_phrases=list(match.phrases), vocabulary_version=match.vocabulary_version,
-            incident_group_id=data.incident_group_id, attachments=list(data.attachments),
-            received_at=data.received_at, org_group=event.org.group, org_subsidiary=event.org.subsidiary,
-            org_project=event.org.project, correlation_id=event.correlation_id,
-        ).on_conflict_do_nothing()
+    row = dict(
+        case_id=case_id, feedback_id=data.feedback_id, kind=data.kind.value,
+        project_id=data.project_id or event.org.project or "unassigned", unit=data.unit or location.label,
+        building=location.building, entrance=location.entrance, floor=location.floor, room=location.room,
+        defect_kind=match.kind, defect_phrases=list(match.phrases), vocabulary_version=match.vocabulary_version,
+        incident_group_id=data.incident_group_id, attachments=list(data.attachments),
+        received_at=data.received_at, org_group=event.org.group, org_subsidiary=event.org.subsidiary,
+        org_project=event.org.project, correlation_id=event.correlation_id,
     )
-    if data.kind is FeedbackKind.REPAIR_REQUEST:
-        work_order = await attach_case(case_id, uow=uow, deps=deps, caused_by=event)
-        return work_order.id if work_order else None
-    return None
+    if data.kind is not FeedbackKind.REPAIR_REQUEST or not new_case:
+        # with the unit of work's deferred writes: one statement for a batch of complaints
+        uow.defer(_REPORT_ROWS, row, row=("repair_report", case_id))
+        if data.kind is not FeedbackKind.REPAIR_REQUEST:
+            return None
+        report = None
+    else:
+        report = RepairReport(**row)  # the session writes it, before the work order's rows
+        uow.session.add(report)
+    # A repair request is put on a work order at once, reading the project's reports and orders:
+    # what this transaction deferred goes out first.
+    await uow.flush()
+    work_order = await attach_case(case_id, uow=uow, deps=deps, caused_by=event, report=report)
+    return work_order.id if work_order else None
 
 
 async def reconcile_complaint(case_id: uuid.UUID, *, uow: UnitOfWork, deps: RepairCollaborators,
@@ -240,12 +253,16 @@ def _facts(report: RepairReport) -> domain.Report:
 
 
 async def attach_case(case_id: uuid.UUID, *, uow: UnitOfWork, deps: RepairCollaborators,
-                      caused_by: Any = None) -> WorkOrder | None:
-    """Put a case on the open work order about the same defect, or open one for it."""
+                      caused_by: Any = None, report: RepairReport | None = None) -> WorkOrder | None:
+    """Put a case on the open work order about the same defect, or open one for it (``report``:
+    the report of a case opened in this transaction, which the caller has at hand)."""
     session = uow.session
-    report = await _report_of(case_id, uow=uow, deps=deps)
+    new_report = report is not None
+    if report is None:
+        report = await _report_of(case_id, uow=uow, deps=deps)
     await _lock_project(uow, report.project_id)
-    existing = await session.get(WorkOrderCase, case_id, populate_existing=True)
+    # (a report at hand is a new case's, on no work order yet)
+    existing = None if new_report else await session.get(WorkOrderCase, case_id, populate_existing=True)
     if existing is not None:
         return await session.get(WorkOrder, existing.work_order_id)
     now = deps.clock()
