@@ -185,7 +185,8 @@ class CasePlan:
                 make(CaseAssigned, CaseAssignedData(case_id=case, previous_state="classified", state="assigned",
                                                     actor="system", at=self.t_assigned, lead_department=department),
                      self.t_assigned),
-                make(DeadlinesScheduled, DeadlinesScheduledData(case_id=case, calendar_version="bench", deadlines=(
+                make(DeadlinesScheduled, DeadlinesScheduledData(case_id=case, calendar_version="bench",
+                                                                case_received_at=r, deadlines=(
                     Deadline(kind="first_response", due_at=first_due, explanation="8 working hours"),
                     Deadline(kind="measures_report", due_at=measures_due, explanation="1 working day"))),
                      self.t_assigned),
@@ -262,9 +263,9 @@ class CasePlan:
         met = None if self.first_response == "breached" else self.t_first_response
         breached = first_due if self.first_response == "breached" else None
         return [
-            (self.case_id, "first_response", *org, first_due, self.t_assigned, met, breached,
+            (self.case_id, "first_response", *org, month_of(r), first_due, self.t_assigned, met, breached,
              "supervisor" if breached else None),
-            (self.case_id, "measures_report", *org, r + 32 * H, self.t_assigned,
+            (self.case_id, "measures_report", *org, month_of(r), r + 32 * H, self.t_assigned,
              r + 20 * H if self.measures_met else None, None, None),
         ]
 
@@ -288,8 +289,8 @@ CASE_COLUMNS = ("case_id", "feedback_id", "kind", "org_group", "org_subsidiary",
                 "received_at", "category", "complaint_class", "valid", "important", "needs_triage", "reclassified",
                 "classified_as_of", "lead_department", "assigned_as_of", "state", "state_as_of", "closed_at",
                 "handed_over", "return_visit_done", "escalations")
-DEADLINE_COLUMNS = ("case_id", "kind", "org_group", "org_subsidiary", "org_project", "due_at", "scheduled_as_of",
-                    "met_at", "breached_at", "escalated_to")
+DEADLINE_COLUMNS = ("case_id", "kind", "org_group", "org_subsidiary", "org_project", "period", "due_at",
+                    "scheduled_as_of", "met_at", "breached_at", "escalated_to")
 SURVEY_COLUMNS = ("response_id", "org_group", "org_subsidiary", "org_project", "period", "template_id", "scheme",
                   "channel", "case_id", "campaign_id", "score", "satisfied", "returned_at")
 ITEM_COLUMNS = ("response_id", "item_id", "org_group", "org_subsidiary", "org_project", "period", "template_id",
@@ -993,6 +994,11 @@ async def main(args: argparse.Namespace) -> None:
             sample = live_events[: min(len(live_events), args.profile_events)]
             await profile_consumer(infra, sample, batch)
 
+        if args.hold:
+            print(f"\n  holding the database for {args.hold:.0f} s to look into: psql {plain(settings.db.admin_url)}",
+                  flush=True)
+            await asyncio.sleep(args.hold)
+
     header("summary")
     projection = results["projection"]
     print(f"  projection: {projection:,.0f} events/s through the reporting consumer "
@@ -1017,6 +1023,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true",
                         help="always profile the consumer afterwards (automatic below half the target)")
     parser.add_argument("--profile-events", type=int, default=5_000, help="events for the profiled run")
+    parser.add_argument("--hold", type=float, default=0,
+                        help="keep the infrastructure up this many seconds at the end (to query the views by hand)")
     args = parser.parse_args(argv)
     args.project = min(args.project, args.events)
     return args

@@ -58,12 +58,18 @@ class CaseFact(Base):
 
 class DeadlineFact(Base):
     __tablename__ = "deadline_facts"
+    __table_args__ = (
+        sa.Index("ix_deadline_facts_period_org", "period", "org_group", "org_subsidiary", "org_project"),
+        sa.Index("ix_deadline_facts_unmet", "case_id", "due_at", postgresql_where=sa.text("met_at IS NULL")),
+    )
 
     case_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     kind: Mapped[str] = mapped_column(sa.Text, primary_key=True)
     org_group: Mapped[str] = mapped_column(sa.Text)
     org_subsidiary: Mapped[str | None] = mapped_column(sa.Text)
     org_project: Mapped[str | None] = mapped_column(sa.Text)
+    period: Mapped[str | None] = mapped_column(
+        sa.Text, comment="its case's month (Asia/Shanghai), when the schedule said; else None: see case_facts")
     due_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     scheduled_as_of: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     met_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))

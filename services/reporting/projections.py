@@ -99,6 +99,7 @@ DEADLINE_SCHEDULED = ManyRows(pg_insert(DEADLINES).on_conflict_do_update(
     index_elements=["case_id", "kind"],
     set_={
         "due_at": sa.case((_newer_plan, _deadline.due_at), else_=DEADLINES.c.due_at),
+        "period": sa.func.coalesce(DEADLINES.c.period, _deadline.period),  # a case's month never changes
         "scheduled_as_of": sa.case((_newer_plan, _deadline.scheduled_as_of), else_=DEADLINES.c.scheduled_as_of),
         # a rescheduled deadline starts afresh unless it was met or breached after the new plan
         "met_at": sa.case((sa.and_(_newer_plan, DEADLINES.c.met_at < _deadline.scheduled_as_of), None),
@@ -182,9 +183,11 @@ async def on_case_escalated(event: CaseEscalated, uow: UnitOfWork) -> None:
 
 async def on_deadlines_scheduled(event: DeadlinesScheduled, uow: UnitOfWork) -> None:
     org = _org(event.org)
+    received_at = event.data.case_received_at
+    period = month_of(received_at) if received_at is not None else None
     for deadline in event.data.deadlines:
         uow.defer(DEADLINE_SCHEDULED, {
-            "case_id": event.data.case_id, "kind": deadline.kind, **org, "due_at": deadline.due_at,
+            "case_id": event.data.case_id, "kind": deadline.kind, **org, "period": period, "due_at": deadline.due_at,
             "scheduled_as_of": event.occurred_at}, row=("deadline", event.data.case_id, deadline.kind))
 
 

@@ -147,6 +147,13 @@ async def summary(*, periods: list[str], label: str, org: str, now: datetime, uo
     }
 
 
+def in_periods(d: Any, periods: list[str]) -> Any:
+    """A deadline fact of a case received in ``periods``, by its own month (indexed), or one that
+    does not know it (its schedule has not been projected yet, or did not say): the join to the
+    case's fact decides. Used beside ``case_facts.period IN periods``."""
+    return sa.or_(d.c.period.in_(periods), d.c.period.is_(None))
+
+
 async def deadline_compliance(*, periods: list[str], org: str, now: datetime, uow: UnitOfWork) -> dict[str, Any]:
     """Per deadline kind, for cases received in the periods: met on time, met late, breached and
     still open, pending (not yet due), and the on-time rate over those that fell due."""
@@ -159,7 +166,7 @@ async def deadline_compliance(*, periods: list[str], org: str, now: datetime, uo
         sa.select(d.c.kind, sa.func.count(), sa.func.count().filter(on_time), sa.func.count().filter(late),
                   sa.func.count().filter(overdue), sa.func.count().filter(pending))
         .select_from(d.join(c, c.c.case_id == d.c.case_id))
-        .where(c.c.period.in_(periods), *org_filter(d, org),
+        .where(c.c.period.in_(periods), in_periods(d, periods), *org_filter(d, org),
                # an unmet deadline of a case closed or handed over before it fell due no longer runs
                sa.or_(d.c.met_at.is_not(None), c.c.state.is_(None), c.c.state.not_in(["closed", "handed_over"]),
                       c.c.state_as_of > d.c.due_at))
@@ -330,11 +337,12 @@ async def org_units(*, period: str, org: str, now: datetime, uow: UnitOfWork) ->
         if cls is not None:
             row["by_class"][str(cls)] += int(n)
     # the same definition as open_cases(): an open case with a deadline unmet and past due
+    past_due = sa.exists().where(d.c.case_id == c.c.case_id, d.c.met_at.is_(None), d.c.due_at <= now)
     for code, n in (await uow.session.execute(
-            sa.select(key, sa.func.count(sa.distinct(c.c.case_id)))
-            .select_from(c.join(d, d.c.case_id == c.c.case_id))
-            .where(c.c.state.not_in(["closed", "handed_over"]), d.c.met_at.is_(None), d.c.due_at <= now,
-                   *org_filter(c, org))
+            sa.select(key, sa.func.count())
+            # literal states, so that the planner can use the partial index of open cases
+            .where(c.c.state.not_in(sa.bindparam("done", ["closed", "handed_over"], expanding=True,
+                                                 literal_execute=True)), past_due, *org_filter(c, org))
             .group_by(key))).all():
         unit(code)["overdue"] = int(n)
     item_key = below(i)
@@ -546,7 +554,8 @@ async def customer_managers(*, period: str, org: str, now: datetime, uow: UnitOf
         sa.select(o.c.owner, d.c.kind, sa.func.count().filter(fell_due, running),
                   sa.func.count().filter(d.c.met_at <= d.c.due_at))
         .select_from(d.join(c, c.c.case_id == d.c.case_id).join(o, o.c.case_id == d.c.case_id))
-        .where(c.c.period == period, d.c.kind.in_(["first_response", "result_delivery"]), *org_filter(c, org))
+        .where(c.c.period == period, in_periods(d, [period]), d.c.kind.in_(["first_response", "result_delivery"]),
+               *org_filter(c, org))
         .group_by(o.c.owner, d.c.kind)
     )).all()
     for owner, kind, due, on_time in deadlines:

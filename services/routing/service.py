@@ -572,7 +572,8 @@ async def _schedule(uow: UnitOfWork, case: Case, deps: Collaborators, now: datet
             )
         )
     _emit(uow, DeadlinesScheduled, case, DeadlinesScheduledData(
-        case_id=case.id, calendar_version=deps.planner.calendar_version, complaint_important=bool(case.important if important is None else important),
+        case_id=case.id, calendar_version=deps.planner.calendar_version, case_received_at=case.received_at,
+        complaint_important=bool(case.important if important is None else important),
         deadlines=tuple(Deadline(kind=d.kind, due_at=d.due_at, explanation=d.explanation)  # type: ignore[arg-type]
                         for d in planned),
     ), now, caused_by=caused_by)

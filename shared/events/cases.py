@@ -107,6 +107,9 @@ class DeadlinesScheduledData(Payload):
     deadlines: tuple[Deadline, ...]
     calendar_version: str
     complaint_important: bool = False
+    # When the case was received (added in place, schema version 1): the reports count a deadline
+    # in its case's month. Producers that leave it out still work; readers then look the month up.
+    case_received_at: AwareDatetime | None = None
 
 
 class DeadlinesScheduled(Event):

@@ -51,7 +51,10 @@ def make(cls: type[Event], data: object, org: OrgPath, key: uuid.UUID, at: datet
 
 
 def complaint(org: OrgPath, *, category: str, cls: int, dept: str, received: datetime, closed: bool,
-              first_response_met: datetime | None, due: datetime, breached: bool = False) -> list[Event]:
+              first_response_met: datetime | None, due: datetime, breached: bool = False,
+              dated: bool = True) -> list[Event]:
+    """``dated``: the schedule says when the case was received (a producer older than that field
+    does not: the views must count its deadlines in the case's month all the same)."""
     case, feedback = uuid.uuid4(), uuid.uuid4()
     events: list[Event] = [
         make(CaseOpened, CaseOpenedData(case_id=case, feedback_id=feedback, kind="complaint", received_at=received,
@@ -62,8 +65,9 @@ def complaint(org: OrgPath, *, category: str, cls: int, dept: str, received: dat
             org, case, received),
         make(CaseAssigned, CaseAssignedData(case_id=case, previous_state="classified", state="assigned", actor="system",
                                             at=received, lead_department=dept), org, case, received),
-        make(DeadlinesScheduled, DeadlinesScheduledData(case_id=case, calendar_version="t", deadlines=(
-            Deadline(kind="first_response", due_at=due, explanation="t"),)), org, case, received),
+        make(DeadlinesScheduled, DeadlinesScheduledData(
+            case_id=case, calendar_version="t", case_received_at=received if dated else None,
+            deadlines=(Deadline(kind="first_response", due_at=due, explanation="t"),)), org, case, received),
     ]
     if first_response_met:
         events.append(make(DeadlineMet, DeadlineOutcomeData(case_id=case, kind="first_response", due_at=due,
@@ -90,10 +94,12 @@ def scripted_month() -> list[Event]:
                         closed=False, first_response_met=d + timedelta(days=1, hours=9), due=d + timedelta(days=1, hours=8))
     # lakeside: one attitude complaint (class 1), breached and still open
     events += complaint(EAST, category="service_attitude", cls=1, dept="customer_service", received=d + timedelta(days=3),
-                        closed=False, first_response_met=None, due=d + timedelta(days=3, hours=8), breached=True)
+                        closed=False, first_response_met=None, due=d + timedelta(days=3, hours=8), breached=True,
+                        dated=False)
     # riverside: one price complaint (class 1), closed, on time
     events += complaint(RIVER, category="price", cls=1, dept="business", received=d + timedelta(days=5), closed=True,
-                        first_response_met=d + timedelta(days=5, hours=1), due=d + timedelta(days=5, hours=8))
+                        first_response_met=d + timedelta(days=5, hours=1), due=d + timedelta(days=5, hours=8),
+                        dated=False)
     # south: one external complaint (class 3), in May, and one in June (another period)
     events += complaint(SOUTH, category="external_environment", cls=3, dept="customer_service",
                         received=d + timedelta(days=6), closed=False, first_response_met=d + timedelta(days=6, hours=3),
@@ -183,6 +189,14 @@ async def test_views_match_the_hand_worked_month_and_a_rebuild_reproduces_them(m
         fr = group["deadlines"]["first_response"]
         assert (fr["met_on_time"], fr["met_late"], fr["overdue_open"], fr["pending"]) == (3, 1, 1, 0)
         assert fr["on_time_rate"] == 60.0  # 3 of 5
+        # the dated schedules put their deadlines in the case's month; the undated ones leave it to the case
+        conn = await asyncpg.connect(migrated.db.admin_url)
+        try:
+            periods = sorted((r["period"] or "-", r["n"]) for r in await conn.fetch(
+                "SELECT period, count(*) AS n FROM reporting.deadline_facts GROUP BY period"))
+        finally:
+            await conn.close()
+        assert periods == [("-", 2), ("2026-05", 3), ("2026-06", 1)]
         east = await summary("hx/east")
         assert (east["complaints"], east["by_class"]) == (4, {"1": 2, "2": 2, "3": 0})
         lakeside = await summary("hx/east/lakeside")
