@@ -256,6 +256,8 @@ class CasePlan:
                 classification[5], *assigned, state, state_as_of, closed_at, False, False, 0)
 
     def deadline_facts(self) -> list[tuple[Any, ...]]:
+        from shared.clock import month_of
+
         if self.kind != "complaint" or self.short:
             return []
         r, org = self.received, ("hx", self.subsidiary, self.project)
