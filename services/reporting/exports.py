@@ -27,10 +27,7 @@ from urllib.parse import quote
 
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+import xlsxwriter
 
 from shared.clock import CHINA
 
@@ -363,35 +360,45 @@ def _display_width(value: Any) -> int:
     return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)  # CJK characters take two columns
 
 
+# Characters XML 1.0 (hence XLSX) cannot hold.
+ILLEGAL_CHARACTERS_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def to_xlsx(blocks: Sequence[Block], *, title: str) -> bytes:
-    workbook = Workbook()
-    workbook.remove(workbook.active)  # type: ignore[arg-type]
-    workbook.properties.title = title
-    workbook.properties.creator = "CareLoop"
-    header_font, header_fill = Font(bold=True), PatternFill("solid", fgColor="E8EEF7")
-    for block in blocks:
-        sheet = workbook.create_sheet(re.sub(r"[\[\]:*?/\\]", "_", block.title)[:31])
-        sheet.append([c.header for c in block.columns])
-        for cell in sheet[1]:
-            cell.font, cell.fill = header_font, header_fill
-            cell.alignment = Alignment(vertical="center", wrap_text=True)
-        for row in block.rows:
-            sheet.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in row])
-            for column, cell in zip(block.columns, sheet[sheet.max_row], strict=True):
-                if isinstance(cell.value, str) and cell.value.startswith("="):
-                    cell.data_type = "s"  # text, never a formula
-                elif column.kind == "percent":
-                    cell.number_format = "0.00"
-                elif column.kind == "datetime":
-                    cell.number_format = "yyyy-mm-dd hh:mm:ss"
-        for position, column in enumerate(block.columns, start=1):
-            widest = max([_display_width(column.header), *(_display_width(r[position - 1]) for r in block.rows)])
-            sheet.column_dimensions[get_column_letter(position)].width = min(max(widest + 2, 8), 48)
-        sheet.freeze_panes = "A2"
-        if block.rows:
-            sheet.auto_filter.ref = sheet.dimensions
+    """One sheet per block: a bold header row frozen above a filter, columns as wide as their
+    contents, percentages with two decimals, times as Excel date-times; every string stays text
+    (never a formula, a link or a number)."""
     buffer = io.BytesIO()
-    workbook.save(buffer)
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False,
+                                            "strings_to_urls": False, "strings_to_numbers": False})
+    workbook.set_properties({"title": title, "author": "CareLoop"})
+    header = workbook.add_format({"bold": True, "bg_color": "#E8EEF7", "text_wrap": True, "valign": "vcenter"})
+    formats = {"percent": workbook.add_format({"num_format": "0.00"}),
+               "datetime": workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})}
+    for block in blocks:
+        sheet = workbook.add_worksheet(re.sub(r"[\[\]:*?/\\]", "_", block.title)[:31])
+        sheet.write_row(0, 0, [c.header for c in block.columns], header)
+        for r, row in enumerate(block.rows, start=1):
+            for c, (column, value) in enumerate(zip(block.columns, row, strict=True)):
+                if value is None:
+                    continue
+                if isinstance(value, str):
+                    sheet.write_string(r, c, ILLEGAL_CHARACTERS_RE.sub("", value))
+                elif isinstance(value, bool):
+                    sheet.write_boolean(r, c, value)
+                elif isinstance(value, datetime):
+                    sheet.write_datetime(r, c, value, formats["datetime"])
+                elif isinstance(value, int | float):
+                    sheet.write_number(r, c, value, formats.get(column.kind))
+                else:
+                    sheet.write_string(r, c, str(value))
+        for c, column in enumerate(block.columns):
+            widest = max([_display_width(column.header), *(_display_width(r[c]) for r in block.rows)])
+            sheet.set_column(c, c, min(max(widest + 2, 8), 48))
+        sheet.freeze_panes(1, 0)
+        if block.rows:
+            sheet.autofilter(0, 0, len(block.rows), len(block.columns) - 1)
+    workbook.close()
     return buffer.getvalue()
 
 

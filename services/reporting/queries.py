@@ -100,33 +100,43 @@ async def summary(*, periods: list[str], label: str, org: str, now: datetime, uo
     period = label
     c = CaseFact.__table__
     where = [c.c.period.in_(periods), c.c.kind == "complaint", *org_filter(c, org)]
-    totals = (await uow.session.execute(sa.select(
-        sa.func.count(),
-        sa.func.count().filter(c.c.valid.is_(True)),
-        sa.func.count().filter(c.c.important.is_(True)),
-        sa.func.count().filter(c.c.state == "closed"),
-        sa.func.count().filter(c.c.handed_over.is_(True)),
-        sa.func.count().filter(c.c.state == "triage"),
-        sa.func.count().filter(c.c.reclassified.is_(True)),
-        sa.func.count().filter(c.c.return_visit_done.is_(True)),
-    ).where(*where))).one()
+    # One pass over the month's complaints, grouped four ways at once: the totals (), per class,
+    # per category, per department and class. GROUPING() tells the sets apart (a bit set for each
+    # column the row is not grouped by), so that a NULL class or category is never mistaken for one.
+    cls, category, department = c.c.complaint_class, c.c.category, c.c.lead_department
+    rows = (await uow.session.execute(
+        sa.select(
+            sa.func.grouping(cls, category, department), cls, category, department,
+            sa.func.count(),
+            sa.func.count().filter(c.c.valid.is_(True)),
+            sa.func.count().filter(c.c.important.is_(True)),
+            sa.func.count().filter(c.c.state == "closed"),
+            sa.func.count().filter(c.c.handed_over.is_(True)),
+            sa.func.count().filter(c.c.state == "triage"),
+            sa.func.count().filter(c.c.reclassified.is_(True)),
+            sa.func.count().filter(c.c.return_visit_done.is_(True)),
+        )
+        .where(*where)
+        .group_by(sa.func.grouping_sets(sa.text("()"), sa.tuple_(cls), sa.tuple_(category),
+                                        sa.tuple_(department, cls)))
+    )).all()
+    totals: tuple[Any, ...] = (0,) * 8
     by_class = {str(k): 0 for k in (1, 2, 3)}
-    for cls, n in (await uow.session.execute(
-            sa.select(c.c.complaint_class, sa.func.count()).where(*where, c.c.complaint_class.is_not(None))
-            .group_by(c.c.complaint_class))).all():
-        by_class[str(cls)] = int(n)
-    by_category = {str(k): int(n) for k, n in (await uow.session.execute(
-        sa.select(c.c.category, sa.func.count()).where(*where, c.c.category.is_not(None))
-        .group_by(c.c.category).order_by(c.c.category))).all()}
+    by_category: dict[str, int] = {}
     by_department: dict[str, dict[str, int]] = {}
-    for dept, cls, n in (await uow.session.execute(
-            sa.select(c.c.lead_department, c.c.complaint_class, sa.func.count())
-            .where(*where, c.c.lead_department.is_not(None))
-            .group_by(c.c.lead_department, c.c.complaint_class))).all():
-        row = by_department.setdefault(str(dept), {"total": 0, "1": 0, "2": 0, "3": 0})
-        row["total"] += int(n)
-        if cls is not None:
-            row[str(cls)] += int(n)
+    for grouping, row_class, row_category, dept, *counts in rows:
+        n = int(counts[0])
+        if grouping == 0b111:
+            totals = tuple(counts)
+        elif grouping == 0b011 and row_class is not None:
+            by_class[str(row_class)] = n
+        elif grouping == 0b101 and row_category is not None:
+            by_category[str(row_category)] = n
+        elif grouping == 0b010 and dept is not None:
+            row = by_department.setdefault(str(dept), {"total": 0, "1": 0, "2": 0, "3": 0})
+            row["total"] += n
+            if row_class is not None:
+                row[str(row_class)] += n
     complaints = int(totals[0])
     return {
         "period": period,

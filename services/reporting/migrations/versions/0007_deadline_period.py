@@ -1,7 +1,8 @@
-"""reporting: deadline facts carry their case's month; unmet deadlines indexed
+"""reporting: deadline facts carry their case's month; unmet deadlines and open cases per org indexed
 
 The deadline counts of a month read that month's deadline facts instead of joining the month's
-cases to every deadline fact ever projected; the overdue counts read the unmet deadlines only.
+cases to every deadline fact ever projected; the overdue counts per org unit read the unmet
+deadlines and the open cases from two indexes.
 
 Revision ID: 0007
 Revises: 0006
@@ -28,9 +29,12 @@ def upgrade() -> None:
                     ["period", "org_group", "org_subsidiary", "org_project"], schema=SCHEMA)
     op.create_index("ix_deadline_facts_unmet", "deadline_facts", ["case_id", "due_at"], schema=SCHEMA,
                     postgresql_where=sa.text("met_at IS NULL"))
+    op.create_index("ix_case_facts_open_org", "case_facts", ["org_group", "org_subsidiary", "org_project", "case_id"],
+                    schema=SCHEMA, postgresql_where=sa.text("state NOT IN ('closed', 'handed_over')"))
 
 
 def downgrade() -> None:
+    op.drop_index("ix_case_facts_open_org", table_name="case_facts", schema=SCHEMA)
     op.drop_index("ix_deadline_facts_unmet", table_name="deadline_facts", schema=SCHEMA)
     op.drop_index("ix_deadline_facts_period_org", table_name="deadline_facts", schema=SCHEMA)
     op.drop_column("deadline_facts", "period", schema=SCHEMA)
