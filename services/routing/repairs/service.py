@@ -266,28 +266,31 @@ async def attach_case(case_id: uuid.UUID, *, uow: UnitOfWork, deps: RepairCollab
     if existing is not None:
         return await session.get(WorkOrder, existing.work_order_id)
     now = deps.clock()
-    candidates = list((await session.execute(
-        sa.select(WorkOrder)
-        .where(WorkOrder.project_id == report.project_id, WorkOrder.org_group == report.org_group,
-               WorkOrder.status.in_([s.value for s in domain.LINKABLE_STATES]))
-        .order_by(WorkOrder.opened_at, WorkOrder.id)
-    )).scalars())
-    if candidates:
-        linked: dict[uuid.UUID, list[domain.Report]] = {}
-        rows = await session.execute(
-            sa.select(WorkOrderCase.work_order_id, RepairReport)
-            .join(RepairReport, RepairReport.case_id == WorkOrderCase.case_id)
-            .where(WorkOrderCase.work_order_id.in_([w.id for w in candidates]))
-        )
-        for work_order_id, linked_report in rows:
-            linked.setdefault(work_order_id, []).append(_facts(linked_report))
-        for work_order in candidates:
-            reason = domain.link_reason(_facts(report), linked.get(work_order.id, []),
-                                        defect_kind=work_order.defect_kind, policy=deps.policy,
-                                        fallback_kind=deps.vocabulary.fallback)
-            if reason is not None:
-                await _link(work_order, report, reason, uow=uow, now=now, caused_by=caused_by)
-                return work_order
+    # The project's linkable work orders, oldest first, each with the reports already on it: plain
+    # rows (no ORM objects for what is only compared); the one chosen is loaded.
+    wo, link, rr = WorkOrder.__table__, WorkOrderCase.__table__, RepairReport.__table__
+    rows = (await session.execute(
+        sa.select(wo.c.id, wo.c.defect_kind, rr.c.project_id, rr.c.defect_kind.label("report_kind"),
+                  rr.c.incident_group_id, rr.c.building, rr.c.entrance, rr.c.floor, rr.c.room)
+        .select_from(wo.join(link, link.c.work_order_id == wo.c.id).join(rr, rr.c.case_id == link.c.case_id))
+        .where(wo.c.project_id == report.project_id, wo.c.org_group == report.org_group,
+               wo.c.status.in_([s.value for s in domain.LINKABLE_STATES]))
+        .order_by(wo.c.opened_at, wo.c.id)
+    )).all()
+    candidates: dict[uuid.UUID, tuple[str, list[domain.Report]]] = {}
+    for row in rows:
+        candidates.setdefault(row.id, (row.defect_kind, []))[1].append(domain.Report(
+            project_id=row.project_id, defect_kind=row.report_kind, incident_group_id=row.incident_group_id,
+            location=domain.Location(row.building, row.entrance, row.floor, row.room)))
+    facts = _facts(report)
+    for work_order_id, (defect_kind, linked) in candidates.items():
+        reason = domain.link_reason(facts, linked, defect_kind=defect_kind, policy=deps.policy,
+                                    fallback_kind=deps.vocabulary.fallback)
+        if reason is not None:
+            work_order = await session.get(WorkOrder, work_order_id)
+            assert work_order is not None
+            await _link(work_order, report, reason, uow=uow, now=now, caused_by=caused_by)
+            return work_order
     return await _open(report, uow=uow, deps=deps, now=now, caused_by=caused_by)
 
 
