@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
@@ -101,19 +102,23 @@ class DeferredWrites:
 
     def __init__(self) -> None:
         self.runs: list[tuple[Any, list[dict[str, Any]], set[Hashable]]] = []
+        self._last_run_of: dict[Hashable, int] = {}  # row -> the last run that writes it
+        self._runs_of: dict[int, list[int]] = {}  # id(statement) -> its runs, in order
 
     def add(self, statement: Any, params: dict[str, Any], row: Hashable) -> None:
-        target = None
-        for run in reversed(self.runs):
-            if row in run[2]:
-                break
-            if run[0] is statement:
-                target = run
-        if target is None:
-            self.runs.append((statement, [params], {row}))
+        # one lookup per write however many runs there are (a batch has a run per statement and step)
+        runs_of_statement = self._runs_of.setdefault(id(statement), [])
+        position = bisect_right(runs_of_statement, self._last_run_of.get(row, -1))
+        if position < len(runs_of_statement):
+            index = runs_of_statement[position]
+            _, rows, names = self.runs[index]
+            rows.append(params)
+            names.add(row)
         else:
-            target[1].append(params)
-            target[2].add(row)
+            index = len(self.runs)
+            self.runs.append((statement, [params], {row}))
+            runs_of_statement.append(index)
+        self._last_run_of[row] = index
 
 
 class UnitOfWork:
