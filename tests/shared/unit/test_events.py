@@ -135,3 +135,37 @@ def test_topic_names_live_in_one_place() -> None:
     assert "acme.survey.returned.dlq" in all_topics("acme.")
     with pytest.raises(KeyError):
         topic_for("Nope")
+
+
+def test_records_decode_as_their_parsed_json_does() -> None:
+    # bytes take the fast path (one validation against every current event type); a dict the
+    # upcasting path: the same event, and the same refusals with the same reasons
+    event = feedback_event()
+    assert decode_event(event.to_json()) == decode_event(json.loads(event.to_json())) == event
+    raw = json.loads(event.to_json())
+    raw["data"]["kind"] = "13800138000"
+    raw["occurred_at"] = "2026-05-29T09:55:00"
+    reasons = []
+    for value in (raw, json.dumps(raw).encode()):
+        with pytest.raises(UndecodableEvent) as info:
+            decode_event(value)
+        reasons.append(str(info.value))
+    assert reasons[0] == reasons[1] and "data.kind" in reasons[0] and "occurred_at" in reasons[0]
+    assert "13800138000" not in reasons[1]
+
+
+def test_a_record_of_an_older_version_is_upcast_when_decoded() -> None:
+    @upcaster("FeedbackReceived", 0)
+    def upcast_v0_v1(raw: dict) -> dict:
+        raw["data"]["text"] = raw["data"].pop("content")
+        raw["schema_version"] = 1
+        return raw
+
+    try:
+        current = feedback_event()
+        old = json.loads(current.to_json())
+        old["schema_version"] = 0
+        old["data"]["content"] = old["data"].pop("text")
+        assert decode_event(json.dumps(old).encode()) == current
+    finally:
+        unregister("FeedbackReceived", 0)
