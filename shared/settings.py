@@ -92,6 +92,11 @@ class DatabaseSettings(BaseSettings):
     role_password: SecretStr = SecretStr("careloop-dev-only")
     pool_size: int = 10
     max_overflow: int = 10
+    # Test each pooled connection before use (a round trip per checkout): a connection cut while it
+    # sat in the pool is replaced instead of failing the next transaction. Turn off where
+    # connections are never cut and the round trip matters; a cut one then fails one transaction
+    # (a consumer's batch is simply redelivered).
+    pool_pre_ping: bool = True
     echo: bool = False
 
     def service_url(self, service: str) -> str:

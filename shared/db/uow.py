@@ -25,7 +25,7 @@ def make_engine(url: str, settings: Settings, *, application_name: str) -> Async
         url,
         pool_size=settings.db.pool_size,
         max_overflow=settings.db.max_overflow,
-        pool_pre_ping=True,
+        pool_pre_ping=settings.db.pool_pre_ping,
         echo=settings.db.echo,
         # Parameters can be contact details: keep them out of exception texts and logs.
         hide_parameters=True,
