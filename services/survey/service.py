@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.survey import builtin, campaigns, domain
@@ -120,7 +121,7 @@ async def list_templates(uow: UnitOfWork) -> list[Template]:
     for template_id in sorted(builtin.BUILTIN_TEMPLATES.keys() - known):
         await load_template(uow, template_id)
     rows = (await uow.session.execute(
-        sa.select(SurveyTemplate).distinct(SurveyTemplate.template_id)
+        sa.select(SurveyTemplate).ext(distinct_on(SurveyTemplate.template_id))
         .order_by(SurveyTemplate.template_id, SurveyTemplate.version.desc())
     )).scalars()
     return [_template(r) for r in rows]

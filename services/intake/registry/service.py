@@ -555,7 +555,7 @@ async def _checked_links(
     ]
     unit_projects = dict((await uow.session.execute(
         sa.select(Unit.unit_id, Unit.project_id).where(Unit.unit_id.in_(list(unit_ids)))
-    )).tuples().all()) if unit_ids else {}
+    )).all()) if unit_ids else {}
     problems += [
         FieldProblem(f"unit_ids.{i}", "no unit has this id") for i, u in enumerate(unit_ids) if u not in unit_projects
     ]
