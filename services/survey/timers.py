@@ -20,6 +20,7 @@ class SurveyScheduler:
         self.deps = deps
         self.interval_s = interval_s
         self.builtins_ready = False
+        self.scans_completed = 0  # by the background loop (the first one at start-up)
 
     async def scan_once(self) -> dict[str, int]:
         done = {"templates": 0, "reminders": 0, "campaigns_closed": 0, "rounds_planned": 0,
@@ -57,4 +58,5 @@ class SurveyScheduler:
             except Exception as exc:
                 level = logging.WARNING if is_transient(exc) else logging.ERROR
                 log.log(level, "survey schedule scan failed; will retry", extra={"error": repr(exc)[:300]})
+            self.scans_completed += 1
             await asyncio.sleep(self.interval_s)

@@ -37,6 +37,11 @@ async def test_evaluations_fall_due_go_overdue_score_the_project_and_flag_its_ma
     app = create_app(survey_settings(migrated), clock=clock)
     scheduler = app.state.scheduler
     async with running_service(app) as client:
+        # The scan the scheduler runs at start-up comes first (else it could be the one to plan below).
+        async def scans() -> int:
+            return int(scheduler.scans_completed)
+
+        await eventually(scans, until=lambda n: n >= 1)
         # Signed: the project is first heard of before construction (the registry has no signing date).
         await publish(migrated, project_registered("tower", households=0, buildings=[], stage="pre_construction",
                                                    at=clock.now))
