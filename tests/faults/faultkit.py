@@ -286,6 +286,9 @@ async def progress(settings: Settings) -> dict[str, int]:
                    (SELECT count(*) FROM reporting.case_facts) AS facts,
                    (SELECT count(*) FROM reporting.case_facts WHERE escalations > 0) AS escalated_facts,
                    (SELECT count(*) FROM routing.deadlines WHERE breached_at IS NOT NULL) AS breached,
+                   (SELECT count(*) FROM routing.deadlines) AS deadlines,
+                   (SELECT count(*) FROM reporting.deadline_facts) AS deadline_facts,
+                   (SELECT count(*) FROM reporting.deadline_facts WHERE breached_at IS NOT NULL) AS projected_breaches,
                    (SELECT count(*) FROM intake.outbox WHERE published_at IS NULL)
                  + (SELECT count(*) FROM routing.outbox WHERE published_at IS NULL)
                  + (SELECT count(*) FROM reporting.outbox WHERE published_at IS NULL) AS unpublished""")
@@ -307,8 +310,12 @@ async def settle(settings: Settings, *, expected: int, timeout: float = 180, fle
             now = await progress(settings)
         except (OSError, asyncpg.CannotConnectNowError, asyncpg.ConnectionDoesNotExistError):
             now = None  # the database is being restarted
+        # Reporting reads every topic on partitions of its own: a replica killed while it held those
+        # of the deadline topics keeps them until its session times out, so the case facts can be
+        # complete while the deadlines and breaches are still to come. Wait for all of them.
         done = (now is not None and now["facts"] >= expected and now["unpublished"] == 0
-                and now["cases"] >= expected)
+                and now["cases"] >= expected and now["deadline_facts"] >= now["deadlines"]
+                and now["projected_breaches"] >= now["breached"])
         if now != last:
             stable_since, last = time.monotonic(), now
         elif done and time.monotonic() - stable_since >= quiet_s:
