@@ -169,7 +169,12 @@ async def test_a_scripted_month_gives_the_hand_worked_monthly_summary(migrated: 
             return (await reporting.get("/api/v1/reports/satisfaction",
                                         params={"period": "2026-05", "org": "hx/east/lakeside"})).json()
 
-        sat = await eventually(satisfaction, until=lambda s: s["responses"] == 2)
+        def answered(s: dict) -> int:
+            return sum(i["satisfied"] + i["dissatisfied"] for i in s["items"])
+
+        # both forms and every answer on them projected (a wrong figure stays wrong: it times out)
+        sat = await eventually(satisfaction, until=lambda s: s["responses"] == 2 and answered(s) == 4
+                               and [i["rate"] for i in s["items"]] == [100.0, 50.0], timeout=30)
         # q1: 2 of 2 satisfied = 100 %; q2: 1 of 2 = 50 %; overall the mean, 75 % < 96 %
         assert [(i["item_id"], i["rate"]) for i in sat["items"]] == [("q1", 100.0), ("q2", 50.0)]
         assert (sat["overall_rate"], sat["qualified"]) == (75.0, False)
