@@ -23,8 +23,8 @@ Phases, each printed as it ends:
      the projection's ratio is taken against.
 4. Bulk-load the facts of every event *before* the slice (COPY, straight from the plan; no
    events, no consumer): the history the live month is projected on top of.
-5. Projection: the reporting service (its real consumer, batch size 200, one transaction per
-   batch) projects the slice from Kafka; events/s from its first batch to its last commit. The
+5. Projection: the reporting service (its real consumer, its batch size (500), one transaction
+   per batch) projects the slice from Kafka; events/s from its first batch to its last commit. The
    facts it wrote are then compared, row for row, with the plan's: the bulk-loaded rows are
    therefore the rows the projection would have written.
 6. Latency: with VACUUM (ANALYZE) run (as autovacuum would after the load), the dashboard's requests (every view, group / subsidiary / project,
@@ -848,7 +848,9 @@ async def main(args: argparse.Namespace) -> None:
     run_started = time.perf_counter()
     print(f"reporting_bench: {args.events:,} events, slice {args.project:,}, {args.requests} requests per view; "
           f"Python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.platform()}")
-    batch = 200  # the consumer's batch size (CARELOOP_CONSUMER_BATCH_SIZE default)
+    from services.reporting.config import ReportingSettings
+
+    batch = ReportingSettings().consumer_batch_size  # the consumer's (CARELOOP_CONSUMER_BATCH_SIZE)
 
     header("1. history")
     started = time.perf_counter()

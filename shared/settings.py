@@ -6,7 +6,7 @@ their own fields by subclassing :class:`Settings` in their ``config.py``.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr
@@ -183,6 +183,23 @@ class Settings(BaseSettings):
     def group_id(self, consumer: str) -> str:
         """Consumer names start with their service ('routing.cases'); each is its own group."""
         return f"{self.topic_prefix}{self.consumer_group_prefix}.{consumer}"
+
+
+S = TypeVar("S", bound=Settings)
+
+
+def service_settings(settings: Settings | dict[str, Any] | None, cls: type[S]) -> S:
+    """A service's own settings class from shared settings (or a dict of values).
+
+    What was set on ``settings`` carries over; everything else takes the service's defaults (and
+    its environment variables), so that a service's own default (reporting's batch size, say) is
+    not replaced by the shared class's default for the same field.
+    """
+    if isinstance(settings, cls):
+        return settings
+    if isinstance(settings, Settings):
+        return cls(**{name: getattr(settings, name) for name in settings.model_fields_set})
+    return cls(**dict(settings or {}))
 
 
 def role_name(service: str) -> str:

@@ -14,19 +14,20 @@ import functools
 from fastapi import FastAPI
 
 from services.intake import api, handlers, logbook, service
+from services.intake.config import SERVICE, IntakeSettings
 from services.intake.registry import api as registry_api
 from services.intake.registry import service as registry_service
-from services.intake.config import SERVICE, IntakeSettings
 from shared.auth.audit import AuditedUnitOfWorkFactory
 from shared.calendar import calendar_from_settings
 from shared.clock import Clock, utc_now
 from shared.http import create_service_app
 from shared.runtime import ServiceRuntime
+from shared.settings import service_settings
 from shared.topics import INBOUND_FEEDBACK
 
 
 def create_app(settings: IntakeSettings | None = None, *, clock: Clock = utc_now) -> FastAPI:
-    settings = settings if isinstance(settings, IntakeSettings) else IntakeSettings(**dict(settings or {}))
+    settings = service_settings(settings, IntakeSettings)
     runtime = ServiceRuntime(service=SERVICE, settings=settings)
     calendar = calendar_from_settings(settings.working_hours)
     receive: service.Receiver = functools.partial(

@@ -22,12 +22,13 @@ from services.reporting.rebuild import hold_live_lock
 from shared.clock import Clock, utc_now
 from shared.http import create_service_app
 from shared.runtime import ServiceRuntime
+from shared.settings import service_settings
 
 DASHBOARD = Path(__file__).parent / "dashboard"
 
 
 def create_app(settings: ReportingSettings | None = None, *, clock: Clock = utc_now) -> FastAPI:
-    settings = settings if isinstance(settings, ReportingSettings) else ReportingSettings(**dict(settings or {}))
+    settings = service_settings(settings, ReportingSettings)
     runtime = ServiceRuntime(service=SERVICE, settings=settings)
     runtime.consume(name="reporting.views", handlers=HANDLERS)
     # While any replica runs, a rebuild of the views refuses to start (see rebuild.py).

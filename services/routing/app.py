@@ -29,11 +29,11 @@ from shared.calendar import calendar_from_settings
 from shared.clock import Clock, utc_now
 from shared.http import create_service_app
 from shared.runtime import ServiceRuntime
-from shared.settings import Settings
+from shared.settings import Settings, service_settings
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> FastAPI:
-    settings = settings if isinstance(settings, RoutingSettings) else RoutingSettings(**dict(settings or {}))
+    settings = service_settings(settings, RoutingSettings)
     runtime = ServiceRuntime(service=SERVICE, settings=settings)
     rules = load_rules(settings.rules_file)
     deps = Collaborators(

@@ -24,11 +24,11 @@ from fastapi import FastAPI
 from services.survey import api, campaigns, domain, handlers, page, service
 from services.survey.config import INBOUND_SURVEY_ANSWERS, SERVICE, SurveySettings
 from services.survey.timers import SurveyScheduler
-from shared.clock import Clock, utc_now
 from shared.auth.audit import AuditedUnitOfWorkFactory
+from shared.clock import Clock, utc_now
 from shared.http import create_service_app
 from shared.runtime import ServiceRuntime
-from shared.settings import Settings
+from shared.settings import Settings, service_settings
 
 
 def deps_from(settings: SurveySettings, clock: Clock) -> service.Deps:
@@ -59,7 +59,7 @@ def deps_from(settings: SurveySettings, clock: Clock) -> service.Deps:
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> FastAPI:
-    settings = settings if isinstance(settings, SurveySettings) else SurveySettings(**dict(settings or {}))
+    settings = service_settings(settings, SurveySettings)
     runtime = ServiceRuntime(service=SERVICE, settings=settings)
     deps = deps_from(settings, clock)
     runtime.consume(name="survey.events", handlers=handlers.build_handlers(deps=deps))
