@@ -704,11 +704,18 @@ async def bench_inbound(infra: Any, args: argparse.Namespace) -> dict[str, Any]:
     commits = Commits(len(backlog))
     taken: list[str] = []
     handle = consumer.handlers["FeedbackSubmission"]
+    handle_batch = consumer.batch_handlers.get("FeedbackSubmission")
 
     async def observed(message: Any, uow: Any) -> None:
         commits.seen()
         await handle(message, uow)
         taken.append(message.external_id)
+
+    async def observed_batch(messages: Any, uow: Any) -> None:
+        commits.seen()
+        assert handle_batch is not None
+        await handle_batch(messages, uow)
+        taken.extend(message.external_id for message in messages)
 
     def committed() -> None:
         commits.commit(taken)
@@ -717,6 +724,8 @@ async def bench_inbound(infra: Any, args: argparse.Namespace) -> dict[str, Any]:
     # Observation only: the handler is wrapped to note which submissions a transaction took, and
     # the unit of work's after-commit hook (the relay's wake-up call) says when it committed.
     consumer.handlers["FeedbackSubmission"] = observed
+    if handle_batch is not None:
+        consumer.batch_handlers["FeedbackSubmission"] = observed_batch
     runtime.uow_factory.on_outbox_write(committed)
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
         cpu_before = service_cpu()

@@ -30,16 +30,18 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock = utc_now
     settings = service_settings(settings, IntakeSettings)
     runtime = ServiceRuntime(service=SERVICE, settings=settings)
     calendar = calendar_from_settings(settings.working_hours)
-    receive: service.Receiver = functools.partial(
-        service.receive_feedback,
-        clock=clock,
-        policy=settings.duplicate_policy(),
-        resolve_customer=registry_service.match_or_register_customer,
-        working_time=calendar.is_working_time,
-    )
+    wiring = {
+        "clock": clock,
+        "policy": settings.duplicate_policy(),
+        "resolve_customer": registry_service.match_or_register_customer,
+        "working_time": calendar.is_working_time,
+    }
+    receive: service.Receiver = functools.partial(service.receive_feedback, **wiring)
+    receive_batch: service.BatchReceiver = functools.partial(service.receive_feedback_batch, **wiring)
     runtime.consume(
         name="intake.inbound",
         handlers=handlers.build_handlers(receive=receive),
+        batch_handlers=handlers.build_batch_handlers(receive_batch=receive_batch),
         topics=[INBOUND_FEEDBACK],
         decode=handlers.decode_inbound,
         validate=handlers.source_check(settings.inbound_sources),

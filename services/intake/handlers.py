@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
-
 
 from services.intake import domain, service
 from shared.db import UnitOfWork
 from shared.events.inbound import SUBMISSION_NAMESPACE, InboundFeedback
-from shared.messaging.consumer import Handler, PermanentError
+from shared.messaging.consumer import BatchHandler, Handler, PermanentError
 from shared.messaging.inbound import inbound_decoder, source_allow_list
 
 
@@ -20,10 +20,14 @@ def source_check(allowed: list[str]) -> Any:
     return source_allow_list(allowed, where="intake")
 
 
+def _correlation_id(message: InboundFeedback) -> uuid.UUID:
+    return message.correlation_id or uuid.uuid5(SUBMISSION_NAMESPACE, f"corr:{message.event_id}")
+
+
 def build_handlers(*, receive: service.Receiver) -> dict[str, Handler]:
     async def on_inbound_feedback(message: Any, uow: UnitOfWork) -> None:
         assert isinstance(message, InboundFeedback)
-        correlation_id = message.correlation_id or uuid.uuid5(SUBMISSION_NAMESPACE, f"corr:{message.event_id}")
+        correlation_id = _correlation_id(message)
         submission = message  # an InboundFeedback is a FeedbackSubmission
         try:
             # A batch's feedback rows go out together at its commit (or when a later submission of
@@ -35,3 +39,16 @@ def build_handlers(*, receive: service.Receiver) -> dict[str, Handler]:
             raise PermanentError(str(exc)) from exc
 
     return {"FeedbackSubmission": on_inbound_feedback}
+
+
+def build_batch_handlers(*, receive_batch: service.BatchReceiver) -> dict[str, BatchHandler]:
+    """The same, for consecutive submissions of one batch at once (see ``receive_feedback_batch``).
+
+    A refusal raises: the consumer then takes the batch one submission at a time, through the
+    handler above, which dead-letters just the refused one.
+    """
+    async def on_inbound_feedback_batch(messages: Sequence[Any], uow: UnitOfWork) -> None:
+        await receive_batch([(message, _correlation_id(message)) for message in messages], uow=uow,
+                            staff_required=False)
+
+    return {"FeedbackSubmission": on_inbound_feedback_batch}

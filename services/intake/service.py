@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.intake import domain
@@ -24,6 +25,8 @@ WorkingTime = Callable[[datetime, str], bool | None]
 CustomerResolver = Callable[..., Awaitable[uuid.UUID]]
 #: ``receive_feedback`` with the composition root's wiring (clock, calendar, resolver) bound.
 Receiver = Callable[..., Awaitable["Receipt"]]
+#: ``receive_feedback_batch`` with the same wiring bound.
+BatchReceiver = Callable[..., Awaitable[list["Receipt"]]]
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,226 @@ async def receive_feedback(
         if links.group_founder is not None:
             await db.execute(_FOUND_GROUP, {"founder": links.group_founder})
     in_working_time = working_time(received_at, submission.org.as_path()) if working_time else None
-    row = {
+    row = _feedback_row(
+        submission, feedback_id=feedback_id, received_at=received_at, received_by=received_by,
+        in_working_time=in_working_time, customer_id=customer_id, project_id=project_id, links=links,
+        correlation_id=correlation_id,
+    )
+    if defer_insert:
+        uow.defer(_INSERT_FEEDBACK, row, row=("intake.feedback", feedback_id))
+        _deferred_projects.setdefault(uow, set()).add(project_id)
+    else:
+        await db.execute(_INSERT_FEEDBACK, row)
+    uow.publish(
+        domain.feedback_received(
+            submission, feedback_id=feedback_id, received_at=received_at, received_by=received_by,
+            customer_id=customer_id, in_working_time=in_working_time, links=links,
+            correlation_id=correlation_id, now=now,
+        )
+    )
+    return Receipt(feedback_id, True, links.duplicate_of, links.incident_group_id)
+
+
+async def receive_feedback_batch(
+    submissions: Sequence[tuple[FeedbackSubmission, uuid.UUID]],
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    staff_required: bool = True,
+    working_time: WorkingTime | None = None,
+    resolve_customer: CustomerResolver | None = None,
+    policy: domain.DuplicatePolicy = domain.DuplicatePolicy(),
+) -> list[Receipt]:
+    """``receive_feedback`` (with ``defer_insert``) for each ``(submission, correlation id)`` in turn,
+    with the same effects, in a few statements for the lot instead of a few for each.
+
+    One statement claims every idempotency key, one takes the projects' locks (in a fixed order),
+    one reads every submission's recent feedback (each its own window, as one by one); submissions
+    of the same project are then linked to each other in memory, in order, as if each had read the
+    rows of the ones before it. A submission whose contact details must first be matched to a
+    customer (the registry's own statements) is received on its own, between the runs around it.
+    Raises SubmissionRefused or IdempotencyConflict for the first submission that has one (the
+    consumer then takes the batch one submission at a time, to refuse only that one).
+    """
+    receipts: list[Receipt] = []
+    run: list[tuple[FeedbackSubmission, uuid.UUID]] = []
+    options = {"uow": uow, "clock": clock, "staff_required": staff_required, "working_time": working_time,
+               "policy": policy}
+    for submission, correlation_id in submissions:
+        if submission.customer_id is None and submission.contact is not None and resolve_customer is not None:
+            receipts += await _receive_run(run, **options)
+            run = []
+            receipts.append(await receive_feedback(
+                submission, correlation_id=correlation_id, resolve_customer=resolve_customer, defer_insert=True,
+                **options))
+        else:
+            run.append((submission, correlation_id))
+    receipts += await _receive_run(run, **options)
+    return receipts
+
+
+@dataclass
+class _Pending:
+    """One submission of a run, on its way through :func:`_receive_run`."""
+
+    submission: FeedbackSubmission
+    correlation_id: uuid.UUID
+    received_by: str
+    received_at: datetime
+    key: str | None
+    project_id: str | None
+    feedback_id: uuid.UUID
+    request_hash: str | None = None
+    receipt: Receipt | None = None  # set for a retry of an earlier submission
+
+
+async def _receive_run(
+    run: list[tuple[FeedbackSubmission, uuid.UUID]],
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    staff_required: bool,
+    working_time: WorkingTime | None,
+    policy: domain.DuplicatePolicy,
+) -> list[Receipt]:
+    """Submissions that need no customer matching, received together (see receive_feedback_batch)."""
+    if not run:
+        return []
+    now = clock()
+    pending = [
+        _Pending(
+            submission, correlation_id,
+            received_by=domain.received_by_of(submission, staff_required=staff_required),
+            received_at=domain.received_at_of(submission, now=now),
+            key=domain.idempotency_key_of(submission, None),
+            project_id=submission.project_id or submission.org.project,
+            feedback_id=uuid.uuid4(),
+        )
+        for submission, correlation_id in run
+    ]
+    if uow.session.new or uow.session.dirty or uow.session.deleted:
+        await uow.session.flush()
+    db = await uow.session.connection()
+
+    # Retries: the first submission of each key claims it; the others of the run repeat that one.
+    first_of_key: dict[str, _Pending] = {}
+    for p in pending:
+        if p.key is not None:
+            p.request_hash = domain.fingerprint(p.submission)
+            first_of_key.setdefault(p.key, p)
+    claimed: set[str] = set()
+    earlier: dict[str, Any] = {}
+    if first_of_key:
+        # in key order, so that two transactions claiming some of the same keys queue, not deadlock
+        firsts = sorted(first_of_key.values(), key=lambda p: p.key or "")
+        claimed = set((await db.execute(_CLAIM_MANY, {
+            "keys": [p.key for p in firsts], "hashes": [p.request_hash for p in firsts],
+            "feedback_ids": [p.feedback_id for p in firsts],
+        })).scalars())
+        if unclaimed := [key for key in first_of_key if key not in claimed]:
+            earlier = {row.idempotency_key: row for row in await db.execute(_EARLIER_MANY, {"keys": unclaimed})}
+    for p in pending:
+        if p.key is None:
+            continue
+        first = first_of_key[p.key]
+        if first is p and p.key in claimed:
+            continue
+        original_hash, original_id = (
+            (first.request_hash, first.feedback_id) if p.key in claimed
+            else (earlier[p.key].request_hash, earlier[p.key].feedback_id)
+        )
+        if p.request_hash != original_hash:
+            raise domain.IdempotencyConflict(p.key)
+        p.receipt = Receipt(feedback_id=original_id, created=False)
+    new = [p for p in pending if p.receipt is None]
+
+    # Linking: the projects' locks, then (a statement of its own, so that its snapshot includes what
+    # the locks' previous holders committed) every linkable submission's recent feedback.
+    linkable = [
+        p for p in new
+        if p.project_id is not None
+        and domain.can_link(kind=p.submission.kind, customer_id=p.submission.customer_id, unit=p.submission.unit)
+    ]
+    prior_of: dict[int, list[domain.PriorFeedback]] = {}
+    if linkable:
+        projects = sorted({p.project_id for p in linkable if p.project_id is not None})
+        await db.execute(_LOCK_MANY, {"lock_keys": [_lock_key(project) for project in projects]})
+        deferred = _deferred_projects.get(uow)
+        if deferred and not deferred.isdisjoint(projects):
+            await uow.flush()  # this transaction's earlier rows of these projects must be seen
+            deferred.clear()
+        rows = await db.execute(_RECENT_MANY, {
+            "projects": [p.project_id for p in linkable],
+            "sinces": [p.received_at - policy.window for p in linkable],
+            "untils": [p.received_at + policy.window for p in linkable],
+            "customers": [p.submission.customer_id for p in linkable],
+            "units": [p.submission.unit for p in linkable],
+            "groupables": [p.submission.kind in domain.GROUPABLE_KINDS for p in linkable],
+        })
+        for row in rows:
+            prior_of.setdefault(row.ord - 1, []).append(domain.PriorFeedback._make(row[1:]))
+
+    # In order: each submission sees the rows read for it and the run's earlier ones of its project.
+    index_of = {id(p): i for i, p in enumerate(linkable)}
+    in_run: dict[str, list[domain.PriorFeedback]] = {}
+    founded: set[uuid.UUID] = set()
+    for p in new:
+        submission = p.submission
+        links = domain.Links()
+        if (i := index_of.get(id(p))) is not None:
+            assert p.project_id is not None
+            groupable = submission.kind in domain.GROUPABLE_KINDS
+            candidates = [
+                row._replace(incident_group_id=row.id) if row.id in founded and row.incident_group_id is None
+                else row
+                for row in prior_of.get(i, ())
+            ]
+            candidates += [
+                row for row in in_run.get(p.project_id, ())
+                if (submission.customer_id is not None and row.customer_id == submission.customer_id)
+                or (submission.unit is not None and row.unit == submission.unit)
+                or (groupable and row.kind in _GROUPABLE_VALUES)
+            ]
+            candidates.sort(key=lambda row: row.received_at)
+            links = domain.link(
+                kind=submission.kind, customer_id=submission.customer_id, unit=submission.unit,
+                text=submission.text, received_at=p.received_at, prior=candidates, policy=policy,
+            )
+            if links.group_founder is not None and links.group_founder not in founded:
+                founded.add(links.group_founder)
+                uow.defer(_FOUND_GROUP, {"founder": links.group_founder}, row=("intake.feedback", links.group_founder))
+                in_run[p.project_id] = [
+                    row._replace(incident_group_id=row.id) if row.id == links.group_founder else row
+                    for row in in_run.get(p.project_id, ())
+                ]
+            in_run.setdefault(p.project_id, []).append(domain.PriorFeedback(
+                p.feedback_id, submission.kind.value, submission.customer_id, submission.unit, submission.text,
+                p.received_at, links.duplicate_of, links.incident_group_id,
+            ))
+        in_working_time = working_time(p.received_at, submission.org.as_path()) if working_time else None
+        uow.defer(_INSERT_FEEDBACK, _feedback_row(
+            submission, feedback_id=p.feedback_id, received_at=p.received_at, received_by=p.received_by,
+            in_working_time=in_working_time, customer_id=submission.customer_id, project_id=p.project_id,
+            links=links, correlation_id=p.correlation_id,
+        ), row=("intake.feedback", p.feedback_id))
+        _deferred_projects.setdefault(uow, set()).add(p.project_id)
+        uow.publish(
+            domain.feedback_received(
+                submission, feedback_id=p.feedback_id, received_at=p.received_at, received_by=p.received_by,
+                customer_id=submission.customer_id, in_working_time=in_working_time, links=links,
+                correlation_id=p.correlation_id, now=now,
+            )
+        )
+        p.receipt = Receipt(p.feedback_id, True, links.duplicate_of, links.incident_group_id)
+    return [p.receipt for p in pending if p.receipt is not None]
+
+
+def _feedback_row(
+    submission: FeedbackSubmission, *, feedback_id: uuid.UUID, received_at: datetime, received_by: str,
+    in_working_time: bool | None, customer_id: uuid.UUID | None, project_id: str | None, links: domain.Links,
+    correlation_id: uuid.UUID,
+) -> dict[str, Any]:
+    return {
         "id": feedback_id,
         "kind": submission.kind.value,
         "channel": submission.channel.value,
@@ -149,19 +371,6 @@ async def receive_feedback(
         "incident_group_id": links.incident_group_id,
         "correlation_id": correlation_id,
     }
-    if defer_insert:
-        uow.defer(_INSERT_FEEDBACK, row, row=("intake.feedback", feedback_id))
-        _deferred_projects.setdefault(uow, set()).add(project_id)
-    else:
-        await db.execute(_INSERT_FEEDBACK, row)
-    uow.publish(
-        domain.feedback_received(
-            submission, feedback_id=feedback_id, received_at=received_at, received_by=received_by,
-            customer_id=customer_id, in_working_time=in_working_time, links=links,
-            correlation_id=correlation_id, now=now,
-        )
-    )
-    return Receipt(feedback_id, True, links.duplicate_of, links.incident_group_id)
 
 
 #: Per unit of work, the projects whose feedback rows it holds deferred (not yet flushed); stale
@@ -230,10 +439,62 @@ _FOUND_GROUP = (
     .values(incident_group_id=sa.bindparam("founder"))
 )
 _INSERT_FEEDBACK = sa.insert(_feedback)
+_GROUPABLE_VALUES = frozenset(kind.value for kind in domain.GROUPABLE_KINDS)
+
+
+# The batch forms (receive_feedback_batch): one statement for many submissions.
+_CLAIM_MANY = sa.text(
+    f"INSERT INTO {_submissions.fullname} (idempotency_key, request_hash, feedback_id) "
+    "SELECT * FROM unnest(CAST(:keys AS text[]), CAST(:hashes AS text[]), CAST(:feedback_ids AS uuid[])) "
+    "ON CONFLICT DO NOTHING RETURNING idempotency_key"
+).bindparams(
+    sa.bindparam("keys", type_=ARRAY(sa.Text)), sa.bindparam("hashes", type_=ARRAY(sa.Text)),
+    sa.bindparam("feedback_ids", type_=ARRAY(UUID(as_uuid=True))),
+).columns(idempotency_key=sa.Text)
+_EARLIER_MANY = sa.select(
+    _submissions.c.idempotency_key, _submissions.c.feedback_id, _submissions.c.request_hash
+).where(_submissions.c.idempotency_key == sa.func.any(sa.bindparam("keys", type_=ARRAY(sa.Text))))
+# Taken one after the other in the order given (sorted by the caller: two transactions wanting some
+# of the same projects queue instead of deadlocking).
+_LOCK_MANY = sa.text(
+    "SELECT count(pg_advisory_xact_lock(hashtext(k))) FROM (SELECT k FROM unnest(CAST(:lock_keys AS text[])) "
+    "WITH ORDINALITY AS l(k, n) ORDER BY n) AS ordered"
+).bindparams(sa.bindparam("lock_keys", type_=ARRAY(sa.Text)))
+# _RECENT for each submission (its own window, customer, unit), numbered by ``ord`` from 1.
+_RECENT_MANY = sa.text(
+    f"""
+    SELECT s.ord, r.id, r.kind, r.customer_id, r.unit, r.text, r.received_at, r.duplicate_of,
+           r.incident_group_id
+    FROM unnest(CAST(:projects AS text[]), CAST(:sinces AS timestamptz[]), CAST(:untils AS timestamptz[]),
+                CAST(:customers AS uuid[]), CAST(:units AS text[]), CAST(:groupables AS boolean[]))
+         WITH ORDINALITY AS s(project_id, since, until, customer_id, unit, groupable, ord)
+    CROSS JOIN LATERAL (
+        SELECT w.* FROM (
+            SELECT f.id, f.kind, f.customer_id, f.unit, f.text, f.received_at, f.duplicate_of,
+                   f.incident_group_id
+            FROM {_feedback.fullname} AS f
+            WHERE f.project_id = s.project_id AND f.received_at >= s.since AND f.received_at <= s.until
+            ORDER BY f.received_at
+            LIMIT 500
+        ) AS w
+        WHERE w.customer_id = s.customer_id OR w.unit = s.unit
+              OR (s.groupable AND w.kind = ANY(CAST(:groupable_kinds AS text[])))
+    ) AS r
+    ORDER BY s.ord, r.received_at
+    """
+).bindparams(
+    sa.bindparam("projects", type_=ARRAY(sa.Text)),
+    sa.bindparam("sinces", type_=ARRAY(sa.DateTime(timezone=True))),
+    sa.bindparam("untils", type_=ARRAY(sa.DateTime(timezone=True))),
+    sa.bindparam("customers", type_=ARRAY(UUID(as_uuid=True))),
+    sa.bindparam("units", type_=ARRAY(sa.Text)),
+    sa.bindparam("groupables", type_=ARRAY(sa.Boolean)),
+    sa.bindparam("groupable_kinds", value=sorted(_GROUPABLE_VALUES), type_=ARRAY(sa.Text)),
+)
 
 
 async def get_feedback(feedback_id: uuid.UUID, *, uow: UnitOfWork) -> FeedbackRecord | None:
     return await uow.session.get(FeedbackRecord, feedback_id)
 
 
-__all__ = ["ContactDetails", "Receipt", "get_feedback", "receive_feedback"]
+__all__ = ["ContactDetails", "Receipt", "get_feedback", "receive_feedback", "receive_feedback_batch"]

@@ -6,7 +6,8 @@ service's own consumer group. For each batch the broker hands over:
 1. every record is decoded (JSON → upcast → pydantic); one that fails goes to ``<topic>.dlq`` at
    once with the reason;
 2. the valid events are applied in one transaction, each guarded by the inbox row
-   ``(consumer, event_id)`` so a redelivered event changes nothing. Steps 1 and 2 go a chunk of
+   ``(consumer, event_id)`` so a redelivered event changes nothing; consecutive events of a type
+   with a *batch handler* are applied together by it (set-based, with the same effects). Steps 1 and 2 go a chunk of
    records at a time: one inbox statement per chunk (:meth:`UnitOfWork.claim_many`, the one way
    into the inbox), and the next chunk is decoded while the database applies the rows the
    handlers deferred (:meth:`UnitOfWork.defer`);
@@ -45,6 +46,9 @@ from shared.topics import dead_letter
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Event, UnitOfWork], Awaitable[None]]
+#: Applies several consecutive events of one type at once, with the effects of its type's
+#: :data:`Handler` applied to each in turn (set-based: fewer statements for the same result).
+BatchHandler = Callable[[Sequence[Event], UnitOfWork], Awaitable[None]]
 
 DLQ_NAMESPACE = uuid.UUID("6f1c2a7e-5b8e-4c1e-9a55-2f3f1c0d9e11")
 
@@ -100,9 +104,15 @@ class EventConsumer:
         validate: Callable[[Any, ConsumerRecord[Any, Any]], str | None] | None = None,
         decode: Callable[[bytes], Any] = decode_event,
         chunk_size: int = 100,
+        batch_handlers: dict[str, BatchHandler] | None = None,
     ) -> None:
         self.name = name
         self.handlers = handlers
+        # Used for the consecutive events of their type when a whole batch is applied at once; an
+        # event that has to be retried alone (or dead-lettered) goes through its ``handlers`` entry.
+        self.batch_handlers = dict(batch_handlers or {})
+        if missing := set(self.batch_handlers) - set(handlers):
+            raise ValueError(f"batch handlers without a handler for one event: {sorted(missing)}")
         self.uow_factory = uow_factory
         self.topic_prefix = topic_prefix
         self.max_attempts = max_attempts
@@ -206,6 +216,21 @@ class EventConsumer:
         finally:
             reset_correlation_id(token)
 
+    async def _handle_all(self, uow: UnitOfWork, events: list[Event]) -> None:
+        """Each event in order; a run of consecutive events of a type with a batch handler at once."""
+        i = 0
+        while i < len(events):
+            batch_handler = self.batch_handlers.get(events[i].event_type)
+            if batch_handler is None:
+                await self._handle(uow, events[i])
+                i += 1
+                continue
+            end = i + 1
+            while end < len(events) and events[end].event_type == events[i].event_type:
+                end += 1
+            await batch_handler(events[i:end], uow)
+            i = end
+
     async def _apply_batch(self, chunks: Iterator[list[ConsumerRecord[Any, Any]]],
                            decoded: list[tuple[ConsumerRecord[Any, Any], Event]], dead: list[DeadLetter]) -> bool:
         """Decode and apply every chunk in one transaction; False when an event fails for a
@@ -232,8 +257,7 @@ class EventConsumer:
                             continue
                         # one inbox statement for the chunk
                         fresh = await self._claim(uow, events)
-                        for event in fresh:
-                            await self._handle(uow, event)
+                        await self._handle_all(uow, fresh)
                         applied += len(fresh)
                         writing = asyncio.ensure_future(uow.flush())
                         await asyncio.sleep(0)  # let it send its rows before the next chunk is decoded

@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
+from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaConnectionError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.db import UnitOfWork, UnitOfWorkFactory
 from shared.events import Event, FeedbackReceived, FeedbackReceivedData, OrgPath
+from shared.events.cases import CaseOpened, CaseOpenedData
 from shared.messaging.consumer import EventConsumer
 from shared.messaging.kafka import make_broker, make_producer
 from shared.messaging.relay import OutboxRelay
@@ -233,3 +236,65 @@ async def test_infrastructure_failures_are_retried_not_dead_lettered(migrated: S
     assert calls == 6  # five failures rewound the batch, the sixth attempt applied it
     assert consumer.dead_lettered == 0
     assert await unpublished(uow_factory) == 0
+
+
+def as_record(event: Event, offset: int) -> ConsumerRecord:
+    return ConsumerRecord(topic=event.event_type, partition=0, offset=offset, timestamp=0, timestamp_type=0,
+                          key=event.key, value=event.to_json(), checksum=None, serialized_key_size=0,
+                          serialized_value_size=0, headers=())
+
+
+async def test_a_batch_handler_takes_each_run_of_its_type_and_falls_back_one_by_one(
+    migrated: Settings, uow_factory
+) -> None:
+    runs: list[list[str]] = []
+    singles: list[str] = []
+
+    async def effect(uow: UnitOfWork, event: Event, text: str) -> None:
+        await uow.session.execute(sa.text("INSERT INTO intake.test_effects VALUES (:id, :text)"),
+                                  {"id": event.event_id, "text": text})
+
+    async def one(event: Event, uow: UnitOfWork) -> None:
+        text = event.data.text if isinstance(event, FeedbackReceived) else "opened"
+        singles.append(text)
+        if text == "poison":
+            raise RuntimeError("cannot apply this one")
+        await effect(uow, event, text)
+
+    async def many(events: Sequence[Event], uow: UnitOfWork) -> None:
+        runs.append([e.data.text for e in events if isinstance(e, FeedbackReceived)])
+        for event in events:
+            assert isinstance(event, FeedbackReceived)
+            if event.data.text == "poison":
+                raise RuntimeError("cannot apply this one")
+            await effect(uow, event, event.data.text)
+
+    consumer = EventConsumer(name="test.batches", handlers={"FeedbackReceived": one, "CaseOpened": one},
+                             batch_handlers={"FeedbackReceived": many}, uow_factory=uow_factory,
+                             topic_prefix=migrated.topic_prefix, max_attempts=1, backoff_initial_s=0.01)
+    a, b, c, d = (feedback(t) for t in "abcd")
+    opened = CaseOpened.create(
+        data=CaseOpenedData(case_id=uuid.uuid4(), feedback_id=a.data.feedback_id, kind="complaint",
+                            received_at=NOW, first_contact_owner="cs-1"),
+        org=ORG, aggregate_id=uuid.uuid4(), occurred_at=NOW, producer="test")
+    await consumer.process([as_record(e, i) for i, e in enumerate([a, b, a, opened, c, d])])  # a twice
+    assert runs == [["a", "b"], ["c", "d"]]  # the copy of a is not handed over again
+    assert singles == ["opened"]
+
+    # a run that fails is applied one event at a time, through the one-event handler
+    runs.clear()
+    singles.clear()
+    e, poison, f = feedback("e"), feedback("poison"), feedback("f")
+    await consumer.process([as_record(x, 10 + i) for i, x in enumerate([e, poison, f, c])])  # c: done before
+    assert runs == [["e", "poison", "f"]] and singles == ["e", "poison", "f"]
+    assert consumer.dead_lettered == 1
+    async with uow_factory.engine.connect() as conn:
+        texts = [r[0] for r in await conn.execute(sa.text("SELECT text FROM intake.test_effects ORDER BY text"))]
+    assert texts == ["a", "b", "c", "d", "e", "f", "opened"]
+
+
+def test_a_batch_handler_needs_a_handler_for_one_event() -> None:
+    async def many(events: Sequence[Event], uow: UnitOfWork) -> None: ...
+
+    with pytest.raises(ValueError, match="FeedbackReceived"):
+        EventConsumer(name="x", handlers={}, batch_handlers={"FeedbackReceived": many}, uow_factory=None)  # type: ignore[arg-type]
