@@ -399,6 +399,9 @@ class BusinessCalendar:
         )
         digest = hashlib.sha256(config.encode()).hexdigest()[:12]
         self._version = f"{self._holidays.version}+hours-{digest}"
+        # Hours never change in a calendar's life: each unit's calendar is made once (a submission
+        # asks for its unit's working time on the hot path).
+        self._units: dict[str, UnitCalendar] = {}
 
     @property
     def calendar_version(self) -> str:
@@ -418,14 +421,20 @@ class BusinessCalendar:
         return "default", self._default
 
     def for_unit(self, org_path: str) -> UnitCalendar:
-        hours_from, unit_hours = self.hours_for(org_path)
-        return UnitCalendar(
-            org_path=_normalise_path(org_path),
-            hours_from=hours_from,
-            hours=unit_hours,
-            holidays=self._holidays,
-            calendar_version=self._version,
-        )
+        unit = self._units.get(org_path)
+        if unit is None:
+            hours_from, unit_hours = self.hours_for(org_path)
+            unit = UnitCalendar(
+                org_path=_normalise_path(org_path),
+                hours_from=hours_from,
+                hours=unit_hours,
+                holidays=self._holidays,
+                calendar_version=self._version,
+            )
+            if len(self._units) >= 65_536:  # org paths are few; anything else is not worth keeping
+                self._units.clear()
+            self._units[org_path] = unit
+        return unit
 
     def is_working_time(self, moment: datetime, org_path: str) -> bool:
         """Shaped like intake's ``WorkingTime`` callable: (moment, org path) → in working time."""

@@ -455,10 +455,13 @@ _EARLIER_MANY = sa.select(
     _submissions.c.idempotency_key, _submissions.c.feedback_id, _submissions.c.request_hash
 ).where(_submissions.c.idempotency_key == sa.func.any(sa.bindparam("keys", type_=ARRAY(sa.Text))))
 # Taken one after the other in the order given (sorted by the caller: two transactions wanting some
-# of the same projects queue instead of deadlocking).
+# of the same projects queue instead of deadlocking). The same statement has the rest of the
+# transaction plan its statements for their parameters: _RECENT_MANY's cached generic plan is only
+# as good as the statistics of when it was made (a service that started on a near-empty table kept
+# scanning the whole table for every submission, 20 times slower, until the next ANALYZE).
 _LOCK_MANY = sa.text(
-    "SELECT count(pg_advisory_xact_lock(hashtext(k))) FROM (SELECT k FROM unnest(CAST(:lock_keys AS text[])) "
-    "WITH ORDINALITY AS l(k, n) ORDER BY n) AS ordered"
+    "SELECT count(pg_advisory_xact_lock(hashtext(k))), set_config('plan_cache_mode', 'force_custom_plan', true) "
+    "FROM (SELECT k FROM unnest(CAST(:lock_keys AS text[])) WITH ORDINALITY AS l(k, n) ORDER BY n) AS ordered"
 ).bindparams(sa.bindparam("lock_keys", type_=ARRAY(sa.Text)))
 # _RECENT for each submission (its own window, customer, unit), numbered by ``ord`` from 1.
 _RECENT_MANY = sa.text(

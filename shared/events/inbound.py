@@ -6,8 +6,10 @@ an accepted one into a FeedbackReceived.
 
 from __future__ import annotations
 
+import functools
 import uuid
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -75,9 +77,14 @@ class InboundFeedback(FeedbackSubmission):
     correlation_id: uuid.UUID | None = None
 
     # The consumer's inbox and the dead-letter path treat it like an event.
-    @property
-    def event_id(self) -> uuid.UUID:
+    @functools.cached_property
+    def event_id(self) -> uuid.UUID:  # asked for several times per message by the consumer: kept
         return uuid.uuid5(SUBMISSION_NAMESPACE, f"{self.source_system}\x1f{self.external_id}")
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        copied = super().model_copy(update=update, deep=deep)
+        copied.__dict__.pop("event_id", None)  # a copy with another external id has another event id
+        return copied
 
     @property
     def event_type(self) -> str:

@@ -169,3 +169,15 @@ def test_a_record_of_an_older_version_is_upcast_when_decoded() -> None:
         assert decode_event(json.dumps(old).encode()) == current
     finally:
         unregister("FeedbackReceived", 0)
+
+
+def test_an_inbound_submissions_event_id_follows_its_source_and_external_id() -> None:
+    from shared.events.inbound import InboundFeedback
+
+    message = InboundFeedback.model_validate({"source_system": "cc", "external_id": "A-1", "kind": "complaint",
+                                              "channel": "phone", "text": "卫生间漏水", "org": {"group": "hx"}})
+    first = message.event_id
+    assert message.event_id == first and "event_id" not in message.model_dump()
+    other = message.model_copy(update={"external_id": "A-2"})
+    assert other.event_id != first
+    assert other.event_id == InboundFeedback.model_validate({**message.model_dump(), "external_id": "A-2"}).event_id
