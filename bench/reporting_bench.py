@@ -23,8 +23,8 @@ Phases, each printed as it ends:
      the projection's ratio is taken against.
 4. Bulk-load the facts of every event *before* the slice (COPY, straight from the plan; no
    events, no consumer): the history the live month is projected on top of.
-5. Projection: the reporting service (its real consumer, its batch size (500), one transaction
-   per batch) projects the slice from Kafka; events/s from its first batch to its last commit. The
+5. Projection: the reporting service (its real consumer, its batch size, one transaction per
+   batch) projects the slice from Kafka; events/s from its first batch to its last commit. The
    facts it wrote are then compared, row for row, with the plan's: the bulk-loaded rows are
    therefore the rows the projection would have written.
 6. Latency: with VACUUM (ANALYZE) run (as autovacuum would after the load), the dashboard's requests (every view, group / subsidiary / project,
