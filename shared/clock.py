@@ -17,4 +17,5 @@ def utc_now() -> datetime:
 
 def month_of(moment: datetime, tz: ZoneInfo = CHINA) -> str:
     """The reporting month ('YYYY-MM') a moment belongs to, in the group's local time."""
-    return moment.astimezone(tz).strftime("%Y-%m")
+    local = moment.astimezone(tz)
+    return f"{local.year:04d}-{local.month:02d}"  # (strftime costs twice as much; projections call this per event)
