@@ -37,6 +37,10 @@ class SubmissionRefused(ValueError):
 class IdempotencyConflict(Exception):
     """The same idempotency key was used before for a different submission."""
 
+    def __init__(self, key: str) -> None:
+        super().__init__(f"idempotency conflict: {key} was used before for a different submission")
+        self.key = key
+
 
 @dataclass(frozen=True)
 class DuplicatePolicy:

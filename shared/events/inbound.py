@@ -7,6 +7,7 @@ an accepted one into a FeedbackReceived.
 from __future__ import annotations
 
 import functools
+import hashlib
 import uuid
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Self
@@ -78,8 +79,16 @@ class InboundFeedback(FeedbackSubmission):
 
     # The consumer's inbox and the dead-letter path treat it like an event.
     @functools.cached_property
-    def event_id(self) -> uuid.UUID:  # asked for several times per message by the consumer: kept
-        return uuid.uuid5(SUBMISSION_NAMESPACE, f"{self.source_system}\x1f{self.external_id}")
+    def event_id(self) -> uuid.UUID:
+        """The same for a retry (same source, external id and content, whatever its correlation id),
+        so that the consumer's inbox drops it at once. A resubmission under the same external id
+        with other content gets an id of its own: it reaches intake, which refuses it (idempotency
+        conflict, dead-lettered with the reason) instead of it vanishing as a "retry".
+
+        Kept once computed: the consumer asks for it several times per message.
+        """
+        content = hashlib.sha256(self.model_dump_json(exclude={"correlation_id"}).encode()).hexdigest()
+        return uuid.uuid5(SUBMISSION_NAMESPACE, f"{self.source_system}\x1f{self.external_id}\x1f{content}")
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         copied = super().model_copy(update=update, deep=deep)

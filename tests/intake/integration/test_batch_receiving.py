@@ -209,20 +209,21 @@ async def test_the_consumer_refuses_only_the_bad_submission_of_a_batch(migrated:
     for message in (
         inbound("R-1", "3栋1201卫生间漏水"),
         inbound("R-2", "3栋1201卫生间漏水！"),
+        inbound("R-1", "完全不同的内容"),  # the same external id with other content: refused
         inbound("R-3", "未来的投诉", received_at="2099-01-01T08:00:00+08:00"),  # refused
         inbound("R-1", "3栋1201卫生间漏水"),  # a retry: nothing new
         inbound("R-4", "3栋1201卫生间还在漏水"),
     ):
         await publish_raw(migrated, INBOUND_FEEDBACK, message, key=b"one-batch")
     async with running_service(create_app(migrated)):
-        dead = await read_topic(migrated, f"{INBOUND_FEEDBACK}.dlq", until=lambda r: len(r) >= 1)
+        dead = await read_topic(migrated, f"{INBOUND_FEEDBACK}.dlq", until=lambda r: len(r) >= 2)
         records = await read_topic(migrated, FEEDBACK_RECEIVED, until=lambda r: len(r) >= 3)
         await asyncio.sleep(1)  # nothing more comes
         records = await read_topic(migrated, FEEDBACK_RECEIVED, until=lambda r: len(r) >= 3)
     received = {e["data"]["external_id"]: e["data"] for e in (json.loads(r.value) for r in records)}
     assert len(records) == 3 and sorted(received) == ["R-1", "R-2", "R-4"]
     assert received["R-2"]["duplicate_of"] == received["R-1"]["feedback_id"]
-    [letter] = dead
-    assert json.loads(letter.value)["external_id"] == "R-3"
-    headers = {k: v.decode() for k, v in letter.headers}
-    assert headers["x-dlq-kind"] == "handler-failed" and "received_at" in headers["x-dlq-reason"]
+    letters = {json.loads(r.value)["text"]: {k: v.decode() for k, v in r.headers} for r in dead}
+    assert len(dead) == 2 and all(h["x-dlq-kind"] == "handler-failed" for h in letters.values())
+    assert "idempotency conflict: ext:callcentre:R-1" in letters["完全不同的内容"]["x-dlq-reason"]
+    assert "received_at" in letters["未来的投诉"]["x-dlq-reason"]

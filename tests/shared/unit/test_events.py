@@ -181,3 +181,6 @@ def test_an_inbound_submissions_event_id_follows_its_source_and_external_id() ->
     other = message.model_copy(update={"external_id": "A-2"})
     assert other.event_id != first
     assert other.event_id == InboundFeedback.model_validate({**message.model_dump(), "external_id": "A-2"}).event_id
+    # a retry is the same message whatever its correlation id; other content under the same id is not
+    assert message.model_copy(update={"correlation_id": uuid.uuid4()}).event_id == first
+    assert message.model_copy(update={"text": "卫生间还在漏水"}).event_id != first
