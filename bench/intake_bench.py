@@ -460,18 +460,37 @@ async def bench_http(infra: Any, args: argparse.Namespace, senders: ProcessPoolE
         return Figure(label, accepted, result["elapsed"], result["latencies"], note)
 
     workers = f", {args.workers} worker processes" if args.workers > 1 else ""
-    service = ServeProcess(settings, args.workers) if args.workers > 1 else Uvicorn(create_app(settings))
+    app = create_app(settings) if args.workers == 1 else None
+    service = ServeProcess(settings, args.workers) if app is None else Uvicorn(app)
+    writer = app.state.feedback_writer if app is not None else None
+
+    def transactions(since: tuple[int, int, int, float]) -> str:
+        """What the group commit did since ``since`` (in this process only)."""
+        if writer is None:
+            return ""
+        batches, items, fallbacks, busy = (writer.batches - since[0], writer.items - since[1],
+                                           writer.fallbacks - since[2], writer.busy_s - since[3])
+        return (f"group commit: {items / max(batches, 1):.1f} submissions per transaction on average "
+                f"({batches:,} transactions, {1000 * busy / max(batches, 1):.1f} ms each, {fallbacks} fell back)")
+
+    def counters() -> tuple[int, int, int, float]:
+        return (writer.batches, writer.items, writer.fallbacks, writer.busy_s) if writer else (0, 0, 0, 0.0)
+
     async with service as url:
         group = service.proc.pid if isinstance(service, ServeProcess) else None
         cpu_before = service_cpu(group)
+        since = counters()
         result = await drive(url, mode="closed", first=10_000_000, count=args.http, connections=args.senders,
                              warmup=args.warmup)
-        figures["closed"] = figure(f"intake{workers}, closed loop, {args.senders} senders", result)
+        figures["closed"] = figure(f"intake{workers}, closed loop, {args.senders} senders", result,
+                                   transactions(since))
         figures["closed_cpu"] = CpuFigure(service_cpu(group) - cpu_before, args.warmup + args.http,
                                           "the service's processes" if group else "the service's process (this one)")
+        since = counters()
         result = await drive(url, mode="open", first=20_000_000, count=args.open_requests, connections=256,
                              rate=args.open_rate, warmup=args.warmup)
-        figures["open"] = figure(f"intake{workers}, open loop at {args.open_rate:,.0f}/s offered", result)
+        figures["open"] = figure(f"intake{workers}, open loop at {args.open_rate:,.0f}/s offered", result,
+                                 transactions(since))
         if args.profile and args.workers == 1:
             with Profile(areas=14) as profile:
                 await drive(url, mode="closed", first=30_000_000, count=min(args.http, 2000),

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
@@ -15,9 +17,10 @@ from services.intake.registry import service as registry_service
 from services.intake.registry.api import customers_visible_to
 from services.intake.registry.domain import RecordNotFound
 from shared.auth import EVERYONE, PEOPLE, Principal, Role, require
-from shared.auth.audit import record_personal_data_read
+from shared.auth.audit import record_personal_data_read, take_change_row
 from shared.clock import Clock
 from shared.db import UnitOfWorkFactory
+from shared.db.group_commit import GroupCommit
 from shared.events import OrgPath
 from shared.events.inbound import FeedbackSubmission
 from shared.events.vocabulary import Channel, FeedbackKind
@@ -86,7 +89,50 @@ class ErasureOut(BaseModel):
     already_erased: bool
 
 
-def build_router(*, uow_factory: UnitOfWorkFactory, receive: service.Receiver, clock: Clock) -> APIRouter:
+@dataclass(frozen=True)
+class StaffSubmission:
+    """One ``POST /feedback`` on its way into the database, with what its transaction must write
+    besides the feedback: the request's audit row."""
+
+    body: StaffFeedbackSubmission
+    correlation_id: uuid.UUID
+    idempotency_key: str | None
+    audit: dict[str, Any] | None
+
+
+FeedbackWriter = GroupCommit[StaffSubmission, service.Receipt]
+
+
+def feedback_writer(*, uow_factory: UnitOfWorkFactory, receive: service.Receiver,
+                    receive_batch: service.BatchReceiver, max_batch: int) -> FeedbackWriter:
+    """Concurrent submissions recorded together (``shared.db.group_commit``): one transaction,
+    one statement per step for the lot (``receive_feedback_batch``), each request's audit row
+    in it; a batch with a refused submission is recorded again one submission at a time, so only
+    that request is refused."""
+    async def apply_batch(items: Sequence[StaffSubmission]) -> list[service.Receipt]:
+        async with uow_factory() as uow:
+            receipts = await receive_batch(
+                [(item.body, item.correlation_id) for item in items], uow=uow, staff_required=True,
+                idempotency_keys=[item.idempotency_key for item in items])
+            for item in items:
+                if item.audit is not None:
+                    uow.record(item.audit)
+            await uow.commit()
+        return receipts
+
+    async def apply_one(item: StaffSubmission) -> service.Receipt:
+        async with uow_factory() as uow:
+            receipt = await receive(item.body, uow=uow, correlation_id=item.correlation_id,
+                                    idempotency_key=item.idempotency_key, staff_required=True)
+            if item.audit is not None:
+                uow.record(item.audit)
+            await uow.commit()
+        return receipt
+
+    return GroupCommit(apply_batch=apply_batch, apply_one=apply_one, max_batch=max_batch, name="intake.feedback")
+
+
+def build_router(*, uow_factory: UnitOfWorkFactory, writer: FeedbackWriter, clock: Clock) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["feedback"])
 
     @router.post(
@@ -98,33 +144,30 @@ def build_router(*, uow_factory: UnitOfWorkFactory, receive: service.Receiver, c
     async def post_feedback(
         body: StaffFeedbackSubmission,
         request: Request,
-        response: Response,
         caller: Annotated[Principal, Depends(RECEIVE)],
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-    ) -> FeedbackAccepted:
+    ) -> Response:
         """Record feedback from any channel. Send an `Idempotency-Key` header so that a retried
         request returns the original feedback instead of recording it twice."""
         if not caller.may_see(body.org.as_path()):
             raise out_of_scope("this org unit")
         correlation_id = correlation_id_of(request)
         try:
-            async with uow_factory() as uow:
-                receipt = await receive(
-                    body, uow=uow, correlation_id=correlation_id, idempotency_key=idempotency_key,
-                    staff_required=True,
-                )
-                await uow.commit()
+            # with the other requests of the moment, in one transaction (see feedback_writer)
+            receipt = await writer.submit(StaffSubmission(body, correlation_id, idempotency_key, take_change_row()))
         except domain.SubmissionRefused as exc:
             raise refused(exc) from exc
         except domain.IdempotencyConflict as exc:
             raise HTTPException(409, {"error": "idempotency_key_reused",
                                       "reason": "this key was used for a different submission"}) from exc
-        if not receipt.created:
-            response.status_code = status.HTTP_200_OK
-        return FeedbackAccepted(
+        accepted = FeedbackAccepted(
             feedback_id=receipt.feedback_id, correlation_id=correlation_id, created=receipt.created,
             duplicate_of=receipt.duplicate_of, incident_group_id=receipt.incident_group_id,
         )
+        # Serialised here: the model is ours, so FastAPI need not validate it again (response_model
+        # still documents it).
+        return Response(accepted.model_dump_json(), media_type="application/json",
+                        status_code=status.HTTP_201_CREATED if receipt.created else status.HTTP_200_OK)
 
     @router.get("/feedback/{feedback_id}", response_model=FeedbackOut)
     async def get_feedback(feedback_id: uuid.UUID, caller: Annotated[Principal, Depends(READ_FEEDBACK)]) -> FeedbackOut:

@@ -48,13 +48,17 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock = utc_now
     )
     # HTTP changes are audited (who, what, when) in the transaction that makes them.
     http_uow = AuditedUnitOfWorkFactory(runtime.uow_factory)
-    return create_service_app(
+    writer = api.feedback_writer(uow_factory=http_uow, receive=receive, receive_batch=receive_batch,
+                                 max_batch=settings.http_group_commit_max)
+    app = create_service_app(
         runtime,
         title="CareLoop intake",
         routers=[
-            api.build_router(uow_factory=http_uow, receive=receive, clock=clock),
+            api.build_router(uow_factory=http_uow, clock=clock, writer=writer),
             # before the registry's /imports/{kind}, which would otherwise answer for "feedback"
             logbook.build_router(uow_factory=http_uow, receive=receive, calendar=calendar),
             registry_api.build_router(uow_factory=http_uow, clock=clock),
         ],
     )
+    app.state.feedback_writer = writer
+    return app

@@ -21,6 +21,10 @@ class IntakeSettings(Settings):
         default=["callcentre", "erp", "property", "wechat", "crm", "survey-tool", "careloop-survey"],
     )
 
+    # Concurrent POST /feedback requests are recorded together, at most this many per transaction
+    # (1: each request in its own).
+    http_group_commit_max: int = Field(default=64, ge=1)
+
     def duplicate_policy(self) -> DuplicatePolicy:
         return DuplicatePolicy(
             window=timedelta(hours=self.duplicate_window_hours),

@@ -159,9 +159,11 @@ async def receive_feedback_batch(
     working_time: WorkingTime | None = None,
     resolve_customer: CustomerResolver | None = None,
     policy: domain.DuplicatePolicy = domain.DuplicatePolicy(),
+    idempotency_keys: Sequence[str | None] | None = None,
 ) -> list[Receipt]:
     """``receive_feedback`` (with ``defer_insert``) for each ``(submission, correlation id)`` in turn,
     with the same effects, in a few statements for the lot instead of a few for each.
+    ``idempotency_keys``: each submission's ``Idempotency-Key`` header (HTTP), in the same order.
 
     One statement claims every idempotency key, one takes the projects' locks (in a fixed order),
     one reads every submission's recent feedback (each its own window, as one by one); submissions
@@ -172,18 +174,22 @@ async def receive_feedback_batch(
     consumer then takes the batch one submission at a time, to refuse only that one).
     """
     receipts: list[Receipt] = []
-    run: list[tuple[FeedbackSubmission, uuid.UUID]] = []
+    run: list[tuple[FeedbackSubmission, uuid.UUID, str | None]] = []
     options = {"uow": uow, "clock": clock, "staff_required": staff_required, "working_time": working_time,
                "policy": policy}
-    for submission, correlation_id in submissions:
+    if idempotency_keys is None:
+        idempotency_keys = [None] * len(submissions)
+    elif len(idempotency_keys) != len(submissions):
+        raise ValueError("one idempotency key (or None) per submission")
+    for (submission, correlation_id), header_key in zip(submissions, idempotency_keys, strict=True):
         if submission.customer_id is None and submission.contact is not None and resolve_customer is not None:
             receipts += await _receive_run(run, **options)
             run = []
             receipts.append(await receive_feedback(
                 submission, correlation_id=correlation_id, resolve_customer=resolve_customer, defer_insert=True,
-                **options))
+                idempotency_key=header_key, **options))
         else:
-            run.append((submission, correlation_id))
+            run.append((submission, correlation_id, header_key))
     receipts += await _receive_run(run, **options)
     return receipts
 
@@ -204,7 +210,7 @@ class _Pending:
 
 
 async def _receive_run(
-    run: list[tuple[FeedbackSubmission, uuid.UUID]],
+    run: list[tuple[FeedbackSubmission, uuid.UUID, str | None]],
     *,
     uow: UnitOfWork,
     clock: Clock,
@@ -221,11 +227,11 @@ async def _receive_run(
             submission, correlation_id,
             received_by=domain.received_by_of(submission, staff_required=staff_required),
             received_at=domain.received_at_of(submission, now=now),
-            key=domain.idempotency_key_of(submission, None),
+            key=domain.idempotency_key_of(submission, header_key),
             project_id=submission.project_id or submission.org.project,
             feedback_id=uuid.uuid4(),
         )
-        for submission, correlation_id in run
+        for submission, correlation_id, header_key in run
     ]
     if uow.session.new or uow.session.dirty or uow.session.deleted:
         await uow.session.flush()

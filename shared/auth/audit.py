@@ -97,6 +97,18 @@ def _change_row(access: Access) -> dict[str, Any]:
                      correlation_id=access.correlation_id)
 
 
+def take_change_row() -> dict[str, Any] | None:
+    """The current request's audit row for its change, for a transaction that is not the request's
+    own (a group commit writes many requests' changes at once): the caller writes it in the
+    transaction that makes the change (``AuditedUnitOfWork.record``), and no unit of work adds it
+    again. None outside a request that changes state."""
+    access = current_access()
+    if access is None or not access.changes_state or access.audited:
+        return None
+    access.audited = True
+    return _change_row(access)
+
+
 class AuditedUnitOfWork:
     """A unit of work that adds the request's audit row to the transaction that commits its change."""
 
@@ -160,4 +172,4 @@ async def record_personal_data_read(uow_factory: Any, principal: Principal, *, w
 
 
 __all__ = ["AUDIT_TABLE", "AuditedUnitOfWork", "AuditedUnitOfWorkFactory", "audit_row", "audit_table",
-           "create_audit_log", "drop_audit_log", "record_personal_data_read"]
+           "create_audit_log", "drop_audit_log", "record_personal_data_read", "take_change_row"]

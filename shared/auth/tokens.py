@@ -116,11 +116,41 @@ class KeySet:
 
 
 class TokenVerifier:
+    """Checks a bearer token and says who it names.
+
+    A token that checked out is remembered (at most ``CACHE_SIZE`` of them) for as long as the keys
+    it was checked against are (``jwks_cache_s``), so that a client sending the same token with every
+    request pays for the signature once, not per request; its ``exp`` and ``nbf`` are still checked
+    every time. A refused token is never remembered.
+    """
+
+    CACHE_SIZE = 4096
+
     def __init__(self, settings: AuthSettings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.settings = settings
         self.keys = KeySet(settings, transport=transport)
+        # token -> (principal, exp, nbf, remembered until on the monotonic clock)
+        self._verified: dict[str, tuple[Principal, float, float, float]] = {}
 
     async def verify(self, token: str) -> Principal:
+        known = self._verified.get(token)
+        if known is not None:
+            principal, expires, not_before, until = known
+            now = time.time()
+            leeway = self.settings.leeway_s
+            if time.monotonic() < until and not_before - leeway <= now <= expires + leeway:
+                return principal
+            del self._verified[token]  # checked again below, and refused if it has expired
+        claims = await self._verify(token)
+        principal = self.principal_of(claims)
+        if self.settings.jwks_cache_s > 0:
+            if len(self._verified) >= self.CACHE_SIZE:
+                del self._verified[next(iter(self._verified))]  # the longest remembered
+            self._verified[token] = (principal, float(claims["exp"]), float(claims.get("nbf", float("-inf"))),
+                                     time.monotonic() + self.settings.jwks_cache_s)
+        return principal
+
+    async def _verify(self, token: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -146,7 +176,7 @@ class TokenVerifier:
             raise TokenRefused("the token comes from another issuer") from exc
         except jwt.PyJWTError as exc:
             raise TokenRefused(f"the token is invalid: {exc}") from exc
-        return self.principal_of(claims)
+        return claims
 
     def principal_of(self, claims: dict[str, Any]) -> Principal:
         roles: set[Role] = set()

@@ -161,3 +161,47 @@ async def test_inbound_submissions_of_one_batch_are_linked_as_if_they_came_one_b
                                    uuid.UUID(founder)) == uuid.UUID(founder)
     finally:
         await conn.close()
+
+
+async def test_concurrent_submissions_are_recorded_together_each_with_its_own_answer_and_audit_row(
+    migrated: Settings,
+) -> None:
+    """Requests arriving together share a transaction (group commit); a refused one among them is
+    refused alone, the others are taken, and each taken request has its audit row."""
+    texts = [f"并发提交 {i}: 5栋地下室渗水" for i in range(40)]
+    app = create_app(migrated)
+    writer = app.state.feedback_writer
+    async with running_service(app) as intake:
+        key = str(uuid.uuid4())
+        requests = [intake.post("/api/v1/feedback", json=body(text)) for text in texts]
+        # the same key twice (one record, one retry), a receiver missing, a time in the future
+        requests += [intake.post("/api/v1/feedback", json=body("带键的提交"), headers={"Idempotency-Key": key})
+                     for _ in range(2)]
+        requests.append(intake.post("/api/v1/feedback", json=body("未来的提交", received_at="2999-01-01T00:00:00Z")))
+        responses = await asyncio.gather(*requests)
+        statuses = [r.status_code for r in responses]
+        assert statuses[:40] == [201] * 40, [r.text for r in responses[:40] if r.status_code != 201]
+        assert sorted(statuses[40:42]) == [200, 201]
+        assert responses[40].json()["feedback_id"] == responses[41].json()["feedback_id"]
+        assert statuses[42] == 422
+        assert responses[42].json()["fields"] == [{"field": "received_at", "reason": "lies in the future"}]
+        # they were not taken one transaction each
+        assert writer.items == len(requests) and writer.batches < len(requests) / 2
+        assert writer.fallbacks >= 1  # the batch holding the refused one was taken again one by one
+
+        sentinel = await intake.post("/api/v1/feedback", json=body("哨兵2"))
+        assert sentinel.status_code == 201
+        records = await read_topic(migrated, FEEDBACK_RECEIVED, until=lambda r: bool(events_with(r, "哨兵2")))
+    for text in texts:
+        assert len(events_with(records, text)) == 1
+        assert await feedback_rows(migrated, text) == 1
+    assert len(events_with(records, "带键的提交")) == 1 and not events_with(records, "未来的提交")
+    conn = await asyncpg.connect(migrated.db.admin_url)
+    try:
+        audited = await conn.fetch(
+            "SELECT correlation_id FROM intake.audit_log WHERE action = 'POST /api/v1/feedback'")
+    finally:
+        await conn.close()
+    taken = [r for r in responses if r.status_code in (200, 201)] + [sentinel]
+    # one audit row per request taken (the retry included), none for the refused one
+    assert sorted(str(row["correlation_id"]) for row in audited) == sorted(r.json()["correlation_id"] for r in taken)

@@ -102,3 +102,42 @@ def test_a_service_with_a_route_that_names_no_roles_refuses_to_start() -> None:
     assert ("GET", "/api/v1/guarded", ["quality"]) in access_table(app)
     with pytest.raises(ValueError):
         require()
+
+
+async def test_a_token_that_checked_out_is_not_checked_again_until_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    import jwt as jwt_module
+
+    issuer = Issuer()
+    verifier = TokenVerifier(AuthSettings(issuer=ISSUER, leeway_s=0), transport=issuer.transport())
+    decoded: list[str] = []
+    real_decode = jwt_module.decode
+
+    def counting_decode(token: str, *args: object, **kwargs: object) -> object:
+        decoded.append(token)
+        return real_decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt_module, "decode", counting_decode)
+    token = issuer.key.mint_for("handler-east", issuer=ISSUER, ttl_s=2)
+    first = await verifier.verify(token)
+    assert await verifier.verify(token) == first and await verifier.verify(token) == first
+    assert len(decoded) == 1  # the signature was checked once
+
+    # a tampered copy is never taken for the remembered one
+    head, payload, signature = token.split(".")
+    with pytest.raises(TokenRefused):
+        await verifier.verify(f"{head}.{payload}.{signature[:-4]}AAAA")
+
+    # once it expires, the remembered token is refused like any other expired one
+    await asyncio.sleep(3.1)
+    with pytest.raises(TokenRefused, match="expired"):
+        await verifier.verify(token)
+
+    # nothing is remembered when the keys are not cached either
+    uncached = TokenVerifier(AuthSettings(issuer=ISSUER, jwks_cache_s=0), transport=issuer.transport())
+    decoded.clear()
+    fresh = issuer.key.mint_for("quality", issuer=ISSUER, ttl_s=60)
+    await uncached.verify(fresh)
+    await uncached.verify(fresh)
+    assert len(decoded) == 2
