@@ -470,11 +470,16 @@ async def bench_http(infra: Any, args: argparse.Namespace, senders: ProcessPoolE
             return ""
         batches, items, fallbacks, busy = (writer.batches - since[0], writer.items - since[1],
                                            writer.fallbacks - since[2], writer.busy_s - since[3])
+        longest, writer.longest_s = writer.longest_s, 0.0
         return (f"group commit: {items / max(batches, 1):.1f} submissions per transaction on average "
-                f"({batches:,} transactions, {1000 * busy / max(batches, 1):.1f} ms each, {fallbacks} fell back)")
+                f"({batches:,} transactions, {1000 * busy / max(batches, 1):.1f} ms each, longest "
+                f"{1000 * longest:.0f} ms, {fallbacks} fell back)")
 
     def counters() -> tuple[int, int, int, float]:
-        return (writer.batches, writer.items, writer.fallbacks, writer.busy_s) if writer else (0, 0, 0, 0.0)
+        if writer is None:
+            return (0, 0, 0, 0.0)
+        writer.longest_s = 0.0
+        return (writer.batches, writer.items, writer.fallbacks, writer.busy_s)
 
     async with service as url:
         group = service.proc.pid if isinstance(service, ServeProcess) else None

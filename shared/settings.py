@@ -169,6 +169,10 @@ class Settings(BaseSettings):
     consumer_backoff_initial_s: float = Field(default=0.1, ge=0)
     consumer_backoff_max_s: float = Field(default=2.0, ge=0)
     data_dir: str = ".careloop"
+    # The cyclic garbage collector's thresholds (gc.set_threshold) in a running service. Python's
+    # 700 objects before a young collection makes a busy service collect hundreds of times a second;
+    # with 10,000 it collects a few times a second and a request rarely waits for it.
+    gc_thresholds: tuple[int, int, int] = (10_000, 20, 10)
     # Working hours by org path ("default", "hx", "hx/east", "hx/east/lakeside"); the nearest
     # ancestor's hours apply. Chinese public holidays and adjusted working days always apply.
     # e.g. CARELOOP_WORKING_HOURS='{"hx/east": {"periods": "08:30-12:00, 13:30-18:00"}}'

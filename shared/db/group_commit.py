@@ -70,6 +70,7 @@ class GroupCommit(Generic[T, R]):
         self.items = 0
         self.fallbacks = 0
         self.busy_s = 0.0  # time spent applying batches
+        self.longest_s = 0.0  # the longest one
 
     async def submit(self, item: T) -> R:
         waiting: _Waiting[T, R] = _Waiting(item)
@@ -109,7 +110,9 @@ class GroupCommit(Generic[T, R]):
         try:
             await self._apply(batch)
         finally:
-            self.busy_s += time.perf_counter() - started
+            took = time.perf_counter() - started
+            self.busy_s += took
+            self.longest_s = max(self.longest_s, took)
 
     async def _apply(self, batch: list[_Waiting[T, R]]) -> None:
         if len(batch) > 1:
