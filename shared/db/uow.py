@@ -9,6 +9,7 @@ from typing import Any, Self
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import UUID as UUID_TYPE
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -72,6 +73,7 @@ class ManyRows:
     def __init__(self, statement: Any) -> None:
         self.statement = statement
         self._by_columns: dict[tuple[str, ...], sa.Executable] = {}
+        self._native: dict[tuple[Any, ...], tuple[str, tuple[str, ...]] | None] = {}
 
     def for_columns(self, columns: tuple[str, ...]) -> sa.Executable:
         form = self._by_columns.get(columns)
@@ -90,6 +92,38 @@ class ManyRows:
         """The statement for these rows (all with the same columns) and its arrays."""
         columns = tuple(rows[0])
         return self.for_columns(columns), {c: [row[c] for row in rows] for c in columns}
+
+    def native(self, rows: list[dict[str, Any]], dialect: Any) -> tuple[str, list[list[Any]]] | None:
+        """The statement for these rows as the driver's own SQL (``$1``… with a cast on each array)
+        and its arrays in parameter order; None when a column needs SQLAlchemy to convert its
+        values on the way (an enum, JSON), which the driver would not do."""
+        columns = tuple(rows[0])
+        key = (columns, dialect.name, dialect.driver)
+        if key not in self._native:
+            self._native[key] = self._compile(columns, dialect)
+        form = self._native[key]
+        if form is None:
+            return None
+        sql, order = form
+        return sql, [[row[c] for row in rows] for c in order]
+
+    def _compile(self, columns: tuple[str, ...], dialect: Any) -> tuple[str, tuple[str, ...]] | None:
+        table = self.statement.table
+        if dialect.driver != "asyncpg" or any(not _native_type(table.c[c].type) for c in columns):
+            return None
+        compiled = self.for_columns(columns).compile(dialect=dialect)
+        order = tuple(compiled.positiontup or ())
+        if sorted(order) != sorted(columns):  # something else took a parameter: leave it to SQLAlchemy
+            return None
+        return str(compiled), order
+
+
+#: Column types whose Python values asyncpg encodes itself, exactly as SQLAlchemy would send them.
+_NATIVE_TYPES = (sa.String, sa.Integer, sa.Boolean, sa.DateTime, sa.Date, sa.Uuid, UUID_TYPE)
+
+
+def _native_type(type_: Any) -> bool:
+    return isinstance(type_, _NATIVE_TYPES) and not isinstance(type_, sa.Enum)
 
 
 class DeferredWrites:
@@ -176,9 +210,35 @@ class UnitOfWork:
         runs, self._deferred = self._deferred.runs, DeferredWrites()
         for statement, rows, _names in runs:
             if isinstance(statement, ManyRows):
-                await self.session.execute(*statement.params(rows))
+                await self._execute_many_rows(statement, rows)
             else:
                 await self.session.execute(statement, rows)
+
+    async def _execute_many_rows(self, statement: ManyRows, rows: list[dict[str, Any]]) -> None:
+        """One run of rows; straight on the driver's connection when its columns allow (the arrays
+        then go to asyncpg as they are, instead of through SQLAlchemy's statement setup and its
+        conversion of every element), in the unit of work's transaction either way."""
+        connection = await self.session.connection()
+        native = None if _translates_schemas(connection) else statement.native(rows, connection.dialect)
+        if native is None:
+            await self.session.execute(*statement.params(rows))
+            return
+        sql, arrays = native
+        await self._on_driver(connection, sql, lambda driver: driver.execute(sql, *arrays))
+
+    async def _on_driver(self, connection: Any, sql: str, call: Callable[[Any], Any]) -> Any:
+        """``call(asyncpg connection)`` in this unit of work's transaction (begun first if this is
+        its first statement), one statement at a time on the connection, as SQLAlchemy does it;
+        a failure is raised as SQLAlchemy would raise it."""
+        pooled = await connection.get_raw_connection()
+        adapted = pooled.dbapi_connection
+        async with adapted._execute_mutex:
+            try:
+                if adapted._transaction is None:  # the transaction begins with its first statement
+                    await adapted._start_transaction()
+                return await call(adapted._connection)
+            except Exception as error:
+                raise _as_sqlalchemy_error(error, adapted, connection.dialect, sql) from error
 
     def publish(self, *events: Event) -> None:
         """Queue integration events for the outbox of this transaction."""
@@ -226,6 +286,11 @@ class UnitOfWork:
         """
         if not event_ids:
             return set()
+        connection = await self.session.connection()
+        if connection.dialect.driver == "asyncpg" and not _translates_schemas(connection):
+            sql = _native_sql(self._claim_statement, connection.dialect, ("consumer", "event_ids"))
+            rows = await self._on_driver(connection, sql, lambda driver: driver.fetch(sql, consumer, list(event_ids)))
+            return {row[0] for row in rows}
         result = await self.session.execute(
             self._claim_statement, {"consumer": consumer, "event_ids": list(event_ids)}
         )
@@ -271,6 +336,41 @@ class UnitOfWorkFactory:
             self.session_factory, outbox=self.outbox, inbox=self.inbox, after_commit=self._notify,
             claim_statement=self.claim_statement,
         )
+
+
+def _translates_schemas(connection: Any) -> bool:
+    """Whether the connection renders other schemas than the statements name (a rebuild into a fresh
+    schema does): then SQLAlchemy, which does the renaming, runs the statement."""
+    return bool(connection.sync_connection.get_execution_options().get("schema_translate_map"))
+
+
+# (id of the statement, dialect) -> (the statement, kept so that its id is never reused; its SQL)
+_native_sql_cache: dict[tuple[int, str], tuple[Any, str]] = {}
+
+
+def _native_sql(statement: Any, dialect: Any, order: tuple[str, ...]) -> str:
+    """``statement`` as the driver's SQL, its parameters in ``order``."""
+    key = (id(statement), dialect.name)
+    cached = _native_sql_cache.get(key)
+    if cached is None:
+        compiled = statement.compile(dialect=dialect)
+        if tuple(compiled.positiontup or ()) != order:
+            raise RuntimeError(f"unexpected parameters {compiled.positiontup} (wanted {order})")
+        cached = _native_sql_cache[key] = (statement, str(compiled))
+    return cached[1]
+
+
+def _as_sqlalchemy_error(error: Exception, adapted: Any, dialect: Any, sql: str) -> Exception:
+    """A driver error as SQLAlchemy raises it from ``execute`` (``sqlalchemy.exc.IntegrityError``
+    and so on, with the SQLSTATE on ``orig``), parameters hidden."""
+    try:
+        adapted._handle_exception(error)  # raises the DBAPI form of it
+    except Exception as dbapi_error:
+        base = dialect.loaded_dbapi.Error
+        if isinstance(dbapi_error, base):
+            return sa_exc.DBAPIError.instance(sql, None, dbapi_error, base, hide_parameters=True, dialect=dialect)
+        return dbapi_error
+    return error
 
 
 __all__ = ["DeferredWrites", "ManyRows", "OutboxMessage", "UnitOfWork", "UnitOfWorkFactory", "inbox_claim", "make_engine"]
