@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from bisect import bisect_right
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -300,11 +301,26 @@ class UnitOfWork:
         await self.flush()
         wrote_outbox = bool(self._pending)
         if self._pending:
-            await self.session.execute(sa.insert(self._outbox), self._pending)
+            await self._write_outbox(self._pending)
             self._pending = []
         await self.session.commit()
         if wrote_outbox and self._after_commit is not None:
             self._after_commit()
+
+    async def _write_outbox(self, pending: list[dict[str, Any]]) -> None:
+        """The transaction's outbox rows, in the order they were queued (their ids, the relay's
+        order, follow it): one statement on the driver's connection, an ``executemany`` elsewhere."""
+        connection = await self.session.connection()
+        if connection.dialect.driver != "asyncpg" or _translates_schemas(connection):
+            await self.session.execute(sa.insert(self._outbox), pending)
+            return
+        sql = _outbox_sql(self._outbox, connection.dialect)
+        arrays = (
+            [row["event_id"] for row in pending], [row["event_type"] for row in pending],
+            [row["topic"] for row in pending], [row["key"] for row in pending],
+            [row["payload"] for row in pending], [json.dumps(row["headers"]) for row in pending],
+        )
+        await self._on_driver(connection, sql, lambda driver: driver.execute(sql, *arrays))
 
     async def rollback(self) -> None:
         self._pending = []
@@ -358,6 +374,21 @@ def _native_sql(statement: Any, dialect: Any, order: tuple[str, ...]) -> str:
             raise RuntimeError(f"unexpected parameters {compiled.positiontup} (wanted {order})")
         cached = _native_sql_cache[key] = (statement, str(compiled))
     return cached[1]
+
+
+_outbox_sql_cache: dict[str, str] = {}
+
+
+def _outbox_sql(outbox: sa.Table, dialect: Any) -> str:
+    name = dialect.identifier_preparer.format_table(outbox)
+    sql = _outbox_sql_cache.get(name)
+    if sql is None:
+        sql = _outbox_sql_cache[name] = (
+            f"INSERT INTO {name} (event_id, event_type, topic, key, payload, headers) "
+            "SELECT e, t, tp, k, p, h FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], "
+            "$6::jsonb[]) WITH ORDINALITY AS r(e, t, tp, k, p, h, n) ORDER BY n"
+        )
+    return sql
 
 
 def _as_sqlalchemy_error(error: Exception, adapted: Any, dialect: Any, sql: str) -> Exception:

@@ -111,3 +111,23 @@ async def test_a_failing_run_is_raised_as_sqlalchemy_raises_it_and_undoes_the_tr
         uow.defer(PLAIN, fact(uuid.uuid4(), label="after"), row=("fact", "after"))
         await uow.commit()
     assert sorted(r.label for r in await rows(factory, FACTS)) == ["a", "after"]
+
+
+async def test_outbox_rows_keep_the_order_they_were_queued_in(factory: UnitOfWorkFactory) -> None:
+    from shared.db.uow import OutboxMessage
+
+    ids = [uuid.uuid4() for _ in range(50)]
+    async with factory() as uow:
+        for i, event_id in enumerate(ids):
+            uow.publish_raw(OutboxMessage(topic=f"t{i % 3}", key=None if i % 7 == 0 else f"k{i}",
+                                          payload=f"payload {i}".encode(), headers={"n": str(i), "名": "值"},
+                                          event_id=event_id, event_type="Test"))
+        await uow.commit()
+    ob = factory.outbox
+    async with factory.engine.connect() as conn:
+        stored = list(await conn.execute(sa.select(ob.c.event_id, ob.c.topic, ob.c.key, ob.c.payload, ob.c.headers,
+                                                   ob.c.published_at).order_by(ob.c.id)))
+    assert [row.event_id for row in stored] == ids
+    assert [row.payload for row in stored] == [f"payload {i}".encode() for i in range(50)]
+    assert [row.headers for row in stored] == [{"n": str(i), "名": "值"} for i in range(50)]
+    assert [row.key for row in stored][:2] == [None, "k1"] and {row.published_at for row in stored} == {None}
