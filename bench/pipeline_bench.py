@@ -22,7 +22,7 @@ Infrastructure as the tests choose it (``shared.testing.infra``): embedded Tansu
 default, an external broker when ``KAFKA_BOOTSTRAP_SERVERS`` names one (e.g. Apache Kafka), a
 database when ``CARELOOP_TEST_DB_ADMIN_URL`` names one.
 
-    .venv/bin/python bench/pipeline_bench.py [--count 5000] [--open-count 5000 --rate 500]
+    .venv/bin/python bench/pipeline_bench.py [--count 5000] [--open-count 5000 --rate 500] [--replicas routing=2]
 """
 
 from __future__ import annotations
@@ -267,7 +267,7 @@ async def measure(settings: Any, *, topic: str, arrivals: Arrivals, run: str, co
 # --- the pipeline --------------------------------------------------------------------------------
 
 
-async def start_service(settings: Any, service: str) -> subprocess.Popen[bytes]:
+async def start_service(settings: Any, service: str, workers: int = 1) -> subprocess.Popen[bytes]:
     import httpx
 
     from shared.devstack import free_port
@@ -276,7 +276,8 @@ async def start_service(settings: Any, service: str) -> subprocess.Popen[bytes]:
     port = free_port()
     env = service_env(settings, service, port)
     env["CARELOOP_RELAY_POLL_INTERVAL_S"] = "0.2"  # the service's default, not the tests' quick one
-    proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "serve", service], env=env, cwd=ROOT,
+    command = [sys.executable, "-m", "shared.cli", "serve", service] + (["--workers", str(workers)] if workers > 1 else [])
+    proc = subprocess.Popen(command, env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
     async with httpx.AsyncClient() as client:
@@ -291,6 +292,18 @@ async def start_service(settings: Any, service: str) -> subprocess.Popen[bytes]:
             await asyncio.sleep(0.2)
     proc.kill()
     raise RuntimeError(f"{service} was not ready in time")
+
+
+def replica_counts(specs: list[str]) -> dict[str, int]:
+    """``--replicas routing=2`` → {"routing": 2}: ``careloop serve routing --workers 2``, two replicas in
+    one consumer group, as an operator scales a service."""
+    counts = {}
+    for spec in specs:
+        service, _, n = spec.partition("=")
+        if service not in ("intake", "routing", "reporting") or not n.isdigit() or int(n) < 1:
+            raise SystemExit(f"--replicas wants service=N (intake, routing or reporting), not {spec!r}")
+        counts[service] = int(n)
+    return counts
 
 
 def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
@@ -337,7 +350,10 @@ async def bench(args: argparse.Namespace) -> None:
         results: list[Result] = []
         try:
             # --- CareLoop: intake, routing, reporting as their own processes ---
-            procs = [await start_service(settings, s) for s in ("intake", "routing", "reporting")]
+            replicas = replica_counts(args.replicas)
+            procs = [await start_service(settings, s, replicas.get(s, 1)) for s in ("intake", "routing", "reporting")]
+            if any(n > 1 for n in replicas.values()):
+                print("  replicas: " + ", ".join(f"{s} {replicas.get(s, 1)}" for s in ("intake", "routing", "reporting")))
             arrivals = Arrivals(plain(url), "bench.arrivals")
             arrivals.start()
             try:
@@ -475,6 +491,8 @@ def main() -> None:
     parser.add_argument("--open-count", type=int, default=5000, help="submissions offered at --rate (latency)")
     parser.add_argument("--rate", type=float, default=500, help="offered rate of the latency run, per second")
     parser.add_argument("--timeout", type=float, default=300, help="how long a run may take to arrive, seconds")
+    parser.add_argument("--replicas", action="append", default=[], metavar="SERVICE=N",
+                        help="run N replicas of a service (careloop serve SERVICE --workers N), e.g. routing=2")
     parser.add_argument("--floor-hop", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.floor_hop:
