@@ -30,6 +30,7 @@ so its handler sees that the repair is accepted.
 from __future__ import annotations
 
 import uuid
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -187,9 +188,12 @@ async def record_report(event: FeedbackReceived, case_id: uuid.UUID, *, uow: Uni
     else:
         report = RepairReport(**row)  # the session writes it, before the work order's rows
         uow.session.add(report)
-    # A repair request is put on a work order at once, reading the project's reports and orders:
-    # what this transaction deferred goes out first.
-    await uow.flush()
+    # A repair request is put on a work order at once, reading the project's work orders and the
+    # reports on them, which are always written at once (so is every case). Only a report deferred
+    # just above (the case was opened before) is read back and must go out first; flushing for every
+    # repair request would cut the batch's deferred rows into many small statements.
+    if report is None:
+        await uow.flush()
     work_order = await attach_case(case_id, uow=uow, deps=deps, caused_by=event, report=report)
     return work_order.id if work_order else None
 
@@ -217,10 +221,23 @@ async def reconcile_complaint(case_id: uuid.UUID, *, uow: UnitOfWork, deps: Repa
     return link.work_order_id if link else None
 
 
+#: The projects whose lock each transaction holds (by the session's transaction, which a commit or
+#: rollback ends): the lock is held until the transaction ends, so taking it again in the same one
+#: would only cost a round trip.
+_locked_projects: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+
+
 async def _lock_project(uow: UnitOfWork, project_id: str) -> None:
     """Attaching is serialised per project: two consumers never open two orders for one defect."""
+    transaction = uow.session.sync_session.get_transaction()
+    held = _locked_projects.setdefault(transaction, set()) if transaction is not None else set()
+    if project_id in held:
+        return
     await uow.session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
                               {"k": f"careloop:routing:repairs:{project_id}"})
+    transaction = uow.session.sync_session.get_transaction()  # begun by the statement if not before
+    if transaction is not None:
+        _locked_projects.setdefault(transaction, set()).add(project_id)
 
 
 async def _report_of(case_id: uuid.UUID, *, uow: UnitOfWork, deps: RepairCollaborators) -> RepairReport:
