@@ -220,19 +220,18 @@ class UnitOfWork:
         then go to asyncpg as they are, instead of through SQLAlchemy's statement setup and its
         conversion of every element), in the unit of work's transaction either way."""
         connection = await self.session.connection()
-        native = None if _translates_schemas(connection) else statement.native(rows, connection.dialect)
+        adapted = await _driver_adapter(connection)
+        native = statement.native(rows, connection.dialect) if adapted is not None else None
         if native is None:
             await self.session.execute(*statement.params(rows))
             return
         sql, arrays = native
-        await self._on_driver(connection, sql, lambda driver: driver.execute(sql, *arrays))
+        await self._on_driver(connection, adapted, sql, lambda driver: driver.execute(sql, *arrays))
 
-    async def _on_driver(self, connection: Any, sql: str, call: Callable[[Any], Any]) -> Any:
+    async def _on_driver(self, connection: Any, adapted: Any, sql: str, call: Callable[[Any], Any]) -> Any:
         """``call(asyncpg connection)`` in this unit of work's transaction (begun first if this is
         its first statement), one statement at a time on the connection, as SQLAlchemy does it;
         a failure is raised as SQLAlchemy would raise it."""
-        pooled = await connection.get_raw_connection()
-        adapted = pooled.dbapi_connection
         async with adapted._execute_mutex:
             try:
                 if adapted._transaction is None:  # the transaction begins with its first statement
@@ -288,9 +287,11 @@ class UnitOfWork:
         if not event_ids:
             return set()
         connection = await self.session.connection()
-        if connection.dialect.driver == "asyncpg" and not _translates_schemas(connection):
+        adapted = await _driver_adapter(connection)
+        if adapted is not None:
             sql = _native_sql(self._claim_statement, connection.dialect, ("consumer", "event_ids"))
-            rows = await self._on_driver(connection, sql, lambda driver: driver.fetch(sql, consumer, list(event_ids)))
+            rows = await self._on_driver(connection, adapted, sql,
+                                         lambda driver: driver.fetch(sql, consumer, list(event_ids)))
             return {row[0] for row in rows}
         result = await self.session.execute(
             self._claim_statement, {"consumer": consumer, "event_ids": list(event_ids)}
@@ -311,7 +312,8 @@ class UnitOfWork:
         """The transaction's outbox rows, in the order they were queued (their ids, the relay's
         order, follow it): one statement on the driver's connection, an ``executemany`` elsewhere."""
         connection = await self.session.connection()
-        if connection.dialect.driver != "asyncpg" or _translates_schemas(connection):
+        adapted = await _driver_adapter(connection)
+        if adapted is None:
             await self.session.execute(sa.insert(self._outbox), pending)
             return
         sql = _outbox_sql(self._outbox, connection.dialect)
@@ -320,7 +322,7 @@ class UnitOfWork:
             [row["topic"] for row in pending], [row["key"] for row in pending],
             [row["payload"] for row in pending], [json.dumps(row["headers"]) for row in pending],
         )
-        await self._on_driver(connection, sql, lambda driver: driver.execute(sql, *arrays))
+        await self._on_driver(connection, adapted, sql, lambda driver: driver.execute(sql, *arrays))
 
     async def rollback(self) -> None:
         self._pending = []
@@ -352,6 +354,20 @@ class UnitOfWorkFactory:
             self.session_factory, outbox=self.outbox, inbox=self.inbox, after_commit=self._notify,
             claim_statement=self.claim_statement,
         )
+
+
+#: What the driver's path uses of SQLAlchemy's asyncpg adapter (not public API: where a release
+#: changes it, every statement simply goes through SQLAlchemy again).
+_ADAPTER_PARTS = ("_execute_mutex", "_transaction", "_start_transaction", "_handle_exception", "_connection")
+
+
+async def _driver_adapter(connection: Any) -> Any | None:
+    """SQLAlchemy's adapter around the asyncpg connection when a statement may go straight to it:
+    asyncpg, no schema translation, the adapter as this module knows it. None otherwise."""
+    if connection.dialect.driver != "asyncpg" or _translates_schemas(connection):
+        return None
+    adapted = (await connection.get_raw_connection()).dbapi_connection
+    return adapted if all(hasattr(adapted, part) for part in _ADAPTER_PARTS) else None
 
 
 def _translates_schemas(connection: Any) -> bool:
