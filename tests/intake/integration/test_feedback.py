@@ -205,3 +205,13 @@ async def test_concurrent_submissions_are_recorded_together_each_with_its_own_an
     taken = [r for r in responses if r.status_code in (200, 201)] + [sentinel]
     # one audit row per request taken (the retry included), none for the refused one
     assert sorted(str(row["correlation_id"]) for row in audited) == sorted(r.json()["correlation_id"] for r in taken)
+
+
+async def test_a_started_service_keeps_its_start_up_objects_out_of_the_collectors_way(migrated: Settings) -> None:
+    import gc
+
+    gc.unfreeze()
+    gc.set_threshold(700, 10, 10)
+    async with running_service(create_app(migrated)):
+        assert gc.get_freeze_count() > 10_000  # the modules, the app, its models: frozen at start
+        assert gc.get_threshold() == migrated.gc_thresholds == (10_000, 20, 10)
