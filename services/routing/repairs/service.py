@@ -186,8 +186,8 @@ async def record_report(event: FeedbackReceived, case_id: uuid.UUID, *, uow: Uni
             return None
         report = None
     else:
-        report = RepairReport(**row)  # the session writes it, before the work order's rows
-        uow.session.add(report)
+        # written with the work order's rows, in the statement that puts the case on one (_write_new)
+        report = RepairReport(**row)
     # A repair request is put on a work order at once, reading the project's work orders and the
     # reports on them, which are always written at once (so is every case). Only a report deferred
     # just above (the case was opened before) is read back and must go out first; flushing for every
@@ -343,15 +343,13 @@ async def _open(report: RepairReport, *, uow: UnitOfWork, deps: RepairCollaborat
         respond_by=domain.respond_by(decision, report.received_at, deps.policy), rework_count=0,
         correlation_id=report.correlation_id, opened_at=now,
     )
-    session.add(work_order)
-    session.add(WorkOrderCase(case_id=report.case_id, work_order_id=work_order.id, link_reason="opened",
-                              linked_at=now))
-    session.add(WorkOrderStep(
+    await _write_new(uow, report, work_order=work_order, link=WorkOrderCase(
+        case_id=report.case_id, work_order_id=work_order.id, link_reason="opened", linked_at=now,
+    ), step=WorkOrderStep(
         work_order_id=work_order.id, step="open", previous_state="new", state=work_order.status, actor=SYSTEM,
         at=now, note=f"{report.kind} case {report.case_id}; {decision.explanation}",
         details={"case_id": str(report.case_id), "defect_phrases": list(report.defect_phrases or [])},
     ))
-    await session.flush()
     await _add_photos(uow, work_order.id, report.attachments or [], by="intake", at=now)
     _emit(uow, WorkOrderOpened, work_order, WorkOrderOpenedData(
         work_order_id=work_order.id, project_id=work_order.project_id, origin=report.kind,  # type: ignore[arg-type]
@@ -367,24 +365,53 @@ async def _open(report: RepairReport, *, uow: UnitOfWork, deps: RepairCollaborat
 
 async def _link(work_order: WorkOrder, report: RepairReport, reason: str, *, uow: UnitOfWork, now: datetime,
                 caused_by: Any) -> None:
-    session = uow.session
-    session.add(WorkOrderCase(case_id=report.case_id, work_order_id=work_order.id, link_reason=reason, linked_at=now))
     # The household that reported first sets the request time (the warranty was decided on it).
     if report.received_at < work_order.requested_at:
         work_order.requested_at = report.received_at
-    session.add(WorkOrderStep(
+    count = await _write_new(uow, report, link=WorkOrderCase(
+        case_id=report.case_id, work_order_id=work_order.id, link_reason=reason, linked_at=now,
+    ), step=WorkOrderStep(
         work_order_id=work_order.id, step="link_case", previous_state=work_order.status, state=work_order.status,
         actor=SYSTEM, at=now, note=f"{report.kind} case {report.case_id} ({reason})",
         details={"case_id": str(report.case_id), "link_reason": reason},
-    ))
-    await session.flush()
+    ), count_cases=True)
     await _add_photos(uow, work_order.id, report.attachments or [], by="intake", at=now)
-    count = (await session.execute(sa.select(sa.func.count()).select_from(WorkOrderCase)
-                                   .where(WorkOrderCase.work_order_id == work_order.id))).scalar_one()
     _emit(uow, WorkOrderCaseLinked, work_order, WorkOrderCaseLinkedData(
         work_order_id=work_order.id, case_id=report.case_id, link_reason=reason,  # type: ignore[arg-type]
         case_count=count, at=now,
     ), now, caused_by=caused_by)
+
+
+def _new_row(obj: Any) -> dict[str, Any]:
+    """A new row's values from its (transient) ORM object; what is unset is left to the table."""
+    return {c.key: value for c in type(obj).__table__.columns if (value := getattr(obj, c.key, None)) is not None}
+
+
+async def _write_new(uow: UnitOfWork, report: RepairReport, *, link: WorkOrderCase, step: WorkOrderStep,
+                     work_order: WorkOrder | None = None, count_cases: bool = False) -> int | None:
+    """A case's new rows on a work order (the link and its step; the work order when it opens; the
+    report when it is new, i.e. not in the session) in one statement; ``count_cases``: returns how many
+    cases the work order has now. Whatever the session holds goes out first (a report made for a case
+    opened before this module, the work order's request time)."""
+    session = uow.session
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+    ctes = []
+    if sa.inspect(report).transient:
+        ctes.append(sa.insert(RepairReport.__table__).values(**_new_row(report)).cte("new_report"))
+    if work_order is not None:
+        ctes.append(sa.insert(WorkOrder.__table__).values(**_new_row(work_order)).cte("new_work_order"))
+    ctes.append(sa.insert(WorkOrderCase.__table__).values(**_new_row(link)).cte("new_link"))
+    steps = sa.insert(WorkOrderStep.__table__).values(**_new_row(step))
+    if not count_cases:
+        await session.execute(steps.add_cte(*ctes))
+        return None
+    # The count's snapshot is from before the statement's own link (it is the project's lock that
+    # keeps other transactions from linking cases to this work order meanwhile).
+    links = WorkOrderCase.__table__
+    counted = (sa.select(sa.func.count() + 1).select_from(links)
+               .where(links.c.work_order_id == link.work_order_id).add_cte(*ctes, steps.cte("new_step")))
+    return int((await session.execute(counted)).scalar_one())
 
 
 async def _detach(link: WorkOrderCase, *, complaint_class: int | None, uow: UnitOfWork, deps: RepairCollaborators,
@@ -434,6 +461,10 @@ async def _count_recurrence(work_order: WorkOrder, *, uow: UnitOfWork, deps: Rep
             RemediationItem.status != RemediationState.ACCEPTED.value).with_for_update()
     )).scalar_one_or_none()
     if open_item is not None:
+        # the work order was written in a statement of its own (_write_new), not by the session
+        wo = WorkOrder.__table__
+        await session.execute(sa.update(wo).where(wo.c.id == work_order.id)
+                              .values(remediation_id=open_item.id, version=wo.c.version + 1))
         work_order.remediation_id = open_item.id
         open_item.occurrences += 1
         _remediation_step(uow, open_item, "add_occurrence", RemediationState(open_item.status), actor=SYSTEM,

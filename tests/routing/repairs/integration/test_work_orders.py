@@ -391,6 +391,34 @@ async def test_a_recurring_defect_raises_a_remediation_tracked_to_its_acceptance
     assert sorted(done[0]["data"]["work_order_ids"]) == sorted(detail["work_order_ids"])
 
 
+async def test_a_repair_of_a_defect_under_open_remediation_is_counted_on_it(migrated: Settings) -> None:
+    clock = FakeClock(datetime(2026, 6, 1, 9, 0, tzinfo=CN))
+    async with routing(migrated, clock) as client:
+        await register_project(migrated, client, warranty_end=date(2027, 6, 30))
+        leaks = [feedback(f"{building}号楼1单元{room}阳台漏雨", at=clock.now - timedelta(days=days))
+                 for building, room, days in [(8, 601, 0), (1, 302, 70), (5, 1501, 35)]]
+        await send(migrated, *leaks)
+
+        async def raised() -> list:
+            return (await client.get("/api/v1/remediations", params={"project_id": "lakeside"})).json()
+
+        [item] = await eventually(raised, until=lambda items: len(items) == 1)
+        # a fourth leak elsewhere while the remediation is still open: counted on it, not a new one
+        fourth = feedback("3号楼2单元801阳台漏水", at=clock.now + timedelta(days=1))
+        await send(migrated, fourth)
+        order = await work_order_of(client, (await case_of(client, fourth))["case_id"])
+        assert order["remediation_id"] == item["remediation_id"]
+        [again] = await eventually(raised, until=lambda items: items and items[0]["occurrences"] == 4)
+        assert again["remediation_id"] == item["remediation_id"]
+        detail = (await client.get(f"/api/v1/remediations/{item['remediation_id']}")).json()
+        assert order["work_order_id"] in detail["work_order_ids"] and len(detail["work_order_ids"]) == 4
+        assert [s["step"] for s in detail["steps"]] == ["raise", "add_occurrence"]
+        # the work order is still the aggregate it was: a step on it with its version works
+        assign = await client.post(f"/api/v1/work-orders/{order['work_order_id']}/assignment",
+                                   json={"actor": "site-01", "assignee": "team-3"})
+        assert assign.status_code == 200, assign.text
+
+
 async def test_a_complaint_reclassified_to_class_2_gets_a_work_order_and_loses_it_when_reclassified_back(
         migrated: Settings) -> None:
     clock = FakeClock(datetime(2026, 6, 1, 9, 0, tzinfo=CN))
