@@ -205,26 +205,48 @@ async def reconcile_complaint(case_id: uuid.UUID, *, uow: UnitOfWork, deps: Repa
     Reads the case's current class, so a classification and a reclassification read in either
     order end the same way. Returns the work order the case is on afterwards.
     """
-    row = (await uow.session.execute(
-        sa.select(Case.kind, Case.status, Case.complaint_class).where(Case.id == case_id))).first()
+    if uow.session.new or uow.session.dirty or uow.session.deleted:
+        await uow.session.flush()  # what the session changed of the case first, as an ORM query would
+    row = (await uow.session.execute(_CASE_CLASS, {"case_id": case_id})).first()  # with its work order
     if row is None or row.kind != FeedbackKind.COMPLAINT.value:
         return None
-    link = await uow.session.get(WorkOrderCase, case_id)
     state = CaseState(row.status)
     if row.complaint_class == 2 and state not in (CaseState.RECEIVED, CaseState.TRIAGE, *CASE_FINISHED):
-        if link is not None:
-            return link.work_order_id
+        if row.work_order_id is not None:
+            return row.work_order_id
         work_order = await attach_case(case_id, uow=uow, deps=deps, caused_by=caused_by)
         return work_order.id if work_order else None
-    if row.complaint_class != 2 and link is not None:
+    if row.complaint_class != 2 and row.work_order_id is not None:
+        link = await uow.session.get(WorkOrderCase, case_id)
+        assert link is not None
         return await _detach(link, complaint_class=row.complaint_class, uow=uow, deps=deps, caused_by=caused_by)
-    return link.work_order_id if link else None
+    return row.work_order_id
 
 
 #: The projects whose lock each transaction holds (by the session's transaction, which a commit or
 #: rollback ends): the lock is held until the transaction ends, so taking it again in the same one
 #: would only cost a round trip.
 _locked_projects: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+
+
+# Built once (each attach and reconciliation runs them): a statement built per call costs more to
+# build and to find in SQLAlchemy's cache than to run.
+_wo, _link_t, _rr = WorkOrder.__table__, WorkOrderCase.__table__, RepairReport.__table__
+_cases = Case.__table__
+_CASE_CLASS = (
+    sa.select(_cases.c.kind, _cases.c.status, _cases.c.complaint_class, _link_t.c.work_order_id)
+    .select_from(_cases.outerjoin(_link_t, _link_t.c.case_id == _cases.c.id))
+    .where(_cases.c.id == sa.bindparam("case_id"))
+)
+_LINKED_TO = sa.select(_link_t.c.work_order_id).where(_link_t.c.case_id == sa.bindparam("case_id"))
+_LINKABLE = (
+    sa.select(_wo.c.id, _wo.c.defect_kind, _rr.c.project_id, _rr.c.defect_kind.label("report_kind"),
+              _rr.c.incident_group_id, _rr.c.building, _rr.c.entrance, _rr.c.floor, _rr.c.room)
+    .select_from(_wo.join(_link_t, _link_t.c.work_order_id == _wo.c.id).join(_rr, _rr.c.case_id == _link_t.c.case_id))
+    .where(_wo.c.project_id == sa.bindparam("project_id"), _wo.c.org_group == sa.bindparam("org_group"),
+           _wo.c.status.in_(sorted(s.value for s in domain.LINKABLE_STATES)))
+    .order_by(_wo.c.opened_at, _wo.c.id)
+)
 
 
 async def _lock_project(uow: UnitOfWork, project_id: str) -> None:
@@ -278,22 +300,15 @@ async def attach_case(case_id: uuid.UUID, *, uow: UnitOfWork, deps: RepairCollab
     if report is None:
         report = await _report_of(case_id, uow=uow, deps=deps)
     await _lock_project(uow, report.project_id)
-    # (a report at hand is a new case's, on no work order yet)
-    existing = None if new_report else await session.get(WorkOrderCase, case_id, populate_existing=True)
+    # (a report at hand is a new case's, on no work order yet; otherwise look again, under the lock)
+    existing = None if new_report else (await session.execute(_LINKED_TO, {"case_id": case_id})).scalar()
     if existing is not None:
-        return await session.get(WorkOrder, existing.work_order_id)
+        return await session.get(WorkOrder, existing)
     now = deps.clock()
     # The project's linkable work orders, oldest first, each with the reports already on it: plain
     # rows (no ORM objects for what is only compared); the one chosen is loaded.
-    wo, link, rr = WorkOrder.__table__, WorkOrderCase.__table__, RepairReport.__table__
     rows = (await session.execute(
-        sa.select(wo.c.id, wo.c.defect_kind, rr.c.project_id, rr.c.defect_kind.label("report_kind"),
-                  rr.c.incident_group_id, rr.c.building, rr.c.entrance, rr.c.floor, rr.c.room)
-        .select_from(wo.join(link, link.c.work_order_id == wo.c.id).join(rr, rr.c.case_id == link.c.case_id))
-        .where(wo.c.project_id == report.project_id, wo.c.org_group == report.org_group,
-               wo.c.status.in_([s.value for s in domain.LINKABLE_STATES]))
-        .order_by(wo.c.opened_at, wo.c.id)
-    )).all()
+        _LINKABLE, {"project_id": report.project_id, "org_group": report.org_group})).all()
     candidates: dict[uuid.UUID, tuple[str, list[domain.Report]]] = {}
     for row in rows:
         candidates.setdefault(row.id, (row.defect_kind, []))[1].append(domain.Report(
