@@ -358,7 +358,8 @@ async def bench(args: argparse.Namespace) -> None:
             arrivals.start()
             try:
                 # intake's feedback ids are its own: map them back through intake.feedback
-                results += await pipeline_phases(args, settings, arrivals, f"{prefix}{INBOUND_FEEDBACK}", url)
+                results += await pipeline_phases(args, settings, arrivals, f"{prefix}{INBOUND_FEEDBACK}", url,
+                                                 services=dict(zip(("intake", "routing", "reporting"), procs, strict=True)))
             finally:
                 await arrivals.stop()
                 stop_all(procs)
@@ -393,8 +394,31 @@ async def bench(args: argparse.Namespace) -> None:
     report(args, results)
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and every process below it (a service's workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry)] = fields
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        if current in stats:
+            total += (int(stats[current][11]) + int(stats[current][12])) / tick
+        todo += children.get(current, [])
+    return total
+
+
 async def pipeline_phases(args: argparse.Namespace, settings: Any, arrivals: Arrivals, topic: str,
-                          url: str) -> list[Result]:
+                          url: str, services: dict[str, subprocess.Popen[bytes]] | None = None) -> list[Result]:
     """The pipeline's figures. Intake names its feedback itself, so the arrivals' feedback ids are
     mapped to external ids through intake's table before they are matched with the sends."""
     import asyncpg
@@ -428,10 +452,12 @@ async def pipeline_phases(args: argparse.Namespace, settings: Any, arrivals: Arr
         await measure(settings, topic=topic, arrivals=mapped, run="warm", count=200, rate=None, label="warm-up",
                       timeout=120)
         stages = asyncio.create_task(stage_times(url, target=200 + args.count))
+        cpu_before = {name: cpu_seconds(proc.pid) for name, proc in (services or {}).items()}
         sustained = await measure(settings, topic=topic, arrivals=mapped, run=uuid.uuid4().hex[:6], count=args.count,
                                   rate=None, label="CareLoop: intake → routing → reporting, offered at once",
                                   timeout=args.timeout)
         stage_done = await stages
+        cpu_used = {name: cpu_seconds(proc.pid) - cpu_before[name] for name, proc in (services or {}).items()}
         opened = await measure(settings, topic=topic, arrivals=mapped, run=uuid.uuid4().hex[:6],
                                count=args.open_count, rate=args.rate,
                                label=f"CareLoop: intake → routing → reporting, {args.rate:g}/s offered",
@@ -444,6 +470,9 @@ async def pipeline_phases(args: argparse.Namespace, settings: Any, arrivals: Arr
             pass
     sustained.note = "; ".join(f"{stage} done at {t:.1f} s ({args.count / t:,.0f}/s)" if t else f"{stage} not done"
                                for stage, t in stage_done.items())
+    if cpu_used:
+        sustained.note += "\n      CPU per feedback in each service's processes over that run: " + ", ".join(
+            f"{name} {1000 * seconds / args.count:.2f} ms" for name, seconds in cpu_used.items())
     return [sustained, opened]
 
 
