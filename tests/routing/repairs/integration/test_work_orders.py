@@ -342,17 +342,25 @@ async def test_a_step_posted_twice_is_applied_once(migrated: Settings) -> None:
     assert [e["data"]["step"] for e in recorded] == ["investigate", "agree_plan", "attach_photos", "complete_work"]
 
 
+def three_leaks(clock: FakeClock) -> list[FeedbackReceived]:
+    """Leaks in three buildings within 90 days (separate repairs), out of order: a recurring defect."""
+    return [feedback(f"{building}号楼1单元{room}阳台漏雨", at=clock.now - timedelta(days=days))
+            for building, room, days in [(8, 601, 0), (1, 302, 70), (5, 1501, 35)]]
+
+
+async def remediations(client: httpx.AsyncClient) -> list:
+    return (await client.get("/api/v1/remediations", params={"project_id": "lakeside"})).json()
+
+
 async def test_a_recurring_defect_raises_a_remediation_tracked_to_its_acceptance(migrated: Settings) -> None:
     clock = FakeClock(datetime(2026, 6, 1, 9, 0, tzinfo=CN))
     async with routing(migrated, clock) as client:
         await register_project(migrated, client, warranty_end=date(2027, 6, 30))
-        # Leaks in three buildings within 90 days (separate repairs), sent out of order; a crack.
-        leaks = [feedback(f"{building}号楼1单元{room}阳台漏雨", at=clock.now - timedelta(days=days))
-                 for building, room, days in [(8, 601, 0), (1, 302, 70), (5, 1501, 35)]]
-        await send(migrated, *leaks, feedback("1号楼外墙裂缝", at=clock.now))
+        leaks = three_leaks(clock)
+        await send(migrated, *leaks, feedback("1号楼外墙裂缝", at=clock.now))  # and a crack
 
         async def raised() -> list:
-            return (await client.get("/api/v1/remediations", params={"project_id": "lakeside"})).json()
+            return await remediations(client)
 
         [item] = await eventually(raised, until=lambda items: len(items) == 1)
         assert (item["defect_kind"], item["occurrences"], item["threshold"], item["state"]) == ("leak", 3, 3, "raised")
@@ -395,12 +403,10 @@ async def test_a_repair_of_a_defect_under_open_remediation_is_counted_on_it(migr
     clock = FakeClock(datetime(2026, 6, 1, 9, 0, tzinfo=CN))
     async with routing(migrated, clock) as client:
         await register_project(migrated, client, warranty_end=date(2027, 6, 30))
-        leaks = [feedback(f"{building}号楼1单元{room}阳台漏雨", at=clock.now - timedelta(days=days))
-                 for building, room, days in [(8, 601, 0), (1, 302, 70), (5, 1501, 35)]]
-        await send(migrated, *leaks)
+        await send(migrated, *three_leaks(clock))
 
         async def raised() -> list:
-            return (await client.get("/api/v1/remediations", params={"project_id": "lakeside"})).json()
+            return await remediations(client)
 
         [item] = await eventually(raised, until=lambda items: len(items) == 1)
         # a fourth leak elsewhere while the remediation is still open: counted on it, not a new one
