@@ -87,6 +87,16 @@ def _national_day(day: date) -> tuple[bool, str | None]:
     return workday, name if isinstance(name, str) else None
 
 
+# Asked for every piece of feedback and every deadline, about the same few days.
+@functools.lru_cache(maxsize=4096)
+def _utc_periods(day: date, periods: tuple[tuple[time, time], ...], timezone: str) -> tuple[tuple[datetime, datetime], ...]:
+    zone = ZoneInfo(timezone)
+    return tuple(
+        (datetime.combine(day, start, zone).astimezone(UTC), datetime.combine(day, end, zone).astimezone(UTC))
+        for start, end in periods
+    )
+
+
 def _parse_clock(text: str) -> time:
     hours, minutes = text.strip().split(":")
     return time(int(hours), int(minutes))
@@ -285,13 +295,9 @@ class UnitCalendar:
     def is_working_day(self, day: date) -> bool:
         return self.day(day).working
 
-    def _periods(self, day: date) -> list[tuple[datetime, datetime]]:
+    def _periods(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
         """The day's working periods as UTC instants, so durations are real elapsed time."""
-        zone = self.zone
-        return [
-            (datetime.combine(day, start, zone).astimezone(UTC), datetime.combine(day, end, zone).astimezone(UTC))
-            for start, end in self.hours.periods
-        ]
+        return _utc_periods(day, self.hours.periods, self.hours.timezone)
 
     def is_working_time(self, moment: datetime) -> bool:
         """Inside a working period of a working day; a period's end is already outside it."""
