@@ -284,7 +284,8 @@ async def _receive_run(
         if deferred and not deferred.isdisjoint(projects):
             await uow.flush()  # this transaction's earlier rows of these projects must be seen
             deferred.clear()
-        rows = await db.execute(_RECENT_MANY, {
+        # many rows (each submission's recent feedback): as plain tuples from the driver
+        rows = await uow.fetch(_RECENT_MANY, {
             "projects": [p.project_id for p in linkable],
             "sinces": [p.received_at - policy.window for p in linkable],
             "untils": [p.received_at + policy.window for p in linkable],
@@ -292,8 +293,8 @@ async def _receive_run(
             "units": [p.submission.unit for p in linkable],
             "groupables": [p.submission.kind in domain.GROUPABLE_KINDS for p in linkable],
         })
-        for row in rows:
-            prior_of.setdefault(row.ord - 1, []).append(domain.PriorFeedback._make(row[1:]))
+        for row in rows:  # (ord, the PriorFeedback fields)
+            prior_of.setdefault(row[0] - 1, []).append(domain.PriorFeedback._make(row[1:]))
 
     # In order: each submission sees the rows read for it and the run's earlier ones of its project.
     index_of = {id(p): i for i, p in enumerate(linkable)}

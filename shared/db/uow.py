@@ -298,6 +298,19 @@ class UnitOfWork:
         )
         return set(result.scalars())
 
+    async def fetch(self, statement: sa.Executable, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """A query's rows in this transaction as plain tuples, straight from the driver where it
+        can (many rows without SQLAlchemy's per-row machinery), else through SQLAlchemy. For queries
+        whose parameters the driver takes as they are (text, numbers, times, UUIDs, arrays of them)."""
+        connection = await self.session.connection()
+        adapted = await _driver_adapter(connection)
+        if adapted is None:
+            return [tuple(row) for row in await self.session.execute(statement, params)]
+        sql, names, bound = _native_form(statement, connection.dialect)
+        args = [params[name] if name in params else bound[name] for name in names]
+        rows = await self._on_driver(connection, adapted, sql, lambda driver: driver.fetch(sql, *args))
+        return [tuple(row) for row in rows]
+
     async def commit(self) -> None:
         await self.flush()
         wrote_outbox = bool(self._pending)
@@ -376,20 +389,29 @@ def _translates_schemas(connection: Any) -> bool:
     return bool(connection.sync_connection.get_execution_options().get("schema_translate_map"))
 
 
-# (id of the statement, dialect) -> (the statement, kept so that its id is never reused; its SQL)
-_native_sql_cache: dict[tuple[int, str], tuple[Any, str]] = {}
+# (id of the statement, dialect) -> (the statement, kept so that its id is never reused; its SQL,
+# its parameters' names in order, the values bound in the statement itself)
+_native_forms: dict[tuple[int, str], tuple[Any, str, tuple[str, ...], dict[str, Any]]] = {}
+
+
+def _native_form(statement: Any, dialect: Any) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+    """``statement`` as the driver's SQL, the names of its positional parameters, their bound values."""
+    key = (id(statement), dialect.name)
+    cached = _native_forms.get(key)
+    if cached is None:
+        compiled = statement.compile(dialect=dialect)
+        names = tuple(compiled.positiontup or ())
+        bound = {name: compiled.binds[name].value for name in names if name in compiled.binds}
+        cached = _native_forms[key] = (statement, str(compiled), names, bound)
+    return cached[1], cached[2], cached[3]
 
 
 def _native_sql(statement: Any, dialect: Any, order: tuple[str, ...]) -> str:
     """``statement`` as the driver's SQL, its parameters in ``order``."""
-    key = (id(statement), dialect.name)
-    cached = _native_sql_cache.get(key)
-    if cached is None:
-        compiled = statement.compile(dialect=dialect)
-        if tuple(compiled.positiontup or ()) != order:
-            raise RuntimeError(f"unexpected parameters {compiled.positiontup} (wanted {order})")
-        cached = _native_sql_cache[key] = (statement, str(compiled))
-    return cached[1]
+    sql, names, _bound = _native_form(statement, dialect)
+    if names != order:
+        raise RuntimeError(f"unexpected parameters {names} (wanted {order})")
+    return sql
 
 
 _outbox_sql_cache: dict[str, str] = {}

@@ -131,3 +131,23 @@ async def test_outbox_rows_keep_the_order_they_were_queued_in(factory: UnitOfWor
     assert [row.payload for row in stored] == [f"payload {i}".encode() for i in range(50)]
     assert [row.headers for row in stored] == [{"n": str(i), "名": "值"} for i in range(50)]
     assert [row.key for row in stored][:2] == [None, "k1"] and {row.published_at for row in stored} == {None}
+
+
+async def test_fetch_gives_the_rows_sqlalchemy_gives_as_tuples(factory: UnitOfWorkFactory) -> None:
+    ids = [uuid.uuid4() for _ in range(5)]
+    async with factory() as uow:
+        for i, id_ in enumerate(ids):
+            uow.defer(PLAIN, fact(id_, label=f"l{i}", count=i), row=("fact", id_))
+        await uow.commit()
+    query = sa.text(
+        "SELECT s.n, f.id, f.label, f.count, f.at FROM unnest(CAST(:wanted AS uuid[])) WITH ORDINALITY AS s(id, n) "
+        "JOIN intake.test_facts AS f ON f.id = s.id WHERE f.count >= :least ORDER BY s.n"
+    ).bindparams(sa.bindparam("wanted", type_=sa.ARRAY(sa.Uuid)), sa.bindparam("least", value=2, type_=sa.Integer))
+    wanted = [ids[4], ids[0], ids[3], uuid.uuid4()]
+    async with factory() as uow:
+        fetched = await uow.fetch(query, {"wanted": wanted})  # "least" as the statement binds it
+        through_sqlalchemy = [tuple(row) for row in await uow.session.execute(query, {"wanted": wanted})]
+    assert fetched == through_sqlalchemy
+    assert [(n, id_, label, count) for n, id_, label, count, _at in fetched] == [
+        (1, ids[4], "l4", 4), (3, ids[3], "l3", 3)]
+    assert all(isinstance(row, tuple) for row in fetched)
