@@ -152,22 +152,40 @@ def link(
     best_duplicate: tuple[float, PriorFeedback] | None = None
     best_incident: tuple[float, PriorFeedback] | None = None
     groupable = kind in GROUPABLE_KINDS
+    earliest, latest = received_at - policy.window, received_at + policy.window
+    mine = _bigrams(text)
+    size = len(mine)
+    # The hot loop of duplicate detection (every recent row of the project, for every submission):
+    # the similarity is computed only where it could still matter. Jaccard is at most the smaller
+    # set's size over the larger's, so a pair whose sizes alone rule out reaching the threshold (or
+    # beating the best so far: only a greater similarity replaces it) is not intersected.
     for earlier in prior:
-        if abs(received_at - earlier.received_at) > policy.window:
+        if not earliest <= earlier.received_at <= latest:
             continue
         same_party = (customer_id is not None and customer_id == earlier.customer_id) or (
             unit is not None and unit == earlier.unit
         )
         if not same_party and not (groupable and earlier.kind in GROUPABLE_KINDS):
             continue  # neither a duplicate nor the same incident, however alike the texts
-        similarity = text_similarity(text, earlier.text)
         if same_party:
-            if similarity >= policy.duplicate_similarity and (
-                best_duplicate is None or similarity > best_duplicate[0]
-            ):
+            floor, best = policy.duplicate_similarity, best_duplicate
+        else:
+            floor, best = policy.incident_similarity, best_incident
+        theirs = _bigrams(earlier.text)
+        other = len(theirs)
+        if size and other:
+            bound = size / other if size < other else other / size
+            if bound < floor or (best is not None and bound <= best[0]):
+                continue
+            shared = len(mine & theirs)
+            similarity = shared / (size + other - shared)
+        else:
+            similarity = 0.0  # as text_similarity has it
+        if similarity >= floor and (best is None or similarity > best[0]):
+            if same_party:
                 best_duplicate = (similarity, earlier)
-        elif similarity >= policy.incident_similarity and (best_incident is None or similarity > best_incident[0]):
-            best_incident = (similarity, earlier)
+            else:
+                best_incident = (similarity, earlier)
     if best_duplicate is not None:
         original = best_duplicate[1]
         return Links(

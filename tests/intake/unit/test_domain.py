@@ -136,3 +136,60 @@ def test_only_feedback_with_a_party_or_a_groupable_kind_can_be_linked() -> None:
     assert can_link(kind=FeedbackKind.REPAIR_REQUEST, customer_id=None, unit=None)
     assert not can_link(kind=FeedbackKind.INQUIRY, customer_id=None, unit=None)
     assert not can_link(kind=FeedbackKind.SUGGESTION, customer_id=None, unit=None)
+
+
+def _link_by_definition(*, kind: FeedbackKind, customer_id: uuid.UUID | None, unit: str | None, text: str,
+                        received_at: datetime, prior: list[PriorFeedback], policy: DuplicatePolicy) -> Links:
+    """The linking rule as written down, every pair's similarity computed: ``link`` skips pairs
+    whose text lengths already rule them out, and must come to the same answer."""
+    groupable = kind in {FeedbackKind.COMPLAINT, FeedbackKind.REPAIR_REQUEST}
+    duplicates, incidents = [], []
+    for earlier in prior:
+        if abs(received_at - earlier.received_at) > policy.window:
+            continue
+        same_party = (customer_id is not None and customer_id == earlier.customer_id) or (
+            unit is not None and unit == earlier.unit)
+        similarity = text_similarity(text, earlier.text)
+        if same_party and similarity >= policy.duplicate_similarity:
+            duplicates.append((similarity, earlier))
+        elif not same_party and groupable and earlier.kind in {"complaint", "repair_request"} \
+                and similarity >= policy.incident_similarity:
+            incidents.append((similarity, earlier))
+    if duplicates:  # the most similar; of equals, the earliest in the list
+        original = max(duplicates, key=lambda pair: pair[0])[1]
+        return Links(duplicate_of=original.duplicate_of or original.id, incident_group_id=original.incident_group_id)
+    if incidents:
+        earlier = max(incidents, key=lambda pair: pair[0])[1]
+        if earlier.incident_group_id is not None:
+            return Links(incident_group_id=earlier.incident_group_id)
+        return Links(incident_group_id=earlier.id, group_founder=earlier.id)
+    return Links()
+
+
+@pytest.mark.parametrize("thresholds", [(0.6, 0.5), (0.0, 0.0), (1.0, 1.0), (0.3, 0.8)])
+def test_linking_finds_what_comparing_every_pair_finds(thresholds: tuple[float, float]) -> None:
+    import random
+
+    rng = random.Random(20261202)
+    words = ["卫生间", "漏水", "渗水", "吊顶", "外墙", "裂缝", "！", " ", ""]
+    kinds = ["complaint", "repair_request", "inquiry", "praise"]
+    customers = [uuid.uuid4() for _ in range(3)] + [None]
+    units = ["1-1-101", "1-1-102", None]
+    policy = DuplicatePolicy(window=timedelta(hours=72), duplicate_similarity=thresholds[0],
+                             incident_similarity=thresholds[1])
+    linked = {"duplicate": 0, "group": 0}
+    for _ in range(1000):
+        history = [
+            prior("".join(rng.choices(words, k=rng.randint(0, 3))), unit=rng.choice(units),
+                  customer=rng.choice(customers), hours_ago=rng.uniform(-10, 90), kind=rng.choice(kinds),
+                  duplicate_of=rng.choice([None, None, uuid.uuid4()]), group=rng.choice([None, uuid.uuid4()]))
+            for _ in range(rng.randint(0, 25))
+        ]
+        case = {"kind": FeedbackKind(rng.choice(kinds)), "customer_id": rng.choice(customers),
+                "unit": rng.choice(units), "text": "".join(rng.choices(words, k=rng.randint(0, 3))),
+                "received_at": NOW, "prior": history, "policy": policy}
+        expected = _link_by_definition(**case)
+        assert link(**case) == expected
+        linked["duplicate"] += expected.duplicate_of is not None
+        linked["group"] += expected.duplicate_of is None and expected.incident_group_id is not None
+    assert min(linked.values()) >= 10  # the cases did exercise both kinds of link
