@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
+import struct
+from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -39,6 +42,43 @@ def make_broker(settings: Settings, *, client_id: str) -> KafkaBroker:
     )
 
 
+_M, _WORD = 0x5BD1E995, 0xFFFFFFFF
+_words: dict[int, struct.Struct] = {}
+
+
+def murmur2(data: bytes) -> int:
+    """The Java client's murmur2 of a key (``org.apache.kafka.common.utils.Utils.murmur2``), as
+    aiokafka's partitioner computes it, in about half its time (every relayed event has a key)."""
+    length = len(data)
+    h = 0x9747B28C ^ length
+    count = length >> 2
+    words = _words.get(count)
+    if words is None:
+        words = _words[count] = struct.Struct(f"<{count}I")
+    for k in words.unpack_from(data):
+        k = (k * _M) & _WORD
+        k ^= k >> 24
+        h = ((h * _M) & _WORD) ^ ((k * _M) & _WORD)
+    tail, extra = length & ~3, length & 3
+    if extra >= 3:
+        h ^= data[tail + 2] << 16
+    if extra >= 2:
+        h ^= data[tail + 1] << 8
+    if extra:
+        h = ((h ^ data[tail]) * _M) & _WORD
+    h ^= h >> 13
+    h = (h * _M) & _WORD
+    return h ^ (h >> 15)
+
+
+def partition_for(key: bytes | None, all_partitions: Sequence[int], available: Sequence[int]) -> int:
+    """The partition the Java client (and aiokafka's default) picks: the same key, the same partition,
+    whichever producer sends it; a record without a key goes to any available one."""
+    if key is None:
+        return random.choice(available or all_partitions)
+    return all_partitions[(murmur2(key) & 0x7FFFFFFF) % len(all_partitions)]
+
+
 def make_producer(settings: Settings, *, client_id: str) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap(settings),
@@ -46,6 +86,7 @@ def make_producer(settings: Settings, *, client_id: str) -> AIOKafkaProducer:
         acks="all",
         enable_idempotence=False,
         linger_ms=2,
+        partitioner=partition_for,
         request_timeout_ms=settings.kafka.request_timeout_ms,
         **settings.kafka.client_options(),  # type: ignore[arg-type]
     )

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from aiokafka import AIOKafkaProducer
 
 from shared.db.uow import UnitOfWorkFactory
@@ -43,6 +47,17 @@ class OutboxRelay:
         self._poll_interval_s = poll_interval_s
         self._max_backoff_s = max_backoff_s
         self._retention = retention
+        ob = self._outbox
+        self._claim = (
+            sa.select(ob.c.id, ob.c.topic, ob.c.key, ob.c.payload, sa.cast(ob.c.headers, sa.Text))
+            .where(ob.c.published_at.is_(None))
+            .order_by(ob.c.id)
+            .limit(batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        self._mark = sa.update(ob).where(ob.c.id == sa.func.any(sa.bindparam("ids", type_=ARRAY(sa.BigInteger)))).values(
+            published_at=sa.func.now())
+        self._driver_statements: tuple[str, str] | None = None
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.published = 0
@@ -54,34 +69,57 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         """Publish one batch; returns how many rows it published."""
-        ob = self._outbox
-        async with self._engine.begin() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(ob.c.id, ob.c.topic, ob.c.key, ob.c.payload, ob.c.headers)
-                    .where(ob.c.published_at.is_(None))
-                    .order_by(ob.c.id)
-                    .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            if not rows:
-                return 0
-            deliveries = [
-                await self._producer.send(
-                    f"{self._prefix}{row.topic}",
-                    value=row.payload,
-                    key=row.key.encode() if row.key is not None else None,
-                    headers=[(k, str(v).encode()) for k, v in (row.headers or {}).items()],
-                )
-                for row in rows
-            ]
-            await asyncio.gather(*deliveries)
-            await conn.execute(
-                sa.update(ob).where(ob.c.id.in_([r.id for r in rows])).values(published_at=sa.func.now())
-            )
+        async with self._engine.connect() as conn:
+            if conn.dialect.driver == "asyncpg" and not conn.sync_connection.get_execution_options().get(
+                    "schema_translate_map"):
+                # On the driver's own connection and transaction: the rows as they are (no
+                # SQLAlchemy row machinery for a batch of 500), marked with one array parameter.
+                driver = (await conn.get_raw_connection()).driver_connection
+                claim, mark = self._driver_sql(conn.dialect)
+                try:
+                    async with driver.transaction():
+                        rows = await driver.fetch(claim, self._batch_size)
+                        if rows:
+                            await self._publish(rows)
+                            await driver.execute(mark, [row[0] for row in rows])
+                except BaseException:
+                    # SQLAlchemy did not see this error (nor a cancellation mid-transaction): the
+                    # connection may be dead or still in the transaction, so it is not pooled again.
+                    await conn.invalidate()
+                    raise
+            else:
+                async with conn.begin():
+                    rows = (await conn.execute(self._claim)).all()
+                    if rows:
+                        await self._publish(rows)
+                        await conn.execute(self._mark, {"ids": [row[0] for row in rows]})
         self.published += len(rows)
         return len(rows)
+
+    async def _publish(self, rows: Sequence[Any]) -> None:
+        """Send every row (id, topic, key, payload, headers as JSON text) and wait for the broker's
+        acknowledgement of each; raises if any was refused."""
+        send, prefix = self._producer.send, self._prefix
+        deliveries = [
+            await send(
+                prefix + topic,
+                value=payload,
+                key=key.encode() if key is not None else None,
+                headers=[(name, str(value).encode()) for name, value in json.loads(headers or "{}").items()],
+            )
+            for _id, topic, key, payload, headers in rows
+        ]
+        await asyncio.gather(*deliveries)
+
+    def _driver_sql(self, dialect: Any) -> tuple[str, str]:
+        if self._driver_statements is None:
+            table = dialect.identifier_preparer.format_table(self._outbox)
+            self._driver_statements = (
+                f"SELECT id, topic, key, payload, headers::text FROM {table} WHERE published_at IS NULL "
+                "ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                f"UPDATE {table} SET published_at = now() WHERE id = ANY($1::bigint[])",
+            )
+        return self._driver_statements
 
     async def _record_failure(self, error: BaseException) -> None:
         """Note the error on the oldest waiting rows so an operator can see why they wait."""

@@ -110,6 +110,85 @@ async def test_relay_keeps_rows_on_broker_errors_and_sends_them_later(migrated: 
     assert await unpublished(uow_factory) == 0
 
 
+class StalledProducer:
+    def __init__(self) -> None:
+        self.sending = asyncio.Event()
+
+    async def send(self, *args: object, **kwargs: object) -> asyncio.Future:
+        self.sending.set()
+        await asyncio.Event().wait()  # the broker never answers
+        raise AssertionError("unreachable")
+
+
+async def test_a_relay_stopped_mid_batch_leaves_its_rows_and_no_open_transaction(
+        migrated: Settings, uow_factory) -> None:
+    async with uow_factory() as uow:
+        uow.publish(feedback(), feedback())
+        await uow.commit()
+    stalled = StalledProducer()
+    relay = OutboxRelay(uow_factory=uow_factory, producer=stalled, topic_prefix=migrated.topic_prefix)  # type: ignore[arg-type]
+    task = asyncio.create_task(relay.relay_once())
+    await asyncio.wait_for(stalled.sending.wait(), timeout=10)  # it holds the rows' locks now
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # No connection is left inside the relay's transaction (holding the rows' locks), and the rows
+    # wait for the next relay.
+    async with uow_factory.engine.connect() as conn:
+        assert (await conn.execute(sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND state LIKE 'idle in transaction%'"))).scalar_one() == 0
+    assert await unpublished(uow_factory) == 2
+    producer = make_producer(migrated, client_id="test")
+    await producer.start()
+    try:
+        relay = OutboxRelay(uow_factory=uow_factory, producer=producer, topic_prefix=migrated.topic_prefix)
+        assert await relay.relay_once() == 2
+    finally:
+        await producer.stop()
+
+
+class GatedProducer:
+    """Sends once the gate opens, through a real producer."""
+
+    def __init__(self, producer: object) -> None:
+        self.producer, self.sending, self.gate = producer, asyncio.Event(), asyncio.Event()
+
+    async def send(self, *args: object, **kwargs: object) -> asyncio.Future:
+        self.sending.set()
+        await self.gate.wait()
+        return await self.producer.send(*args, **kwargs)  # type: ignore[attr-defined]
+
+
+async def test_a_relay_whose_connection_died_mid_batch_goes_on_on_a_new_one(migrated: Settings, uow_factory) -> None:
+    async with uow_factory() as uow:
+        uow.publish(feedback(), feedback())
+        await uow.commit()
+    # the relay's own engine, of one connection: the dead one must not be handed out again
+    engine = create_async_engine(to_asyncpg_url(migrated.db.admin_url), pool_size=1, max_overflow=0)
+    producer = make_producer(migrated, client_id="test")
+    await producer.start()
+    try:
+        factory = UnitOfWorkFactory(engine, schema="intake")
+        gated = GatedProducer(producer)
+        relay = OutboxRelay(uow_factory=factory, producer=gated, topic_prefix=migrated.topic_prefix)  # type: ignore[arg-type]
+        task = asyncio.create_task(relay.relay_once())
+        await asyncio.wait_for(gated.sending.wait(), timeout=10)
+        async with uow_factory.engine.connect() as conn:  # the database drops the relay's connection
+            assert (await conn.execute(sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"))).scalar_one() == 1
+        gated.gate.set()
+        with pytest.raises(Exception):  # noqa: B017 - whichever error the driver gives for a lost connection
+            await task
+        assert relay.published == 0
+        assert await relay.relay_once() == 2  # the rows were kept; published again, on a new connection
+    finally:
+        await producer.stop()
+        await engine.dispose()
+    assert await unpublished(uow_factory) == 0
+
+
 async def test_competing_relays_claim_disjoint_rows(migrated: Settings, uow_factory) -> None:
     events = [feedback(f"t{i}") for i in range(600)]
     async with uow_factory() as uow:
