@@ -400,6 +400,8 @@ def _native_form(statement: Any, dialect: Any) -> tuple[str, tuple[str, ...], di
     cached = _native_forms.get(key)
     if cached is None:
         compiled = statement.compile(dialect=dialect)
+        if "__[POSTCOMPILE_" in str(compiled):
+            raise ValueError("the driver's path takes no expanding IN (a list given to in_()): use = ANY(array)")
         names = tuple(compiled.positiontup or ())
         bound = {name: compiled.binds[name].value for name in names if name in compiled.binds}
         cached = _native_forms[key] = (statement, str(compiled), names, bound)

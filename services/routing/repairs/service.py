@@ -29,6 +29,7 @@ so its handler sees that the repair is accepted.
 
 from __future__ import annotations
 
+import json
 import uuid
 import weakref
 from collections.abc import Sequence
@@ -39,6 +40,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.routing import service as case_service
@@ -207,20 +209,21 @@ async def reconcile_complaint(case_id: uuid.UUID, *, uow: UnitOfWork, deps: Repa
     """
     if uow.session.new or uow.session.dirty or uow.session.deleted:
         await uow.session.flush()  # what the session changed of the case first, as an ORM query would
-    row = (await uow.session.execute(_CASE_CLASS, {"case_id": case_id})).first()  # with its work order
-    if row is None or row.kind != FeedbackKind.COMPLAINT.value:
+    rows = await uow.fetch(_CASE_CLASS, {"case_id": case_id})  # with its work order
+    if not rows or rows[0][0] != FeedbackKind.COMPLAINT.value:
         return None
-    state = CaseState(row.status)
-    if row.complaint_class == 2 and state not in (CaseState.RECEIVED, CaseState.TRIAGE, *CASE_FINISHED):
-        if row.work_order_id is not None:
-            return row.work_order_id
+    _kind, status, complaint_class, work_order_id = rows[0]
+    state = CaseState(status)
+    if complaint_class == 2 and state not in (CaseState.RECEIVED, CaseState.TRIAGE, *CASE_FINISHED):
+        if work_order_id is not None:
+            return work_order_id
         work_order = await attach_case(case_id, uow=uow, deps=deps, caused_by=caused_by)
         return work_order.id if work_order else None
-    if row.complaint_class != 2 and row.work_order_id is not None:
+    if complaint_class != 2 and work_order_id is not None:
         link = await uow.session.get(WorkOrderCase, case_id)
         assert link is not None
-        return await _detach(link, complaint_class=row.complaint_class, uow=uow, deps=deps, caused_by=caused_by)
-    return row.work_order_id
+        return await _detach(link, complaint_class=complaint_class, uow=uow, deps=deps, caused_by=caused_by)
+    return work_order_id
 
 
 #: The projects whose lock each transaction holds (by the session's transaction, which a commit or
@@ -238,13 +241,15 @@ _CASE_CLASS = (
     .select_from(_cases.outerjoin(_link_t, _link_t.c.case_id == _cases.c.id))
     .where(_cases.c.id == sa.bindparam("case_id"))
 )
+_LOCK = sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))")
 _LINKED_TO = sa.select(_link_t.c.work_order_id).where(_link_t.c.case_id == sa.bindparam("case_id"))
 _LINKABLE = (
     sa.select(_wo.c.id, _wo.c.defect_kind, _rr.c.project_id, _rr.c.defect_kind.label("report_kind"),
               _rr.c.incident_group_id, _rr.c.building, _rr.c.entrance, _rr.c.floor, _rr.c.room)
     .select_from(_wo.join(_link_t, _link_t.c.work_order_id == _wo.c.id).join(_rr, _rr.c.case_id == _link_t.c.case_id))
     .where(_wo.c.project_id == sa.bindparam("project_id"), _wo.c.org_group == sa.bindparam("org_group"),
-           _wo.c.status.in_(sorted(s.value for s in domain.LINKABLE_STATES)))
+           _wo.c.status == sa.func.any(sa.bindparam("linkable", sorted(s.value for s in domain.LINKABLE_STATES),
+                                                    type_=ARRAY(sa.Text))))
     .order_by(_wo.c.opened_at, _wo.c.id)
 )
 
@@ -255,8 +260,7 @@ async def _lock_project(uow: UnitOfWork, project_id: str) -> None:
     held = _locked_projects.setdefault(transaction, set()) if transaction is not None else set()
     if project_id in held:
         return
-    await uow.session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
-                              {"k": f"careloop:routing:repairs:{project_id}"})
+    await uow.fetch(_LOCK, {"k": f"careloop:routing:repairs:{project_id}"})
     transaction = uow.session.sync_session.get_transaction()  # begun by the statement if not before
     if transaction is not None:
         _locked_projects.setdefault(transaction, set()).add(project_id)
@@ -301,19 +305,19 @@ async def attach_case(case_id: uuid.UUID, *, uow: UnitOfWork, deps: RepairCollab
         report = await _report_of(case_id, uow=uow, deps=deps)
     await _lock_project(uow, report.project_id)
     # (a report at hand is a new case's, on no work order yet; otherwise look again, under the lock)
-    existing = None if new_report else (await session.execute(_LINKED_TO, {"case_id": case_id})).scalar()
-    if existing is not None:
-        return await session.get(WorkOrder, existing)
+    linked = [] if new_report else await uow.fetch(_LINKED_TO, {"case_id": case_id})
+    if linked:
+        return await session.get(WorkOrder, linked[0][0])
     now = deps.clock()
     # The project's linkable work orders, oldest first, each with the reports already on it: plain
     # rows (no ORM objects for what is only compared); the one chosen is loaded.
-    rows = (await session.execute(
-        _LINKABLE, {"project_id": report.project_id, "org_group": report.org_group})).all()
+    rows = await uow.fetch(_LINKABLE, {"project_id": report.project_id, "org_group": report.org_group})
     candidates: dict[uuid.UUID, tuple[str, list[domain.Report]]] = {}
-    for row in rows:
-        candidates.setdefault(row.id, (row.defect_kind, []))[1].append(domain.Report(
-            project_id=row.project_id, defect_kind=row.report_kind, incident_group_id=row.incident_group_id,
-            location=domain.Location(row.building, row.entrance, row.floor, row.room)))
+    for (work_order_id, defect_kind, project_id, report_kind, incident_group_id, building, entrance, floor,
+         room) in rows:
+        candidates.setdefault(work_order_id, (defect_kind, []))[1].append(domain.Report(
+            project_id=project_id, defect_kind=report_kind, incident_group_id=incident_group_id,
+            location=domain.Location(building, entrance, floor, room)))
     facts = _facts(report)
     for work_order_id, (defect_kind, linked) in candidates.items():
         reason = domain.link_reason(facts, linked, defect_kind=defect_kind, policy=deps.policy,
@@ -397,9 +401,53 @@ async def _link(work_order: WorkOrder, report: RepairReport, reason: str, *, uow
     ), now, caused_by=caused_by)
 
 
-def _new_row(obj: Any) -> dict[str, Any]:
-    """A new row's values from its (transient) ORM object; what is unset is left to the table."""
-    return {c.key: value for c in type(obj).__table__.columns if (value := getattr(obj, c.key, None)) is not None}
+def _new_values(obj: Any) -> dict[str, Any]:
+    """A new row's values from its (transient) ORM object, as bound; what is unset is left to the
+    table. JSON goes as its text (see ``_insert_of``)."""
+    values = {}
+    for column in type(obj).__table__.columns:
+        value = getattr(obj, column.key, None)
+        if value is not None:
+            values[column.key] = json.dumps(value) if isinstance(column.type, JSONB) else value
+    return values
+
+
+def _insert_of(table: sa.Table, keys: Sequence[str], prefix: str) -> Any:
+    """INSERT of ``keys`` into ``table``, each value a parameter named ``prefix + key``. JSON columns
+    take text cast in SQL: the same parameter whether the driver or SQLAlchemy binds it."""
+    return sa.insert(table).values({
+        key: sa.cast(sa.bindparam(prefix + key, type_=sa.Text), JSONB) if isinstance(table.c[key].type, JSONB)
+        else sa.bindparam(prefix + key, type_=table.c[key].type)
+        for key in keys
+    })
+
+
+#: _write_new's statements by shape (which rows, which of their columns are set, whether counted):
+#: building an INSERT of some forty values per repair request cost more than running it.
+_write_statements: dict[tuple[Any, ...], Any] = {}
+
+
+def _write_statement(shape: tuple[tuple[str, tuple[str, ...]], ...], count_cases: bool) -> Any:
+    key = (shape, count_cases)
+    statement = _write_statements.get(key)
+    if statement is not None:
+        return statement
+    tables = {"report_": RepairReport.__table__, "work_order_": WorkOrder.__table__,
+              "link_": WorkOrderCase.__table__, "step_": WorkOrderStep.__table__}
+    ctes = [_insert_of(tables[prefix], keys, prefix).cte(f"new_{prefix.rstrip('_')}") for prefix, keys in shape[:-1]]
+    prefix, keys = shape[-1]
+    steps = _insert_of(tables[prefix], keys, prefix)
+    if not count_cases:
+        statement = steps.add_cte(*ctes)
+    else:
+        # The count's snapshot is from before the statement's own link (it is the project's lock
+        # that keeps other transactions from linking cases to this work order meanwhile).
+        links = WorkOrderCase.__table__
+        statement = (sa.select(sa.func.count() + 1).select_from(links)
+                     .where(links.c.work_order_id == sa.bindparam("counted_work_order", type_=links.c.work_order_id.type))
+                     .add_cte(*ctes, steps.cte("new_step")))
+    _write_statements[key] = statement
+    return statement
 
 
 async def _write_new(uow: UnitOfWork, report: RepairReport, *, link: WorkOrderCase, step: WorkOrderStep,
@@ -411,22 +459,22 @@ async def _write_new(uow: UnitOfWork, report: RepairReport, *, link: WorkOrderCa
     session = uow.session
     if session.new or session.dirty or session.deleted:
         await session.flush()
-    ctes = []
+    rows: list[tuple[str, Any]] = []
     if sa.inspect(report).transient:
-        ctes.append(sa.insert(RepairReport.__table__).values(**_new_row(report)).cte("new_report"))
+        rows.append(("report_", report))
     if work_order is not None:
-        ctes.append(sa.insert(WorkOrder.__table__).values(**_new_row(work_order)).cte("new_work_order"))
-    ctes.append(sa.insert(WorkOrderCase.__table__).values(**_new_row(link)).cte("new_link"))
-    steps = sa.insert(WorkOrderStep.__table__).values(**_new_row(step))
-    if not count_cases:
-        await session.execute(steps.add_cte(*ctes))
-        return None
-    # The count's snapshot is from before the statement's own link (it is the project's lock that
-    # keeps other transactions from linking cases to this work order meanwhile).
-    links = WorkOrderCase.__table__
-    counted = (sa.select(sa.func.count() + 1).select_from(links)
-               .where(links.c.work_order_id == link.work_order_id).add_cte(*ctes, steps.cte("new_step")))
-    return int((await session.execute(counted)).scalar_one())
+        rows.append(("work_order_", work_order))
+    rows += [("link_", link), ("step_", step)]
+    params: dict[str, Any] = {}
+    shape = []
+    for prefix, obj in rows:
+        values = _new_values(obj)
+        shape.append((prefix, tuple(values)))
+        params.update((prefix + key, value) for key, value in values.items())
+    if count_cases:
+        params["counted_work_order"] = link.work_order_id
+    result = await uow.fetch(_write_statement(tuple(shape), count_cases), params)
+    return int(result[0][0]) if count_cases else None
 
 
 async def _detach(link: WorkOrderCase, *, complaint_class: int | None, uow: UnitOfWork, deps: RepairCollaborators,

@@ -151,3 +151,19 @@ async def test_fetch_gives_the_rows_sqlalchemy_gives_as_tuples(factory: UnitOfWo
     assert [(n, id_, label, count) for n, id_, label, count, _at in fetched] == [
         (1, ids[4], "l4", 4), (3, ids[3], "l3", 3)]
     assert all(isinstance(row, tuple) for row in fetched)
+
+
+async def test_fetch_refuses_a_list_in_an_in_clause_and_takes_it_as_an_array(factory: UnitOfWorkFactory) -> None:
+    ids = [uuid.uuid4() for _ in range(3)]
+    async with factory() as uow:
+        for i, id_ in enumerate(ids):
+            uow.defer(PLAIN, fact(id_, label=f"l{i}", count=i), row=("fact", id_))
+        await uow.commit()
+    expanding = sa.select(FACTS.c.label).where(FACTS.c.label.in_(["l0", "l2"]))  # rendered only at execution
+    as_array = sa.select(FACTS.c.label).where(
+        FACTS.c.label == sa.func.any(sa.bindparam("labels", ["l0", "l2"], type_=sa.ARRAY(sa.Text))))
+    async with factory() as uow:
+        with pytest.raises(ValueError, match="ANY"):
+            await uow.fetch(expanding, {})
+        assert sorted(await uow.fetch(as_array, {})) == [("l0",), ("l2",)]
+        assert sorted(await uow.fetch(as_array, {"labels": ["l1"]})) == [("l1",)]
