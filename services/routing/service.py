@@ -213,7 +213,10 @@ _NEW_CASE_COLUMNS = tuple(c.key for c in _CASES.c if c.key not in ("version", "c
                                                                        "handed_over_to", "difficult_at",
                                                                        "resolved_at", "closed_at"))
 _INSERT_CASE = (
-    pg_insert(_CASES).on_conflict_do_nothing(index_elements=["feedback_id"]).returning(_CASES.c.id)
+    pg_insert(_CASES)
+    .values({key: sa.bindparam(key, type_=_CASES.c[key].type) for key in _NEW_CASE_COLUMNS})
+    .on_conflict_do_nothing(index_elements=["feedback_id"])
+    .returning(_CASES.c.id)
 )
 _STEP_ROWS = ManyRows(pg_insert(CaseStepRecord.__table__))
 
@@ -224,10 +227,9 @@ async def _insert_case(uow: UnitOfWork, case: Case) -> bool:
     values["rules_fired"] = values["rules_fired"] or []
     values["assisting_departments"] = values["assisting_departments"] or []
     values["return_visit_done"] = bool(values["return_visit_done"])
-    # Core on the unit of work's connection: no ORM flush on this path (nothing here depends on
-    # the session's pending objects, and the case row depends on none of them).
-    db = await uow.session.connection()
-    return (await db.execute(_INSERT_CASE, values)).first() is not None
+    # Straight to the driver in the unit of work's transaction: no ORM flush on this path (nothing
+    # here depends on the session's pending objects, and the case row depends on none of them).
+    return bool(await uow.fetch(_INSERT_CASE, values))
 
 
 def _apply_classification(case: Case, result: ClassificationResult) -> None:
