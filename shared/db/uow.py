@@ -179,12 +179,14 @@ class UnitOfWork:
         self._after_commit = after_commit
         self._pending: list[dict[str, Any]] = []
         self._deferred = DeferredWrites()
+        self._bound: tuple[Any, Any, Any | None] | None = None
         self.session: AsyncSession
 
     async def __aenter__(self) -> Self:
         self.session = self._session_factory()
         self._pending = []
         self._deferred = DeferredWrites()
+        self._bound = None
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -192,6 +194,7 @@ class UnitOfWork:
         # expiring them, so a use case can return what it read.
         self._pending = []
         self._deferred = DeferredWrites()
+        self._bound = None
         await self.session.close()
 
     def defer(self, statement: sa.Executable | ManyRows, params: dict[str, Any], *, row: Hashable) -> None:
@@ -219,14 +222,25 @@ class UnitOfWork:
         """One run of rows; straight on the driver's connection when its columns allow (the arrays
         then go to asyncpg as they are, instead of through SQLAlchemy's statement setup and its
         conversion of every element), in the unit of work's transaction either way."""
-        connection = await self.session.connection()
-        adapted = await _driver_adapter(connection)
+        connection, adapted = await self._connection()
         native = statement.native(rows, connection.dialect) if adapted is not None else None
         if native is None:
             await self.session.execute(*statement.params(rows))
             return
         sql, arrays = native
         await self._on_driver(connection, adapted, sql, lambda driver: driver.execute(sql, *arrays))
+
+    async def _connection(self) -> tuple[Any, Any | None]:
+        """The session's connection in this transaction and, where statements may go straight to
+        the driver, SQLAlchemy's adapter around it (see ``_driver_adapter``); remembered for the
+        transaction (asking the async session costs a greenlet switch or two each time)."""
+        transaction = self.session.sync_session.get_transaction()
+        if transaction is not None and self._bound is not None and self._bound[0] is transaction:
+            return self._bound[1], self._bound[2]
+        connection = await self.session.connection()
+        adapted = await _driver_adapter(connection)
+        self._bound = (self.session.sync_session.get_transaction(), connection, adapted)
+        return connection, adapted
 
     async def _on_driver(self, connection: Any, adapted: Any, sql: str, call: Callable[[Any], Any]) -> Any:
         """``call(asyncpg connection)`` in this unit of work's transaction (begun first if this is
@@ -286,8 +300,7 @@ class UnitOfWork:
         """
         if not event_ids:
             return set()
-        connection = await self.session.connection()
-        adapted = await _driver_adapter(connection)
+        connection, adapted = await self._connection()
         if adapted is not None:
             sql = _native_sql(self._claim_statement, connection.dialect, ("consumer", "event_ids"))
             rows = await self._on_driver(connection, adapted, sql,
@@ -302,8 +315,7 @@ class UnitOfWork:
         """A query's rows in this transaction as plain tuples, straight from the driver where it
         can (many rows without SQLAlchemy's per-row machinery), else through SQLAlchemy. For queries
         whose parameters the driver takes as they are (text, numbers, times, UUIDs, arrays of them)."""
-        connection = await self.session.connection()
-        adapted = await _driver_adapter(connection)
+        connection, adapted = await self._connection()
         if adapted is None:
             return [tuple(row) for row in await self.session.execute(statement, params)]
         sql, names, bound = _native_form(statement, connection.dialect)
@@ -324,8 +336,7 @@ class UnitOfWork:
     async def _write_outbox(self, pending: list[dict[str, Any]]) -> None:
         """The transaction's outbox rows, in the order they were queued (their ids, the relay's
         order, follow it): one statement on the driver's connection, an ``executemany`` elsewhere."""
-        connection = await self.session.connection()
-        adapted = await _driver_adapter(connection)
+        connection, adapted = await self._connection()
         if adapted is None:
             await self.session.execute(sa.insert(self._outbox), pending)
             return

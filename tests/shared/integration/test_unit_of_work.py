@@ -167,3 +167,20 @@ async def test_fetch_refuses_a_list_in_an_in_clause_and_takes_it_as_an_array(fac
             await uow.fetch(expanding, {})
         assert sorted(await uow.fetch(as_array, {})) == [("l0",), ("l2",)]
         assert sorted(await uow.fetch(as_array, {"labels": ["l1"]})) == [("l1",)]
+
+
+async def test_each_transaction_of_a_unit_of_work_is_its_own_on_the_drivers_path(factory: UnitOfWorkFactory) -> None:
+    current = sa.text("SELECT txid_current()")
+    first, second = uuid.uuid4(), uuid.uuid4()
+    async with factory() as uow:
+        one = await uow.fetch(current, {})
+        uow.defer(PLAIN, fact(first), row=("fact", first))
+        await uow.commit()
+        two = await uow.fetch(current, {})  # a new transaction, on whichever connection it has now
+        assert two != one
+        assert await uow.fetch(current, {}) == two
+        uow.defer(PLAIN, fact(second), row=("fact", second))
+        await uow.flush()
+        await uow.rollback()
+        assert await uow.fetch(current, {}) not in (one, two)
+    assert [row.id for row in await rows(factory, FACTS)] == [first]
