@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -266,10 +267,19 @@ async def _lock_project(uow: UnitOfWork, project_id: str) -> None:
         _locked_projects.setdefault(transaction, set()).add(project_id)
 
 
-async def _report_of(case_id: uuid.UUID, *, uow: UnitOfWork, deps: RepairCollaborators) -> RepairReport:
-    report = await uow.session.get(RepairReport, case_id)
-    if report is not None:
-        return report
+class _StoredReport(SimpleNamespace):
+    """A case's report as stored: read for attaching, never changed (reports are written once)."""
+
+
+_REPORT_FIELDS = tuple(_rr.c.keys())
+_REPORT = sa.select(*_rr.c).where(_rr.c.case_id == sa.bindparam("case_id", type_=_rr.c.case_id.type))
+
+
+async def _report_of(case_id: uuid.UUID, *, uow: UnitOfWork,
+                     deps: RepairCollaborators) -> RepairReport | _StoredReport:
+    rows = await uow.fetch(_REPORT, {"case_id": case_id})  # a plain row: no ORM object to load
+    if rows:
+        return _StoredReport(**dict(zip(_REPORT_FIELDS, rows[0], strict=True)))
     # A case opened before this module ran has no report: its place is known, its defect is not.
     case = await uow.session.get(Case, case_id)
     if case is None:
@@ -460,7 +470,7 @@ async def _write_new(uow: UnitOfWork, report: RepairReport, *, link: WorkOrderCa
     if session.new or session.dirty or session.deleted:
         await session.flush()
     rows: list[tuple[str, Any]] = []
-    if sa.inspect(report).transient:
+    if isinstance(report, RepairReport) and sa.inspect(report).transient:
         rows.append(("report_", report))
     if work_order is not None:
         rows.append(("work_order_", work_order))
