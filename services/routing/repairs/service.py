@@ -271,6 +271,9 @@ class _StoredReport(SimpleNamespace):
     """A case's report as stored: read for attaching, never changed (reports are written once)."""
 
 
+_projects = RepairProject.__table__
+_PROJECT_WARRANTY = sa.select(_projects.c.completion_date, _projects.c.warranty_end).where(
+    _projects.c.project_id == sa.bindparam("project_id", type_=sa.Text))
 _REPORT_FIELDS = tuple(_rr.c.keys())
 _REPORT = sa.select(*_rr.c).where(_rr.c.case_id == sa.bindparam("case_id", type_=_rr.c.case_id.type))
 
@@ -358,10 +361,8 @@ async def _add_photos(uow: UnitOfWork, work_order_id: uuid.UUID, refs: Sequence[
 async def _open(report: RepairReport, *, uow: UnitOfWork, deps: RepairCollaborators, now: datetime,
                 caused_by: Any) -> WorkOrder:
     session = uow.session
-    project = await session.get(RepairProject, report.project_id)
-    decision = domain.check_warranty(
-        domain.ProjectWarranty(project.completion_date, project.warranty_end) if project else None,
-        report.received_at)
+    project = await uow.fetch(_PROJECT_WARRANTY, {"project_id": report.project_id})
+    decision = domain.check_warranty(domain.ProjectWarranty(*project[0]) if project else None, report.received_at)
     work_order = WorkOrder(
         id=uuid.uuid4(), status=WorkOrderState.OPENED.value, origin=report.kind, project_id=report.project_id,
         org_group=report.org_group, org_subsidiary=report.org_subsidiary, org_project=report.org_project,
