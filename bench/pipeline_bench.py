@@ -104,7 +104,8 @@ async def floor_hop(spec: dict[str, Any]) -> None:
 
     hop = spec["hop"]
     consumer = AIOKafkaConsumer(spec["source"], bootstrap_servers=spec["bootstrap"], group_id=spec["group"],
-                                enable_auto_commit=False, auto_offset_reset="earliest")
+                                enable_auto_commit=False, auto_offset_reset="earliest",
+                                fetch_max_wait_ms=spec["fetch_max_wait_ms"])
     producer = AIOKafkaProducer(bootstrap_servers=spec["bootstrap"], acks="all", enable_idempotence=False,
                                 linger_ms=2)
     pool = await asyncpg.create_pool(spec["db"], min_size=1, max_size=2)
@@ -346,7 +347,8 @@ async def bench(args: argparse.Namespace) -> None:
         floor_topics = [f"{prefix}floor.inbound", f"{prefix}floor.hop2", f"{prefix}floor.hop3"]
         await ensure_topics(settings, floor_topics)
         print(f"pipeline bench on {platform.node()}: {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
-              f"Python {platform.python_version()}; broker {infra.kind} ({infra.bootstrap_servers})")
+              f"Python {platform.python_version()}; broker {infra.kind} ({infra.bootstrap_servers}); "
+              f"consumers' fetch wait {settings.consumer_fetch_max_wait_ms} ms (services and floor)")
         results: list[Result] = []
         try:
             # --- CareLoop: intake, routing, reporting as their own processes ---
@@ -364,7 +366,9 @@ async def bench(args: argparse.Namespace) -> None:
                 await arrivals.stop()
                 stop_all(procs)
             # --- the floor: three bare hops ---
-            spec = {"bootstrap": infra.bootstrap_servers, "db": plain(url)}
+            # the floor's consumers wait for fetches as the services' do (shared.devstack.FETCH_MAX_WAIT_MS)
+            spec = {"bootstrap": infra.bootstrap_servers, "db": plain(url),
+                    "fetch_max_wait_ms": settings.consumer_fetch_max_wait_ms}
             hops = [
                 {"hop": 1, "source": floor_topics[0], "target": floor_topics[1], "group": f"{prefix}floor1"},
                 {"hop": 2, "source": floor_topics[1], "target": floor_topics[2], "group": f"{prefix}floor2"},

@@ -138,7 +138,7 @@ def _wait_ready(url: str, *, timeout_s: float, proc: subprocess.Popen[bytes], pa
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    from shared.devstack import EmbeddedKafka, EmbeddedPostgres
+    from shared.devstack import FETCH_MAX_WAIT_MS, EmbeddedKafka, EmbeddedPostgres
 
     settings = _settings()
     data_dir = Path(settings.data_dir).resolve()
@@ -156,6 +156,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
             kafka = EmbeddedKafka(port=args.kafka_port, log_path=data_dir / "tansu.log").start()
             started.append(kafka)
             env["CARELOOP_KAFKA_BOOTSTRAP_SERVERS"] = kafka.bootstrap_servers
+            env.setdefault("CARELOOP_CONSUMER_FETCH_MAX_WAIT_MS", str(FETCH_MAX_WAIT_MS))
             print(f"broker      Tansu (embedded, in memory) on {kafka.bootstrap_servers}")
         else:
             print(f"broker      {settings.kafka.bootstrap_servers}")

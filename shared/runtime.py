@@ -90,6 +90,7 @@ class ServiceRuntime:
             ),
             group_id=self.settings.group_id(name),
             batch_size=self.settings.consumer_batch_size,
+            fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms,
         )
         self.consumers.append(consumer)
         return consumer

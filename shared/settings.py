@@ -165,6 +165,11 @@ class Settings(BaseSettings):
     relay_batch_size: int = Field(default=500, ge=1)
     relay_poll_interval_s: float = Field(default=0.2, gt=0)
     consumer_batch_size: int = Field(default=200, ge=1)
+    # How long the broker may hold a consumer's fetch while it has fewer bytes than asked for
+    # (Kafka's fetch.max.wait.ms). Apache Kafka answers as soon as records arrive, so this only
+    # paces idle consumers; the embedded Tansu broker holds fetches for much of it even with records
+    # waiting, so the embedded stack runs with a short one (shared.devstack.FETCH_MAX_WAIT_MS).
+    consumer_fetch_max_wait_ms: int = Field(default=500, ge=1, le=60_000)
     consumer_max_attempts: int = Field(default=4, ge=1, description="handler attempts before the DLQ")
     consumer_backoff_initial_s: float = Field(default=0.1, ge=0)
     consumer_backoff_max_s: float = Field(default=2.0, ge=0)

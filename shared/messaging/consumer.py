@@ -137,6 +137,7 @@ class EventConsumer:
         topics: Sequence[str],
         group_id: str,
         batch_size: int = 200,
+        fetch_max_wait_ms: int = 500,
     ) -> None:
         async def raw_body(message: Any) -> Any:
             # Keep the bytes: decoding is ours, so a malformed payload is dead-lettered, not retried forever.
@@ -147,6 +148,7 @@ class EventConsumer:
             group_id=group_id,
             batch=True,
             max_records=batch_size,
+            fetch_max_wait_ms=fetch_max_wait_ms,
             auto_offset_reset="earliest",
             decoder=raw_body,
             # Offsets are committed only after the batch's effects (and dead letters) are committed;

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import asyncpg
 
-from shared.devstack import EmbeddedKafka, EmbeddedPostgres
+from shared.devstack import FETCH_MAX_WAIT_MS, EmbeddedKafka, EmbeddedPostgres
 from shared.testing.auth import test_auth_settings
 from shared.settings import DatabaseSettings, KafkaSettings, Settings, with_database
 
@@ -141,6 +141,8 @@ def test_settings(infra: Infrastructure, *, database_url: str, **overrides: obje
         "consumer_backoff_initial_s": 0.02,
         "consumer_backoff_max_s": 0.2,
         "relay_poll_interval_s": 0.05,
+        # the embedded broker's (see shared.devstack.FETCH_MAX_WAIT_MS); Kafka's own elsewhere
+        "consumer_fetch_max_wait_ms": FETCH_MAX_WAIT_MS if infra.kind == "embedded" else 500,
         "kafka": KafkaSettings(bootstrap_servers=infra.bootstrap_servers, partitions=3),
         "db": DatabaseSettings(admin_url=database_url, pool_size=5, max_overflow=5),
         "auth": test_auth_settings(),

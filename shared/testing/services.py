@@ -122,6 +122,7 @@ def service_env(settings: Settings, service: str, port: int) -> dict[str, str]:
         f"CARELOOP_PORT_{service.upper()}": str(port),
         **test_auth_env(),
         "CARELOOP_RELAY_POLL_INTERVAL_S": "0.05",
+        "CARELOOP_CONSUMER_FETCH_MAX_WAIT_MS": str(settings.consumer_fetch_max_wait_ms),
         "CARELOOP_LOG_LEVEL": "WARNING",
     })
     return env
