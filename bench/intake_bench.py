@@ -634,7 +634,9 @@ class FloorPipeline:
         consumer = AIOKafkaConsumer(f"{self.settings.topic_prefix}{self.topic}",
                                     bootstrap_servers=bootstrap(self.settings),
                                     group_id=f"{self.settings.topic_prefix}{self.group}", enable_auto_commit=False,
-                                    auto_offset_reset="earliest")
+                                    auto_offset_reset="earliest",
+                                    # as the service's consumer waits for its fetches
+                                    fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms)
         conn = await asyncpg.connect(self.settings.db.admin_url.replace("postgresql+asyncpg://", "postgresql://"))
         await consumer.start()
         try:
