@@ -44,10 +44,11 @@ def wait_for_port(port: int, *, timeout_s: float, what: str, proc: subprocess.Po
 
 
 #: The consumers' fetch wait on the embedded broker (``Settings.consumer_fetch_max_wait_ms``): Tansu
-#: holds a fetch for much of its wait even when records are there (with Kafka's 500 ms, records
-#: sent every 10 ms were consumed 130 ms later at the median, 250 ms at p99, per hop; with 50 ms,
-#: about 10 and 30), where Apache Kafka answers as soon as records arrive.
-FETCH_MAX_WAIT_MS = 50
+#: holds a fetch for much of its wait even when records are there (records sent every 10 ms were
+#: consumed, per hop, 130 ms later at the median and 250 ms at p99 with Kafka's 500 ms; 26 and 49 ms
+#: with 100 ms; 9 and 15 ms with 20 ms), where Apache Kafka answers as soon as records arrive. In the
+#: pipeline bench 50 ms gave the same latency as 100 ms for more of the broker's CPU.
+FETCH_MAX_WAIT_MS = 100
 
 
 class EmbeddedKafka:
