@@ -87,6 +87,16 @@ async def test_a_rolled_back_transaction_leaves_nothing_to_publish(uow_factory) 
     assert await unpublished(uow_factory) == 0
 
 
+async def relay_with_a_working_producer(settings: Settings, factory: UnitOfWorkFactory) -> int:
+    """One relay batch through a real producer; how many rows it published."""
+    producer = make_producer(settings, client_id="test")
+    await producer.start()
+    try:
+        return await OutboxRelay(uow_factory=factory, producer=producer, topic_prefix=settings.topic_prefix).relay_once()
+    finally:
+        await producer.stop()
+
+
 class FailingProducer:
     async def send(self, *args: object, **kwargs: object) -> asyncio.Future:
         raise KafkaConnectionError("broker unreachable")
@@ -100,13 +110,7 @@ async def test_relay_keeps_rows_on_broker_errors_and_sends_them_later(migrated: 
     with pytest.raises(KafkaConnectionError):
         await failing.relay_once()
     assert await unpublished(uow_factory) == 2
-    producer = make_producer(migrated, client_id="test")
-    await producer.start()
-    try:
-        relay = OutboxRelay(uow_factory=uow_factory, producer=producer, topic_prefix=migrated.topic_prefix)
-        assert await relay.relay_once() == 2
-    finally:
-        await producer.stop()
+    assert await relay_with_a_working_producer(migrated, uow_factory) == 2
     assert await unpublished(uow_factory) == 0
 
 
@@ -139,13 +143,7 @@ async def test_a_relay_stopped_mid_batch_leaves_its_rows_and_no_open_transaction
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
             "AND state LIKE 'idle in transaction%'"))).scalar_one() == 0
     assert await unpublished(uow_factory) == 2
-    producer = make_producer(migrated, client_id="test")
-    await producer.start()
-    try:
-        relay = OutboxRelay(uow_factory=uow_factory, producer=producer, topic_prefix=migrated.topic_prefix)
-        assert await relay.relay_once() == 2
-    finally:
-        await producer.stop()
+    assert await relay_with_a_working_producer(migrated, uow_factory) == 2
 
 
 class GatedProducer:

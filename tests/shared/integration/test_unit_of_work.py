@@ -133,12 +133,18 @@ async def test_outbox_rows_keep_the_order_they_were_queued_in(factory: UnitOfWor
     assert [row.key for row in stored][:2] == [None, "k1"] and {row.published_at for row in stored} == {None}
 
 
-async def test_fetch_gives_the_rows_sqlalchemy_gives_as_tuples(factory: UnitOfWorkFactory) -> None:
-    ids = [uuid.uuid4() for _ in range(5)]
+async def committed_facts(factory: UnitOfWorkFactory, count: int) -> list[uuid.UUID]:
+    """``count`` facts labelled l0, l1, … with counts 0, 1, …, committed; their ids in order."""
+    ids = [uuid.uuid4() for _ in range(count)]
     async with factory() as uow:
         for i, id_ in enumerate(ids):
             uow.defer(PLAIN, fact(id_, label=f"l{i}", count=i), row=("fact", id_))
         await uow.commit()
+    return ids
+
+
+async def test_fetch_gives_the_rows_sqlalchemy_gives_as_tuples(factory: UnitOfWorkFactory) -> None:
+    ids = await committed_facts(factory, 5)
     query = sa.text(
         "SELECT s.n, f.id, f.label, f.count, f.at FROM unnest(CAST(:wanted AS uuid[])) WITH ORDINALITY AS s(id, n) "
         "JOIN intake.test_facts AS f ON f.id = s.id WHERE f.count >= :least ORDER BY s.n"
@@ -154,11 +160,7 @@ async def test_fetch_gives_the_rows_sqlalchemy_gives_as_tuples(factory: UnitOfWo
 
 
 async def test_fetch_refuses_a_list_in_an_in_clause_and_takes_it_as_an_array(factory: UnitOfWorkFactory) -> None:
-    ids = [uuid.uuid4() for _ in range(3)]
-    async with factory() as uow:
-        for i, id_ in enumerate(ids):
-            uow.defer(PLAIN, fact(id_, label=f"l{i}", count=i), row=("fact", id_))
-        await uow.commit()
+    await committed_facts(factory, 3)
     expanding = sa.select(FACTS.c.label).where(FACTS.c.label.in_(["l0", "l2"]))  # rendered only at execution
     as_array = sa.select(FACTS.c.label).where(
         FACTS.c.label == sa.func.any(sa.bindparam("labels", ["l0", "l2"], type_=sa.ARRAY(sa.Text))))
