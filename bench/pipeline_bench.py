@@ -51,6 +51,7 @@ TEXTS = ("卫生间吊顶渗水，楼上住户也说过", "电梯经常停在12�
          "入户门变形关不严", "交房时间一再推迟，合同约定的日期已过")
 KINDS = ("complaint", "complaint", "repair_request", "suggestion", "complaint", "inquiry")
 BATCH = 200
+PIPELINE = ("intake", "routing", "reporting")  # the services a submission passes through, in order
 
 STAMPS = """
 CREATE SCHEMA IF NOT EXISTS bench;
@@ -301,7 +302,7 @@ def replica_counts(specs: list[str]) -> dict[str, int]:
     counts = {}
     for spec in specs:
         service, _, n = spec.partition("=")
-        if service not in ("intake", "routing", "reporting") or not n.isdigit() or int(n) < 1:
+        if service not in PIPELINE or not n.isdigit() or int(n) < 1:
             raise SystemExit(f"--replicas wants service=N (intake, routing or reporting), not {spec!r}")
         counts[service] = int(n)
     return counts
@@ -337,7 +338,7 @@ async def bench(args: argparse.Namespace) -> None:
         url = await create_database(infra.admin_url)
         settings = test_settings(infra, database_url=url, db=DatabaseSettings(admin_url=url),
                                  kafka=KafkaSettings(bootstrap_servers=infra.bootstrap_servers, partitions=6))
-        await migrate(settings, ["intake", "routing", "reporting"])
+        await migrate(settings, list(PIPELINE))
         conn = await asyncpg.connect(plain(url))
         try:
             await conn.execute(STAMPS)
@@ -353,15 +354,15 @@ async def bench(args: argparse.Namespace) -> None:
         try:
             # --- CareLoop: intake, routing, reporting as their own processes ---
             replicas = replica_counts(args.replicas)
-            procs = [await start_service(settings, s, replicas.get(s, 1)) for s in ("intake", "routing", "reporting")]
+            procs = [await start_service(settings, s, replicas.get(s, 1)) for s in PIPELINE]
             if any(n > 1 for n in replicas.values()):
-                print("  replicas: " + ", ".join(f"{s} {replicas.get(s, 1)}" for s in ("intake", "routing", "reporting")))
+                print("  replicas: " + ", ".join(f"{s} {replicas.get(s, 1)}" for s in PIPELINE))
             arrivals = Arrivals(plain(url), "bench.arrivals")
             arrivals.start()
             try:
                 # intake's feedback ids are its own: map them back through intake.feedback
                 results += await pipeline_phases(args, settings, arrivals, f"{prefix}{INBOUND_FEEDBACK}", url,
-                                                 services=dict(zip(("intake", "routing", "reporting"), procs, strict=True)))
+                                                 services=dict(zip(PIPELINE, procs, strict=True)))
             finally:
                 await arrivals.stop()
                 stop_all(procs)
@@ -398,34 +399,10 @@ async def bench(args: argparse.Namespace) -> None:
     report(args, results)
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of a process and every process below it (a service's workers)."""
+def processes() -> list[tuple[int, int, str, float]]:
+    """Every process on this machine: (pid, parent pid, command name, CPU seconds used, user + system)."""
     tick = os.sysconf("SC_CLK_TCK")
-    children: dict[int, list[int]] = {}
-    stats: dict[int, list[str]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            stats[int(entry)] = fields
-            children.setdefault(int(fields[1]), []).append(int(entry))
-    total, todo = 0.0, [pid]
-    while todo:
-        current = todo.pop()
-        if current in stats:
-            total += (int(stats[current][11]) + int(stats[current][12])) / tick
-        todo += children.get(current, [])
-    return total
-
-
-def cpu_by_command(kinds: dict[str, tuple[str, ...]]) -> dict[str, float]:
-    """CPU time (user + system) of the processes on this machine whose command name starts with
-    one of each kind's prefixes (the embedded PostgreSQL's backends, the Tansu broker), by kind."""
-    tick = os.sysconf("SC_CLK_TCK")
-    totals = dict.fromkeys(kinds, 0.0)
+    found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
@@ -433,11 +410,34 @@ def cpu_by_command(kinds: dict[str, tuple[str, ...]]) -> dict[str, float]:
                     head, _, rest = f.read().rpartition(")")
             except OSError:
                 continue
-            command = head.split("(", 1)[1]
-            for kind, prefixes in kinds.items():
-                if command.startswith(prefixes):
-                    fields = rest.split()
-                    totals[kind] += (int(fields[11]) + int(fields[12])) / tick
+            fields = rest.split()
+            found.append((int(entry), int(fields[1]), head.split("(", 1)[1], (int(fields[11]) + int(fields[12])) / tick))
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process and every process below it (a service's workers)."""
+    children: dict[int, list[int]] = {}
+    used: dict[int, float] = {}
+    for current, parent, _command, seconds in processes():
+        used[current] = seconds
+        children.setdefault(parent, []).append(current)
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += used.get(current, 0.0)
+        todo += children.get(current, [])
+    return total
+
+
+def cpu_by_command(kinds: dict[str, tuple[str, ...]]) -> dict[str, float]:
+    """CPU time of the processes whose command name starts with one of each kind's prefixes (the
+    embedded PostgreSQL's backends, the Tansu broker), by kind."""
+    totals = dict.fromkeys(kinds, 0.0)
+    for _pid, _parent, command, seconds in processes():
+        for kind, prefixes in kinds.items():
+            if command.startswith(prefixes):
+                totals[kind] += seconds
     return totals
 
 

@@ -216,7 +216,10 @@ class _NewCase(SimpleNamespace):
     object that is never added to a session, and it cost more than the rest of opening a case."""
 
     def __init__(self, **values: Any) -> None:
-        super().__init__(**(dict.fromkeys(_CASES.c.keys()) | values))
+        super().__init__(**(_UNSET_CASE | values))
+
+
+_UNSET_CASE = dict.fromkeys(_CASES.c.keys())
 
 
 # Every column a new case can have (those left None are written as NULL; the database's defaults

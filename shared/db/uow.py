@@ -318,8 +318,7 @@ class UnitOfWork:
         connection, adapted = await self._connection()
         if adapted is None:
             return [tuple(row) for row in await self.session.execute(statement, params)]
-        sql, names, bound = _native_form(statement, connection.dialect)
-        args = [params[name] if name in params else bound[name] for name in names]
+        sql, args = driver_statement(statement, connection.dialect, params)
         rows = await self._on_driver(connection, adapted, sql, lambda driver: driver.fetch(sql, *args))
         return [tuple(row) for row in rows]
 
@@ -388,10 +387,16 @@ _ADAPTER_PARTS = ("_execute_mutex", "_transaction", "_start_transaction", "_hand
 async def _driver_adapter(connection: Any) -> Any | None:
     """SQLAlchemy's adapter around the asyncpg connection when a statement may go straight to it:
     asyncpg, no schema translation, the adapter as this module knows it. None otherwise."""
-    if connection.dialect.driver != "asyncpg" or _translates_schemas(connection):
+    if not takes_driver_statements(connection):
         return None
     adapted = (await connection.get_raw_connection()).dbapi_connection
     return adapted if all(hasattr(adapted, part) for part in _ADAPTER_PARTS) else None
+
+
+def takes_driver_statements(connection: Any) -> bool:
+    """Whether statements may go to asyncpg as SQLAlchemy compiled them for it (``driver_statement``):
+    asyncpg, and no schema translation (a rebuild into a fresh schema has SQLAlchemy rename them)."""
+    return connection.dialect.driver == "asyncpg" and not _translates_schemas(connection)
 
 
 def _translates_schemas(connection: Any) -> bool:
@@ -417,6 +422,14 @@ def _native_form(statement: Any, dialect: Any) -> tuple[str, tuple[str, ...], di
         bound = {name: compiled.binds[name].value for name in names if name in compiled.binds}
         cached = _native_forms[key] = (statement, str(compiled), names, bound)
     return cached[1], cached[2], cached[3]
+
+
+def driver_statement(statement: Any, dialect: Any, params: dict[str, Any]) -> tuple[str, list[Any]]:
+    """``statement`` as the driver's SQL (compiled once) and its arguments in order: each from
+    ``params`` by name, else the value bound in the statement itself. For parameters the driver
+    takes as they are (text, numbers, times, UUIDs, arrays of them)."""
+    sql, names, bound = _native_form(statement, dialect)
+    return sql, [params[name] if name in params else bound[name] for name in names]
 
 
 def _native_sql(statement: Any, dialect: Any, order: tuple[str, ...]) -> str:

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from aiokafka import AIOKafkaProducer
 
-from shared.db.uow import UnitOfWorkFactory
+from shared.db.uow import UnitOfWorkFactory, driver_statement, takes_driver_statements
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,6 @@ class OutboxRelay:
         )
         self._mark = sa.update(ob).where(ob.c.id == sa.func.any(sa.bindparam("ids", type_=ARRAY(sa.BigInteger)))).values(
             published_at=sa.func.now())
-        self._driver_statements: tuple[str, str] | None = None
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.published = 0
@@ -70,18 +69,16 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Publish one batch; returns how many rows it published."""
         async with self._engine.connect() as conn:
-            if conn.dialect.driver == "asyncpg" and not conn.sync_connection.get_execution_options().get(
-                    "schema_translate_map"):
+            if takes_driver_statements(conn):
                 # On the driver's own connection and transaction: the rows as they are (no
                 # SQLAlchemy row machinery for a batch of 500), marked with one array parameter.
                 driver = (await conn.get_raw_connection()).driver_connection
-                claim, mark = self._driver_sql(conn.dialect)
                 try:
                     async with driver.transaction():
-                        rows = await driver.fetch(claim, self._batch_size)
+                        rows = await driver.fetch(*self._driver_form(self._claim, conn, {}))
                         if rows:
                             await self._publish(rows)
-                            await driver.execute(mark, [row[0] for row in rows])
+                            await driver.execute(*self._driver_form(self._mark, conn, {"ids": [row[0] for row in rows]}))
                 except BaseException:
                     # SQLAlchemy did not see this error (nor a cancellation mid-transaction): the
                     # connection may be dead or still in the transaction, so it is not pooled again.
@@ -111,15 +108,11 @@ class OutboxRelay:
         ]
         await asyncio.gather(*deliveries)
 
-    def _driver_sql(self, dialect: Any) -> tuple[str, str]:
-        if self._driver_statements is None:
-            table = dialect.identifier_preparer.format_table(self._outbox)
-            self._driver_statements = (
-                f"SELECT id, topic, key, payload, headers::text FROM {table} WHERE published_at IS NULL "
-                "ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
-                f"UPDATE {table} SET published_at = now() WHERE id = ANY($1::bigint[])",
-            )
-        return self._driver_statements
+    @staticmethod
+    def _driver_form(statement: Any, conn: Any, params: dict[str, Any]) -> tuple[Any, ...]:
+        """The driver's SQL and arguments for one of the relay's statements."""
+        sql, args = driver_statement(statement, conn.dialect, params)
+        return sql, *args
 
     async def _record_failure(self, error: BaseException) -> None:
         """Note the error on the oldest waiting rows so an operator can see why they wait."""

@@ -141,11 +141,11 @@ def test_settings(infra: Infrastructure, *, database_url: str, **overrides: obje
         "consumer_backoff_initial_s": 0.02,
         "consumer_backoff_max_s": 0.2,
         "relay_poll_interval_s": 0.05,
-        # the embedded broker's (see shared.devstack.FETCH_MAX_WAIT_MS); Kafka's own elsewhere
-        "consumer_fetch_max_wait_ms": FETCH_MAX_WAIT_MS if infra.kind == "embedded" else 500,
         "kafka": KafkaSettings(bootstrap_servers=infra.bootstrap_servers, partitions=3),
         "db": DatabaseSettings(admin_url=database_url, pool_size=5, max_overflow=5),
         "auth": test_auth_settings(),
     }
+    if infra.kind == "embedded":  # the embedded broker's fetch wait (see shared.devstack); Kafka's elsewhere
+        values["consumer_fetch_max_wait_ms"] = FETCH_MAX_WAIT_MS
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
