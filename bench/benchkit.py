@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import os
 import socket
+import time
 from typing import Any
 
 
@@ -112,3 +114,97 @@ class Uvicorn:
         assert self.task is not None
         await self.task
         self.socket.close()
+
+
+# --- CPU accounting ---------------------------------------------------------------------------------
+
+#: The embedded infrastructure's processes, by command name (PostgreSQL's backends, the Tansu broker).
+INFRASTRUCTURE = {"postgres": ("postgres",), "broker": ("tansu",)}
+
+
+def processes() -> list[tuple[int, int, str, float]]:
+    """Every process on this machine: (pid, parent pid, command name, CPU seconds used, user + system)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    head, _, rest = f.read().rpartition(")")
+            except OSError:
+                continue
+            fields = rest.split()
+            found.append((int(entry), int(fields[1]), head.split("(", 1)[1], (int(fields[11]) + int(fields[12])) / tick))
+    return found
+
+
+class CpuMeter:
+    """CPU seconds used over a stretch of a run: by process trees given by their root pids (a
+    service and its workers), by the infrastructure's processes found on this machine (none when
+    it runs elsewhere), and by this process.
+
+        meter = CpuMeter({"routing": pid}); ...; used = meter.used()  # {"routing": s, "postgres": s, …}
+    """
+
+    def __init__(self, trees: dict[str, int] | None = None, *, own: str | None = "this process") -> None:
+        self.trees = dict(trees or {})
+        self.own = own
+        self.started, self.since = self._now(), time.monotonic()
+        self.seconds = 0.0  # wall time from the meter's making to its last reading
+
+    def _now(self) -> dict[str, float]:
+        children: dict[int, list[int]] = {}
+        used: dict[int, float] = {}
+        totals = dict.fromkeys([*self.trees, *INFRASTRUCTURE], 0.0)
+        for pid, parent, command, seconds in processes():
+            used[pid] = seconds
+            children.setdefault(parent, []).append(pid)
+            for kind, prefixes in INFRASTRUCTURE.items():
+                if command.startswith(prefixes):
+                    totals[kind] += seconds
+        for name, root in self.trees.items():
+            todo = [root]
+            while todo:
+                current = todo.pop()
+                totals[name] += used.get(current, 0.0)
+                todo += children.get(current, [])
+        if self.own:
+            totals[self.own] = time.process_time()
+        return totals
+
+    def used(self) -> dict[str, float]:
+        """Seconds used by each since the meter was made (the infrastructure's only where found)."""
+        now = self._now()
+        self.seconds = time.monotonic() - self.since
+        return {name: now[name] - self.started.get(name, 0.0) for name in now
+                if name not in INFRASTRUCTURE or now[name] - self.started.get(name, 0.0) > 0}
+
+
+def cpu_budget(used: dict[str, float], count: int, *, target_rate: float, what: str = "feedback",
+               idle: dict[str, float] | None = None, seconds: float | None = None) -> str:
+    """Where the CPU of ``count`` items went, per item, and what that allows on this machine's cores
+    against the ``target_rate``'s budget (all cores divided by the rate).
+
+    ``idle`` (cores each process uses with nothing to do, e.g. consumers polling the broker) and
+    the run's ``seconds`` add how much of that was spent whatever the load: a share that a longer
+    or faster run spreads over more items."""
+    cores = os.cpu_count() or 1
+    per_item = {name: 1000 * seconds / count for name, seconds in used.items()}
+    total = sum(per_item.values())
+    parts = ", ".join(f"{name} {ms:.2f}" for name, ms in per_item.items())
+    ceiling = 1000 * cores / total if total else float("inf")
+    line = (f"CPU per {what}, ms: {parts}; {total:.2f} in all → {cores} cores carry at most {ceiling:,.0f}/s "
+            f"(the {target_rate:,.0f}/s target leaves {1000 * cores / target_rate:.2f} ms for everything)")
+    if idle and seconds:
+        idle_cores = sum(idle.values())
+        busiest = ", ".join(f"{name} {c:.2f}" for name, c in sorted(idle.items(), key=lambda kv: -kv[1]) if c >= 0.005)
+        line += (f"; with nothing to do the same processes use {idle_cores:.2f} cores ({busiest}), i.e. "
+                 f"{1000 * idle_cores * seconds / count:.2f} ms per {what} over this run's {seconds:.1f} s")
+    return line
+
+
+async def idle_cores(trees: dict[str, int] | None = None, *, seconds: float = 3.0) -> dict[str, float]:
+    """Cores used by the processes of :class:`CpuMeter` over ``seconds`` of doing nothing."""
+    meter = CpuMeter(trees, own=None)
+    await asyncio.sleep(seconds)
+    return {name: used / seconds for name, used in meter.used().items()}

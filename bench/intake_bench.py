@@ -47,7 +47,7 @@ from typing import Any
 
 # Only light imports at the top: the sender process imports this module too.
 import httpx
-from benchkit import Profile, Uvicorn
+from benchkit import CpuMeter, Profile, Uvicorn, cpu_budget
 
 TARGET_HTTP_RATE = 1_500
 TARGET_HTTP_P99_MS = 50
@@ -246,27 +246,6 @@ class CpuFigure:
         ceiling = 1000 / self.per_submission_ms if self.per_submission_ms > 0 else float("nan")
         return (f"  CPU per submission in {self.where}: {self.per_submission_ms:.2f} ms "
                 f"(one fully busy core: at most {ceiling:,.0f}/s)")
-
-
-def service_cpu(group: int | None = None) -> float:
-    """CPU seconds (user + system) used so far by this process, or by a process group's members."""
-    if group is None:
-        import resource
-
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        return usage.ru_utime + usage.ru_stime
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/stat") as stat_file:
-                stat = stat_file.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()  # state ppid pgrp … utime(11) stime(12)
-        if int(fields[2]) == group:
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
 
 
 def header(title: str) -> None:
@@ -482,15 +461,18 @@ async def bench_http(infra: Any, args: argparse.Namespace, senders: ProcessPoolE
         return (writer.batches, writer.items, writer.fallbacks, writer.busy_s)
 
     async with service as url:
-        group = service.proc.pid if isinstance(service, ServeProcess) else None
-        cpu_before = service_cpu(group)
+        separate = isinstance(service, ServeProcess)
+        meter = (CpuMeter({"intake": service.proc.pid}, own=None) if isinstance(service, ServeProcess)
+                 else CpuMeter(own="intake"))
         since = counters()
         result = await drive(url, mode="closed", first=10_000_000, count=args.http, connections=args.senders,
                              warmup=args.warmup)
         figures["closed"] = figure(f"intake{workers}, closed loop, {args.senders} senders", result,
                                    transactions(since))
-        figures["closed_cpu"] = CpuFigure(service_cpu(group) - cpu_before, args.warmup + args.http,
-                                          "the service's processes" if group else "the service's process (this one)")
+        used, requests = meter.used(), args.warmup + args.http
+        figures["closed_cpu"] = CpuFigure(used["intake"], requests,
+                                          "the service's processes" if separate else "the service's process (this one)")
+        figures["closed_budget"] = cpu_budget(used, requests, target_rate=TARGET_HTTP_RATE, what="request")
         since = counters()
         result = await drive(url, mode="open", first=20_000_000, count=args.open_requests, connections=256,
                              rate=args.open_rate, warmup=args.warmup)
@@ -679,8 +661,11 @@ async def bench_inbound(infra: Any, args: argparse.Namespace) -> dict[str, Any]:
         pipeline = FloorPipeline(settings, INBOUND_FEEDBACK, group=group, insert=insert)
         pipeline.commits = drain = Commits(len(backlog))
         task = asyncio.create_task(pipeline.run())
+        meter = CpuMeter(own="this process (the floor)")
         await drain.wait(timeout, label)
         figures[f"floor_{group}"] = drain.drain_figure(label)
+        figures[f"floor_{group}_budget"] = cpu_budget(meter.used(), len(backlog), target_rate=TARGET_INBOUND_RATE,
+                                                      what="submission")
         pipeline.stopping = True
         await task
 
@@ -754,10 +739,12 @@ async def bench_inbound(infra: Any, args: argparse.Namespace) -> dict[str, Any]:
         consumer.batch_handlers["FeedbackSubmission"] = observed_batch
     runtime.uow_factory.on_outbox_write(committed)
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
-        cpu_before = service_cpu()
+        meter = CpuMeter(own="intake (this process)")
         await commits.wait(timeout, "intake inbound consumer")
+        used = meter.used()
+        figures["drain_budget"] = cpu_budget(used, len(backlog), target_rate=TARGET_INBOUND_RATE, what="submission")
         figures["drain"] = commits.drain_figure("intake inbound consumer, backlog drained")
-        figures["drain_cpu"] = CpuFigure(service_cpu() - cpu_before, len(backlog),
+        figures["drain_cpu"] = CpuFigure(used["intake (this process)"], len(backlog),
                                          "the service's process (this one: consumer and outbox relay)")
         failed = consumer.dead_lettered
         tail = [submission(i, projects=args.projects, inbound=True, run="open") for i in range(args.topic_requests)]
@@ -813,6 +800,7 @@ async def main(args: argparse.Namespace) -> None:
                     print(http[key].line())
                 print(f"  ratio: {ratio(http['closed'], http['floor_closed'])}")
                 print(http["closed_cpu"].line())
+                print(f"  everything on this machine but the senders: {http['closed_budget']}")
                 print(f"  target >= {TARGET_HTTP_RATE:,}/s: {verdict(http['closed'].rate >= TARGET_HTTP_RATE)} "
                       f"({http['closed'].rate:,.0f}/s)")
                 for key in ("open", "floor_open"):
@@ -834,6 +822,8 @@ async def main(args: argparse.Namespace) -> None:
                     print(inbound[key].line())
                 print(f"  ratio: {ratio(inbound['drain'], inbound['floor_pipeline'])}")
                 print(inbound["drain_cpu"].line())
+                print(f"  intake, everything on this machine: {inbound['drain_budget']}")
+                print(f"  the floor, everything on this machine: {inbound['floor_pipeline_budget']}")
                 print(f"  target >= {TARGET_INBOUND_RATE:,}/s: "
                       f"{verdict(inbound['drain'].rate >= TARGET_INBOUND_RATE)} ({inbound['drain'].rate:,.0f}/s)")
                 for key in ("open", "floor_open"):

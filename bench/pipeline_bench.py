@@ -43,6 +43,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchkit import CpuMeter, cpu_budget, idle_cores  # noqa: E402  (the script's own folder)
+
 TARGET_RATE = 2_000
 TARGET_RATIO = 0.40
 TARGET_P99_MS = 500
@@ -384,9 +386,16 @@ async def bench(args: argparse.Namespace) -> None:
                 warm = await measure(settings, topic=floor_topics[0], arrivals=floor_arrivals, run="fw", count=200,
                                      rate=None, label="warm-up", timeout=60)
                 del warm
-                results.append(await measure(settings, topic=floor_topics[0], arrivals=floor_arrivals,
-                                             run=uuid.uuid4().hex[:6], count=args.count, rate=None,
-                                             label="floor: 3 bare hops, offered at once", timeout=args.timeout))
+                trees = {f"hop {h['hop']}": proc.pid for h, proc in zip(hops, floor_procs, strict=True)}
+                await asyncio.sleep(1)
+                idle = await idle_cores(trees)
+                meter = CpuMeter(trees, own="this process (senders, arrival watch)")
+                floor = await measure(settings, topic=floor_topics[0], arrivals=floor_arrivals,
+                                      run=uuid.uuid4().hex[:6], count=args.count, rate=None,
+                                      label="floor: 3 bare hops, offered at once", timeout=args.timeout)
+                floor.note = cpu_budget(meter.used(), args.count, target_rate=TARGET_RATE, idle=idle,
+                                        seconds=meter.seconds)
+                results.append(floor)
                 results.append(await measure(settings, topic=floor_topics[0], arrivals=floor_arrivals,
                                              run=uuid.uuid4().hex[:6], count=args.open_count, rate=args.rate,
                                              label=f"floor: 3 bare hops, {args.rate:g}/s offered",
@@ -397,51 +406,6 @@ async def bench(args: argparse.Namespace) -> None:
         finally:
             await drop_database(infra.admin_url, url)
     report(args, results)
-
-
-def processes() -> list[tuple[int, int, str, float]]:
-    """Every process on this machine: (pid, parent pid, command name, CPU seconds used, user + system)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    head, _, rest = f.read().rpartition(")")
-            except OSError:
-                continue
-            fields = rest.split()
-            found.append((int(entry), int(fields[1]), head.split("(", 1)[1], (int(fields[11]) + int(fields[12])) / tick))
-    return found
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time of a process and every process below it (a service's workers)."""
-    children: dict[int, list[int]] = {}
-    used: dict[int, float] = {}
-    for current, parent, _command, seconds in processes():
-        used[current] = seconds
-        children.setdefault(parent, []).append(current)
-    total, todo = 0.0, [pid]
-    while todo:
-        current = todo.pop()
-        total += used.get(current, 0.0)
-        todo += children.get(current, [])
-    return total
-
-
-def cpu_by_command(kinds: dict[str, tuple[str, ...]]) -> dict[str, float]:
-    """CPU time of the processes whose command name starts with one of each kind's prefixes (the
-    embedded PostgreSQL's backends, the Tansu broker), by kind."""
-    totals = dict.fromkeys(kinds, 0.0)
-    for _pid, _parent, command, seconds in processes():
-        for kind, prefixes in kinds.items():
-            if command.startswith(prefixes):
-                totals[kind] += seconds
-    return totals
-
-
-INFRASTRUCTURE = {"postgres": ("postgres",), "broker": ("tansu",)}
 
 
 async def pipeline_phases(args: argparse.Namespace, settings: Any, arrivals: Arrivals, topic: str,
@@ -478,16 +442,16 @@ async def pipeline_phases(args: argparse.Namespace, settings: Any, arrivals: Arr
     try:
         await measure(settings, topic=topic, arrivals=mapped, run="warm", count=200, rate=None, label="warm-up",
                       timeout=120)
+        trees = {name: proc.pid for name, proc in (services or {}).items()}
+        await asyncio.sleep(1)  # the warm-up's relays and commits settle
+        idle = await idle_cores(trees)
         stages = asyncio.create_task(stage_times(url, target=200 + args.count))
-        cpu_before = {name: cpu_seconds(proc.pid) for name, proc in (services or {}).items()}
-        infra_before, own_before = cpu_by_command(INFRASTRUCTURE), time.process_time()
+        meter = CpuMeter(trees, own="this process (senders, arrival watch)")
         sustained = await measure(settings, topic=topic, arrivals=mapped, run=uuid.uuid4().hex[:6], count=args.count,
                                   rate=None, label="CareLoop: intake → routing → reporting, offered at once",
                                   timeout=args.timeout)
         stage_done = await stages
-        cpu_used = {name: cpu_seconds(proc.pid) - cpu_before[name] for name, proc in (services or {}).items()}
-        infra_used = {name: seconds - infra_before[name] for name, seconds in cpu_by_command(INFRASTRUCTURE).items()}
-        own_used = time.process_time() - own_before
+        cpu_used = meter.used()
         opened = await measure(settings, topic=topic, arrivals=mapped, run=uuid.uuid4().hex[:6],
                                count=args.open_count, rate=args.rate,
                                label=f"CareLoop: intake → routing → reporting, {args.rate:g}/s offered",
@@ -500,13 +464,9 @@ async def pipeline_phases(args: argparse.Namespace, settings: Any, arrivals: Arr
             pass
     sustained.note = "; ".join(f"{stage} done at {t:.1f} s ({args.count / t:,.0f}/s)" if t else f"{stage} not done"
                                for stage, t in stage_done.items())
-    if cpu_used:
-        sustained.note += "\n      CPU per feedback in each service's processes over that run: " + ", ".join(
-            f"{name} {1000 * seconds / args.count:.2f} ms" for name, seconds in cpu_used.items())
-        # (the infrastructure's processes found on this machine: none when it runs elsewhere)
-        outside = [f"{name} {1000 * seconds / args.count:.2f} ms" for name, seconds in infra_used.items() if seconds]
-        sustained.note += ("\n      and outside them: " + ", ".join(outside) + ("; " if outside else "")
-                           + f"this process (senders, arrival watch) {1000 * own_used / args.count:.2f} ms")
+    if services:
+        sustained.note += "\n      " + cpu_budget(cpu_used, args.count, target_rate=TARGET_RATE, idle=idle,
+                                                   seconds=meter.seconds)
     return [sustained, opened]
 
 
