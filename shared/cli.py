@@ -102,16 +102,12 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 
 def cmd_schemas(args: argparse.Namespace) -> int:
-    from shared.events import ALL_EVENT_CLASSES, render_schema, schema_path, write_schemas
+    from shared.events import schema_path, stale_schemas, write_schemas
 
     if args.check:
-        stale = [
-            cls.EVENT_TYPE
-            for cls in ALL_EVENT_CLASSES
-            if not schema_path(cls).exists() or schema_path(cls).read_text(encoding="utf-8") != render_schema(cls)
-        ]
-        if stale:
-            print("stale JSON Schemas (run `careloop schemas`): " + ", ".join(stale), file=sys.stderr)
+        if stale := stale_schemas():
+            print("stale JSON Schemas (run `careloop schemas`): " + ", ".join(schema_path(cls).name for cls in stale),
+                  file=sys.stderr)
             return 1
         print("JSON Schemas are current")
         return 0
@@ -381,7 +377,8 @@ def main(argv: list[str] | None = None) -> int:
     topics = sub.add_parser("topics", help="create every topic (and its dead-letter topic)")
     topics.set_defaults(func=cmd_topics)
 
-    schemas = sub.add_parser("schemas", help="write the events' JSON Schemas (or --check them)")
+    schemas = sub.add_parser("schemas", help="write the JSON Schemas of the events and the inbound messages "
+                                             "(or --check them)")
     schemas.add_argument("--check", action="store_true")
     schemas.set_defaults(func=cmd_schemas)
 

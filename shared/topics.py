@@ -30,6 +30,8 @@ CORRECTIVE_ACTION_RECORDED = "case.corrective-action"
 
 #: Where other enterprise systems (call centre, ERP, property systems) submit feedback.
 INBOUND_FEEDBACK = "inbound.feedback"
+#: Where other survey tools submit returned forms.
+INBOUND_SURVEY_ANSWERS = "inbound.survey-answers"
 
 #: event type -> topic, for every integration event in ``shared.events``.
 EVENT_TOPICS: dict[str, str] = {
@@ -73,7 +75,7 @@ EVENT_TOPICS: dict[str, str] = {
 }
 
 #: Topics other systems write to; CareLoop consumes them and never produces to them.
-INBOUND_TOPICS: tuple[str, ...] = (INBOUND_FEEDBACK, "inbound.survey-answers")
+INBOUND_TOPICS: tuple[str, ...] = (INBOUND_FEEDBACK, INBOUND_SURVEY_ANSWERS)
 
 DLQ_SUFFIX = ".dlq"
 

@@ -22,13 +22,14 @@ from decimal import Decimal
 from fastapi import FastAPI
 
 from services.survey import api, campaigns, domain, handlers, page, service
-from services.survey.config import INBOUND_SURVEY_ANSWERS, SERVICE, SurveySettings
+from services.survey.config import SERVICE, SurveySettings
 from services.survey.timers import SurveyScheduler
 from shared.auth.audit import AuditedUnitOfWorkFactory
 from shared.clock import Clock, utc_now
 from shared.http import create_service_app
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings, service_settings
+from shared.topics import INBOUND_SURVEY_ANSWERS
 
 
 def deps_from(settings: SurveySettings, clock: Clock) -> service.Deps:

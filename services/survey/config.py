@@ -6,10 +6,6 @@ from shared.settings import Settings
 
 SERVICE = "survey"
 
-#: Where other survey tools submit returned forms (logical name; listed in shared.topics.INBOUND_TOPICS).
-INBOUND_SURVEY_ANSWERS = "inbound.survey-answers"
-
-
 class SurveySettings(Settings):
     """Survey's settings on top of the shared ones (env prefix CARELOOP_). Every rule of DOMAIN.md
     §5 that the procedures leave open is a setting; the defaults are the stricter values."""

@@ -12,7 +12,6 @@ from typing import Any
 
 
 from services.survey import domain, registry, return_visits, service
-from services.survey.config import INBOUND_SURVEY_ANSWERS
 from shared.db import OutboxMessage, UnitOfWork
 from shared.events import ComplaintClassified, Event, RepairAccepted
 from shared.events.cases import CaseOpened, CaseTransitioned, ComplaintReclassified
@@ -20,7 +19,7 @@ from shared.events.catalog import CustomerErased, CustomerRegistered, ProjectReg
 from shared.events.surveys import ANSWERS_NAMESPACE, InboundSurveyAnswers
 from shared.messaging.inbound import inbound_decoder, source_allow_list
 from shared.messaging.consumer import Handler
-from shared.topics import dead_letter
+from shared.topics import INBOUND_SURVEY_ANSWERS, dead_letter
 
 
 def build_handlers(*, deps: service.Deps) -> dict[str, Handler]:

@@ -7,7 +7,7 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Union
 
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from shared.events.catalog import (
     EVENT_CLASSES,
@@ -29,7 +29,9 @@ SCHEMA_DIR = Path(__file__).parent / "schemas"
 from shared.events.cases import CASE_EVENT_CLASSES  # noqa: E402  (needs catalog first)
 from shared.events.repairs import REPAIR_EVENT_CLASSES  # noqa: E402
 from shared.events.reports import REPORT_EVENT_CLASSES  # noqa: E402
-from shared.events.surveys import SURVEY_EVENT_CLASSES  # noqa: E402
+from shared.events.inbound import InboundFeedback  # noqa: E402
+from shared.events.surveys import SURVEY_EVENT_CLASSES, InboundSurveyAnswers  # noqa: E402
+from shared.topics import INBOUND_FEEDBACK, INBOUND_SURVEY_ANSWERS  # noqa: E402
 
 ALL_EVENT_CLASSES: tuple[type[Event], ...] = (
     EVENT_CLASSES + CASE_EVENT_CLASSES + REPAIR_EVENT_CLASSES + SURVEY_EVENT_CLASSES + REPORT_EVENT_CLASSES
@@ -94,18 +96,50 @@ def json_schema(cls: type[Event]) -> dict[str, Any]:
     return schema
 
 
-def schema_path(cls: type[Event]) -> Path:
+def schema_path(cls: type[Event] | type[BaseModel]) -> Path:
+    """Where the committed JSON Schema of an event, or of an inbound message, lives."""
+    if cls in INBOUND_MESSAGES.values():
+        return SCHEMA_DIR / f"{cls.__name__}.v{_inbound_version(cls)}.json"
+    assert issubclass(cls, Event)
     return SCHEMA_DIR / f"{cls.EVENT_TYPE}.v{cls.SCHEMA_VERSION}.json"
 
 
-def render_schema(cls: type[Event]) -> str:
-    return json.dumps(json_schema(cls), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+def render_schema(cls: type[Event] | type[BaseModel]) -> str:
+    if cls in INBOUND_MESSAGES.values():
+        schema = cls.model_json_schema(mode="validation")
+        message_type = cls.model_fields["message_type"].default
+        schema["$id"] = f"urn:careloop:inbound:{message_type}:v{_inbound_version(cls)}"
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    else:
+        assert issubclass(cls, Event)
+        schema = json_schema(cls)
+    return json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def _inbound_version(cls: type[BaseModel]) -> int:
+    return int(cls.model_fields["schema_version"].default)
+
+
+#: What other enterprise systems send on the inbound topics (requests, not our facts), by topic:
+#: their JSON Schemas are committed beside our events' (``careloop schemas``), for them to build against.
+INBOUND_MESSAGES: dict[str, type[BaseModel]] = {
+    INBOUND_FEEDBACK: InboundFeedback,
+    INBOUND_SURVEY_ANSWERS: InboundSurveyAnswers,
+}
+#: Every model whose JSON Schema is committed: our events, then the inbound messages.
+SCHEMA_MODELS: tuple[type[BaseModel], ...] = (*ALL_EVENT_CLASSES, *INBOUND_MESSAGES.values())
+
+
+def stale_schemas() -> list[type[BaseModel]]:
+    """The models whose committed JSON Schema is missing or no longer what the model says."""
+    return [cls for cls in SCHEMA_MODELS
+            if not schema_path(cls).exists() or schema_path(cls).read_text(encoding="utf-8") != render_schema(cls)]
 
 
 def write_schemas() -> list[Path]:
     SCHEMA_DIR.mkdir(parents=True, exist_ok=True)
     written = []
-    for cls in ALL_EVENT_CLASSES:
+    for cls in SCHEMA_MODELS:
         path = schema_path(cls)
         path.write_text(render_schema(cls), encoding="utf-8")
         written.append(path)
@@ -116,6 +150,8 @@ __all__ = [
     "ALL_EVENT_CLASSES",
     "EVENT_CLASSES",
     "EVENT_REGISTRY",
+    "INBOUND_MESSAGES",
+    "SCHEMA_MODELS",
     "ComplaintClassified",
     "ComplaintClassifiedData",
     "Event",
@@ -132,6 +168,7 @@ __all__ = [
     "json_schema",
     "render_schema",
     "schema_path",
+    "stale_schemas",
     "validation_reason",
     "write_schemas",
 ]

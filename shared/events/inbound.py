@@ -69,7 +69,16 @@ class FeedbackSubmission(BaseModel):
 
 
 class InboundFeedback(FeedbackSubmission):
-    """A submission on the ``inbound.feedback`` topic: the source and its own id are required."""
+    """A submission on the ``inbound.feedback`` topic: one UTF-8 JSON object per record.
+
+    The source and its own id are required: ``(source_system, external_id)`` is the idempotency
+    key, so a record sent again with the same content is taken once, and one sent again under the
+    same id with other content is refused. The source must be on intake's allow-list. A refused
+    record goes to ``inbound.feedback.dlq`` with the reason in its headers (``x-dlq-reason``).
+    The record key may be anything; keyed by the project (``project_id``, else ``org.project``),
+    one project's submissions share a partition, so replicas of intake never wait on each other
+    to link a project's duplicates.
+    """
 
     message_type: Literal["FeedbackSubmission"] = "FeedbackSubmission"
     schema_version: Literal[1] = 1
