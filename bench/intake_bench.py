@@ -22,12 +22,19 @@ the inbound topic, each beside a floor measured in the same run on the same brok
     - floors: bare aiokafka consumption of the same messages; bare asyncpg INSERTs of the same rows
       in transactions of the consumer's batch size; both as one pipeline (consume → decode →
       insert → commit offsets), which is the floor the ratio is taken against.
+    - ``--workers N``: the backlog is drained by ``careloop serve intake --workers N`` (N replicas
+      in one consumer group), timed from intake's table; the open loop is then left out. ``--key``
+      says what the submissions are keyed by: the sender's external id (default) or the project,
+      which gives each replica its own projects (they never wait for each other's project locks).
+
+Each drain and closed loop comes with the CPU all of the machine spent per submission (the service,
+PostgreSQL's backends, the broker; the floor's likewise) and what that allows on its cores.
 
 Every phase has its own database and topic prefix. The run is bounded and stops by itself.
 ``--profile`` adds a cProfile look at the service process after the measured runs (it does not
 change the figures above it).
 
-    .venv/bin/python bench/intake_bench.py [--http 5000] [--inbound 20000] [--workers 2] [--profile]
+    .venv/bin/python bench/intake_bench.py [--http 5000] [--inbound 20000] [--workers 2] [--key project] [--profile]
 """
 
 from __future__ import annotations
