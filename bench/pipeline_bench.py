@@ -13,7 +13,11 @@ Figures:
   are as seen by a reader (commit visibility), to within 20 ms;
 * floor: three bare hops, each its own process — aiokafka consume → asyncpg batch INSERT in one
   transaction → aiokafka produce of one record per row → commit offsets — over the same three hops,
-  the same payloads, the same batch size, no business logic; measured the same way.
+  the same payloads, the same batch size, no business logic; measured the same way;
+* CPU budget, for the sustained run and the floor's: the CPU each process spent per feedback (the
+  services or hops, PostgreSQL's backends and the broker when they run on this machine, the bench
+  itself), what that allows on this machine's cores, and what the same processes use with nothing
+  to do (measured for 3 s before the run: the consumers' fetches, a cost that does not grow with load).
 
 The ratio (pipeline ÷ floor) is what counts on a shared, noisy machine. Targets (2-core machine):
 ≥ 2,000 feedback/s sustained, ≥ 40 % of the floor, p99 < 500 ms at 500 feedback/s offered.
