@@ -289,6 +289,11 @@ async def progress(settings: Settings) -> dict[str, int]:
                    (SELECT count(*) FROM routing.deadlines) AS deadlines,
                    (SELECT count(*) FROM reporting.deadline_facts) AS deadline_facts,
                    (SELECT count(*) FROM reporting.deadline_facts WHERE breached_at IS NOT NULL) AS projected_breaches,
+                   (SELECT count(*) FROM routing.cases c
+                     WHERE c.kind = 'complaint' AND c.complaint_class = 2
+                       AND c.status NOT IN ('received', 'triage', 'closed', 'handed_over', 'invalid_explained')
+                       AND NOT EXISTS (SELECT 1 FROM routing.work_order_cases l WHERE l.case_id = c.id))
+                     AS unattached,
                    (SELECT count(*) FROM intake.outbox WHERE published_at IS NULL)
                  + (SELECT count(*) FROM routing.outbox WHERE published_at IS NULL)
                  + (SELECT count(*) FROM reporting.outbox WHERE published_at IS NULL) AS unpublished""")
@@ -299,8 +304,9 @@ async def progress(settings: Settings) -> dict[str, int]:
 
 async def settle(settings: Settings, *, expected: int, timeout: float = 180, fleet: Fleet | None = None,
                  quiet_s: float = 3.0) -> dict[str, int]:
-    """Wait until every expected feedback reached reporting, every breach was projected, the outboxes
-    are drained, and nothing changed for ``quiet_s`` (a doubled effect has time to show)."""
+    """Wait until every expected feedback reached reporting, every breach was projected, every
+    class-2 complaint is on a work order, the outboxes are drained, and nothing changed for
+    ``quiet_s`` (a doubled effect has time to show)."""
     deadline = time.monotonic() + timeout
     stable_since, last = time.monotonic(), None
     while True:
@@ -312,10 +318,12 @@ async def settle(settings: Settings, *, expected: int, timeout: float = 180, fle
             now = None  # the database is being restarted
         # Reporting reads every topic on partitions of its own: a replica killed while it held those
         # of the deadline topics keeps them until its session times out, so the case facts can be
-        # complete while the deadlines and breaches are still to come. Wait for all of them.
+        # complete while the deadlines and breaches are still to come. Wait for all of them. So does
+        # routing, whose own ComplaintClassified puts each class-2 complaint on a work order: the
+        # cases can all be there while those attachments (and their events) are still to come.
         done = (now is not None and now["facts"] >= expected and now["unpublished"] == 0
                 and now["cases"] >= expected and now["deadline_facts"] >= now["deadlines"]
-                and now["projected_breaches"] >= now["breached"])
+                and now["projected_breaches"] >= now["breached"] and now["unattached"] == 0)
         if now != last:
             stable_since, last = time.monotonic(), now
         elif done and time.monotonic() - stable_since >= quiet_s:

@@ -13,11 +13,15 @@ come from the environment so that a respawned replica carries the same ones:
 * ``CARELOOP_FAULT_LOG=<path>`` — one line per injected kill (``<service> <window>``), so the test
   can print how many kills landed in which window.
 * ``CARELOOP_FAULT_MAX_KILLS`` — stop injecting at a window once the log holds this many kills there.
+* ``CARELOOP_FAULT_FIRST_KILL_AT=<k>`` — a window no process has been killed at yet gets its kill
+  at this process's k-th chance there at the latest, so that every window is hit in every run
+  (however few chances the random choice had); the others stay random.
 * ``CARELOOP_FAULT_SEED`` — seeds the random choice (a respawn should pass a new one).
 """
 
 from __future__ import annotations
 
+import collections
 import contextvars
 import os
 import random
@@ -28,13 +32,32 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 
+def _spent(window: str) -> int:
+    """How many kills the log holds at ``window``, in every process of the run."""
+    log = os.environ.get("CARELOOP_FAULT_LOG")
+    if not log or not Path(log).exists():
+        return 0
+    return sum(1 for line in Path(log).read_text().splitlines() if line.endswith(f" {window}"))
+
+
+_chances: collections.Counter[str] = collections.Counter()
+
+
+def _decide(window: str, probability: float, rng: random.Random) -> bool:
+    """Whether to kill at this chance at ``window``: at random, or because it is this process's
+    ``CARELOOP_FAULT_FIRST_KILL_AT``-th chance there and nobody has been killed there yet."""
+    _chances[window] += 1
+    if rng.random() < probability:
+        return True
+    first_at = int(os.environ.get("CARELOOP_FAULT_FIRST_KILL_AT") or 0)
+    return bool(first_at) and _chances[window] >= first_at and _spent(window) == 0
+
+
 def _kill(window: str) -> None:
     log = os.environ.get("CARELOOP_FAULT_LOG")
     budget = int(os.environ.get("CARELOOP_FAULT_MAX_KILLS") or 0)
-    if log and budget and Path(log).exists():
-        spent = sum(1 for line in Path(log).read_text().splitlines() if line.endswith(f" {window}"))
-        if spent >= budget:
-            return  # this window's budget of kills is spent: let the stream finish
+    if budget and _spent(window) >= budget:
+        return  # this window's budget of kills is spent: let the stream finish
     if log:
         with open(log, "a", encoding="utf-8") as out:
             out.write(f"{os.environ.get('CARELOOP_FAULT_SERVICE', '?')} {window}\n")
@@ -80,8 +103,9 @@ def install() -> None:
             await commit(self)
             # Only commits that leave something at stake: offsets not yet committed, or outbox rows
             # not yet published (an idle timer's empty commit is not a window worth a restart).
-            if (in_consumer or wrote_outbox) and rng.random() < after_commit:
-                _kill("after-consumer-commit" if in_consumer else "after-commit-before-publish")
+            window = "after-consumer-commit" if in_consumer else "after-commit-before-publish"
+            if (in_consumer or wrote_outbox) and _decide(window, after_commit, rng):
+                _kill(window)
 
         UnitOfWork.commit = commit_then_maybe_die  # type: ignore[method-assign]
 
@@ -104,7 +128,7 @@ def install() -> None:
 
                 async def acknowledged() -> object:
                     metadata = await delivery
-                    if rng.random() < after_publish:
+                    if _decide("after-publish-before-mark", after_publish, rng):
                         _kill("after-publish-before-mark")
                     return metadata
 

@@ -60,9 +60,10 @@ async def test_sigkill_at_the_commit_windows_loses_and_doubles_nothing(migrated:
     workload = Workload()
     fleet = Fleet(migrated, log_dir=tmp_path)
     # Per commit that leaves offsets or outbox rows at stake, and per record the broker acknowledged
-    # to a relay; at most 4 kills at each window, so that the stream finishes.
+    # to a relay; at most 4 kills at each window, so that the stream finishes; each window is hit at
+    # least once (at a process's 5th chance there if chance alone has not hit it by then).
     faults = {"CARELOOP_FAULT_KILL_AFTER_COMMIT": "0.05", "CARELOOP_FAULT_KILL_AFTER_PUBLISH": "0.01",
-              "CARELOOP_FAULT_MAX_KILLS": "4"}
+              "CARELOOP_FAULT_MAX_KILLS": "4", "CARELOOP_FAULT_FIRST_KILL_AT": "5"}
     n = 400
     try:
         await start_pipeline(fleet, {s: faults for s in PIPELINE})
