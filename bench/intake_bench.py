@@ -469,8 +469,7 @@ async def bench_http(infra: Any, args: argparse.Namespace, senders: ProcessPoolE
 
     async with service as url:
         separate = isinstance(service, ServeProcess)
-        meter = (CpuMeter({"intake": service.proc.pid}, own=None) if isinstance(service, ServeProcess)
-                 else CpuMeter(own="intake"))
+        meter = CpuMeter({"intake": service.proc.pid}, own=None) if separate else CpuMeter(own="intake")
         since = counters()
         result = await drive(url, mode="closed", first=10_000_000, count=args.http, connections=args.senders,
                              warmup=args.warmup)
@@ -724,7 +723,8 @@ async def bench_inbound(infra: Any, args: argparse.Namespace) -> dict[str, Any]:
     finally:
         await conn.close()
     await drain_floor("floor: consume → insert → commit offsets (the floor)", group="pipeline", insert=True)
-    await paced_floor()
+    if args.workers == 1:  # the open loop (and so its floor) runs only with the service in this process
+        await paced_floor()
 
     if args.workers > 1:
         await drain_in_replicas(settings, args, figures, expected=len(backlog), timeout=timeout)

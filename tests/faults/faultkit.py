@@ -38,6 +38,7 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from services.routing.repairs.service import NOT_ON_WORK_ORDERS
 from shared.messaging import dlq
 from shared.devstack import free_port
 from shared.messaging.kafka import bootstrap
@@ -291,12 +292,13 @@ async def progress(settings: Settings) -> dict[str, int]:
                    (SELECT count(*) FROM reporting.deadline_facts WHERE breached_at IS NOT NULL) AS projected_breaches,
                    (SELECT count(*) FROM routing.cases c
                      WHERE c.kind = 'complaint' AND c.complaint_class = 2
-                       AND c.status NOT IN ('received', 'triage', 'closed', 'handed_over', 'invalid_explained')
+                       AND c.status <> ALL($1::text[])
                        AND NOT EXISTS (SELECT 1 FROM routing.work_order_cases l WHERE l.case_id = c.id))
                      AS unattached,
                    (SELECT count(*) FROM intake.outbox WHERE published_at IS NULL)
                  + (SELECT count(*) FROM routing.outbox WHERE published_at IS NULL)
-                 + (SELECT count(*) FROM reporting.outbox WHERE published_at IS NULL) AS unpublished""")
+                 + (SELECT count(*) FROM reporting.outbox WHERE published_at IS NULL) AS unpublished""",
+            sorted(state.value for state in NOT_ON_WORK_ORDERS))
         return dict(row)
     finally:
         await conn.close()

@@ -101,6 +101,8 @@ SYSTEM = "system"
 REPORTED_KINDS = frozenset({FeedbackKind.COMPLAINT, FeedbackKind.REPAIR_REQUEST})
 #: Complaint states in which a case no longer takes a work order.
 CASE_FINISHED = frozenset({CaseState.CLOSED, CaseState.HANDED_OVER, CaseState.INVALID_EXPLAINED})
+#: Complaint states in which a class-2 complaint is not (yet, or any longer) put on a work order.
+NOT_ON_WORK_ORDERS = frozenset({CaseState.RECEIVED, CaseState.TRIAGE, *CASE_FINISHED})
 #: Complaint states from which the joint acceptance resolves the case.
 RESOLVABLE = frozenset({CaseState.ACKNOWLEDGED, CaseState.MEASURES_REPORTED})
 
@@ -215,7 +217,7 @@ async def reconcile_complaint(case_id: uuid.UUID, *, uow: UnitOfWork, deps: Repa
         return None
     _kind, status, complaint_class, work_order_id = rows[0]
     state = CaseState(status)
-    if complaint_class == 2 and state not in (CaseState.RECEIVED, CaseState.TRIAGE, *CASE_FINISHED):
+    if complaint_class == 2 and state not in NOT_ON_WORK_ORDERS:
         if work_order_id is not None:
             return work_order_id
         work_order = await attach_case(case_id, uow=uow, deps=deps, caused_by=caused_by)
