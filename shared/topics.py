@@ -27,6 +27,8 @@ DEADLINE_MET = "case.deadline-met"
 DEADLINE_BREACHED = "case.deadline-breached"
 CASE_ESCALATED = "case.escalated"
 CORRECTIVE_ACTION_RECORDED = "case.corrective-action"
+CORRECTIVE_ACTION_WAIVED = "case.corrective-action-waived"
+COMPLAINT_PUBLISHED = "case.complaint-published"
 
 #: Where other enterprise systems (call centre, ERP, property systems) submit feedback.
 INBOUND_FEEDBACK = "inbound.feedback"
@@ -53,6 +55,8 @@ EVENT_TOPICS: dict[str, str] = {
     "DeadlineBreached": DEADLINE_BREACHED,
     "CaseEscalated": CASE_ESCALATED,
     "CorrectiveActionRecorded": CORRECTIVE_ACTION_RECORDED,
+    "CorrectiveActionWaived": CORRECTIVE_ACTION_WAIVED,
+    "ComplaintPublished": COMPLAINT_PUBLISHED,
     # --- repairs (shared/events/repairs.py): "repair.<step>" ---
     "WorkOrderOpened": "repair.opened",
     "WorkOrderCaseLinked": "repair.case-linked",

@@ -169,6 +169,10 @@ class CorrectiveActionData(Payload):
     at: AwareDatetime
     verified: bool | None = Field(default=None, description="set by the quality department's verification")
     effective: bool | None = None
+    recorded_at: AwareDatetime | None = Field(
+        default=None, description="when the action was recorded (on a verification, whose 'at' is its own time)")
+    verification_note: str | None = Field(default=None, max_length=4000,
+                                          description="what the quality department found when verifying")
 
 
 class CorrectiveActionRecorded(Event):
@@ -177,6 +181,43 @@ class CorrectiveActionRecorded(Event):
     event_type: Literal["CorrectiveActionRecorded"] = "CorrectiveActionRecorded"
     schema_version: Literal[1] = 1
     data: CorrectiveActionData
+
+
+class CorrectiveActionWaivedData(Payload):
+    """The quality department decided that a valid complaint needs no corrective action, and why."""
+
+    case_id: UUID
+    reason: str = Field(min_length=1, max_length=2000)
+    actor: str = Field(min_length=1, max_length=64)
+    at: AwareDatetime
+
+
+class CorrectiveActionWaived(Event):
+    EVENT_TYPE = "CorrectiveActionWaived"
+    SCHEMA_VERSION = 1
+    event_type: Literal["CorrectiveActionWaived"] = "CorrectiveActionWaived"
+    schema_version: Literal[1] = 1
+    data: CorrectiveActionWaivedData
+
+
+class ComplaintPublishedData(Payload):
+    """An important or representative complaint published by the quality department on the company's
+    internal network. ``summary`` is written for publication; phone numbers and e-mail addresses in it
+    are masked before it leaves routing."""
+
+    case_id: UUID
+    basis: Literal["important", "representative"]
+    summary: str = Field(min_length=1, max_length=4000)
+    actor: str = Field(min_length=1, max_length=64)
+    at: AwareDatetime
+
+
+class ComplaintPublished(Event):
+    EVENT_TYPE = "ComplaintPublished"
+    SCHEMA_VERSION = 1
+    event_type: Literal["ComplaintPublished"] = "ComplaintPublished"
+    schema_version: Literal[1] = 1
+    data: ComplaintPublishedData
 
 
 CASE_EVENT_CLASSES: tuple[type[Event], ...] = (
@@ -189,4 +230,6 @@ CASE_EVENT_CLASSES: tuple[type[Event], ...] = (
     DeadlineBreached,
     CaseEscalated,
     CorrectiveActionRecorded,
+    CorrectiveActionWaived,
+    ComplaintPublished,
 )
