@@ -88,6 +88,14 @@ class Route:
     assisting: tuple[Dept, ...]
 
 
+# Service attitude and delivery of service (服务态度, 服务提供) are led by customer service or
+# general affairs, with no assisting department: a rule file (overrides included) that says
+# otherwise is refused when it is loaded. category -> the departments that may lead it
+LEAD_ALONE: dict[Cat, frozenset[Dept]] = {
+    Cat.SERVICE_ATTITUDE: frozenset({Dept.CUSTOMER_SERVICE, Dept.GENERAL_AFFAIRS}),
+}
+
+
 @dataclass(frozen=True)
 class Hint:
     """A small push towards a category from the kind, channel or project stage of the feedback."""
@@ -377,6 +385,12 @@ def _parse_routes(table: _Table, *, complete: bool) -> dict[Cat, Route]:
         assisting = tuple(
             _enum(Dept, d, f"{assist_key}[{i}]") for i, d in enumerate(entry.string_list("assist", optional=True))
         )
+        if category in LEAD_ALONE:
+            leads = LEAD_ALONE[category]
+            if lead not in leads:
+                raise RulesError(entry.key("lead"), f"must be one of {', '.join(sorted(d.value for d in leads))}")
+            if assisting:
+                raise RulesError(assist_key, "must be empty: this subject has no assisting department")
         routes[category] = Route(lead, assisting)
     return routes
 

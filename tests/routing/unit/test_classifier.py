@@ -208,7 +208,8 @@ def test_customer_caused_or_out_of_warranty_is_not_valid(rules: Rules) -> None:
         ("索赔违约金", Dept.BUSINESS, ()),
         ("物业费涨价", Dept.BUSINESS, ()),
         ("工地扬尘太大", Dept.SAFETY_ENVIRONMENT, (Dept.PROJECT_DEPARTMENT,)),
-        ("客服态度差", Dept.CUSTOMER_SERVICE, (Dept.GENERAL_AFFAIRS,)),
+        # service attitude: customer service leads alone (no assisting department)
+        ("客服态度差", Dept.CUSTOMER_SERVICE, ()),
     ],
 )
 def test_default_routing_follows_the_domain_table(
@@ -326,6 +327,28 @@ def test_an_override_with_an_unknown_department_names_the_org_unit() -> None:
     data["routing"]["overrides"] = {"hx/east": {"price": {"lead": "marketing"}}}
     with pytest.raises(RulesError, match=r"routing\.overrides\.hx/east\.price\.lead"):
         parse_rules(data)
+
+
+@pytest.mark.parametrize(
+    ("route", "key"),
+    [
+        ({"lead": "customer_service", "assist": ["general_affairs"]}, "routing.overrides.hx/east.service_attitude.assist"),
+        ({"lead": "business", "assist": []}, "routing.overrides.hx/east.service_attitude.lead"),
+    ],
+)
+def test_service_attitude_is_led_by_customer_service_or_general_affairs_alone(route: dict[str, Any], key: str) -> None:
+    data = rule_data()
+    data["routing"]["overrides"] = {"hx/east": {"service_attitude": route}}
+    with pytest.raises(RulesError) as error:
+        parse_rules(data)
+    assert error.value.key == key
+
+
+def test_general_affairs_may_lead_service_attitude_alone() -> None:
+    data = rule_data()
+    data["routing"]["overrides"] = {"hx/east": {"service_attitude": {"lead": "general_affairs", "assist": []}}}
+    result = classify("客服态度差", org_path="hx/east/lakeside", rules=parse_rules(data))
+    assert (result.lead_department, result.assisting_departments) == (Dept.GENERAL_AFFAIRS, ())
 
 
 def test_a_file_that_is_not_toml_is_rejected(tmp_path: Path) -> None:
