@@ -6,21 +6,27 @@ aware datetime in the unit's time zone, so that due times read as the staff's wa
 
 Working hours are set per org path ("hx/east/lakeside") and inherited from the nearest ancestor
 ("hx/east" → "hx") or the default. The holiday source is injectable; by default it is the
-``chinesecalendar`` package. Where the package has no data (outside the years it ships), the
-calendar falls back to the unit's plain weekday rules and says so, instead of failing a case.
+national calendar of :mod:`shared.national_calendar`: official State Council schedules (built in
+for the years ``chinesecalendar`` ships, loaded by an operator for a new year) over the statutory
+holidays by rule for any year. A day known by rule only is *provisional*, and so is every count
+that crosses one. A unit may add its own days off (a property office's local rest days).
+A source without data for a date (raising HolidayDataUnavailable) leaves the unit's plain weekday
+rules to decide, and says so, instead of failing a case.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
+
+from shared.national_calendar import NationalCalendar
 
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -138,6 +144,8 @@ class WorkingHours:
     periods: tuple[tuple[time, time], ...] = ((time(8, 30), time(12, 0)), (time(13, 30), time(17, 30)))
     weekdays: frozenset[int] = frozenset(range(5))
     timezone: str = "Asia/Shanghai"
+    #: The unit's own days off on top of the national calendar (local rest days).
+    days_off: frozenset[date] = frozenset()
 
     def __post_init__(self) -> None:
         if not self.periods:
@@ -155,14 +163,15 @@ class WorkingHours:
 
     @classmethod
     def from_text(
-        cls, periods: str, *, weekdays: str = "Mon-Fri", timezone: str = "Asia/Shanghai"
+        cls, periods: str, *, weekdays: str = "Mon-Fri", timezone: str = "Asia/Shanghai",
+        days_off: Iterable[date] = (),
     ) -> WorkingHours:
         """Hours as a settings file writes them: ``"08:30-12:00, 13:30-17:30"``."""
         parsed = tuple(
             (_parse_clock(start), _parse_clock(end))
             for start, end in (chunk.split("-") for chunk in periods.split(","))
         )
-        return cls(periods=parsed, weekdays=_parse_weekdays(weekdays), timezone=timezone)
+        return cls(periods=parsed, weekdays=_parse_weekdays(weekdays), timezone=timezone, days_off=frozenset(days_off))
 
     @property
     def zone(self) -> ZoneInfo:
@@ -185,7 +194,10 @@ class WorkingHours:
         """Exact, order-stable text of the configuration, for the calendar version hash."""
         spans = ",".join(f"{start.isoformat()}-{end.isoformat()}" for start, end in self.periods)
         days = ",".join(str(day) for day in sorted(self.weekdays))
-        return f"weekdays={days};periods={spans};tz={self.timezone}"
+        text = f"weekdays={days};periods={spans};tz={self.timezone}"
+        if self.days_off:
+            text += ";off=" + ",".join(day.isoformat() for day in sorted(self.days_off))
+        return text
 
 
 DEFAULT_HOURS = WorkingHours()
@@ -202,6 +214,8 @@ class CalendarDay:
     label: str | None
     #: True when the holiday source had no data and only the unit's weekdays decided.
     by_weekday_rules: bool = False
+    #: True when the day's year has no official schedule: known by the statutory rules only.
+    provisional: bool = False
 
 
 @dataclass(frozen=True)
@@ -227,6 +241,11 @@ class WorkingTimeSpan:
     @property
     def by_weekday_rules(self) -> tuple[CalendarDay, ...]:
         return tuple(day for day in self.days if day.by_weekday_rules)
+
+    @property
+    def provisional_days(self) -> tuple[CalendarDay, ...]:
+        """Days of the count known by rule only (no official schedule for their year yet)."""
+        return tuple(day for day in self.days if day.provisional)
 
 
 def _require_aware(moment: datetime, name: str) -> None:
@@ -279,18 +298,27 @@ class UnitCalendar:
             national_workday = self.holidays.is_workday(day)
             name = self.holidays.holiday_name(day)
         except HolidayDataUnavailable:
+            if day in self.hours.days_off:
+                return CalendarDay(day, False, "local rest day", by_weekday_rules=True)
             if in_week:
                 return CalendarDay(day, True, None, by_weekday_rules=True)
             return CalendarDay(day, False, "weekend" if weekday >= 5 else "rest day", by_weekday_rules=True)
+        is_official = getattr(self.holidays, "is_official", None)
+        provisional = is_official is not None and not is_official(day)
+        if day in self.hours.days_off:
+            return CalendarDay(day, False, "local rest day", provisional=provisional)
         if weekday < 5:
             if not national_workday:
-                return CalendarDay(day, False, name or "public holiday")
-            return CalendarDay(day, True, None) if in_week else CalendarDay(day, False, "rest day")
+                return CalendarDay(day, False, name or "public holiday", provisional=provisional)
+            if in_week:
+                return CalendarDay(day, True, None, provisional=provisional)
+            return CalendarDay(day, False, "rest day", provisional=provisional)
         if national_workday:
-            return CalendarDay(day, True, f"adjusted working day ({name})" if name else "adjusted working day")
+            label = f"adjusted working day ({name})" if name else "adjusted working day"
+            return CalendarDay(day, True, label, provisional=provisional)
         if in_week and name is None:
-            return CalendarDay(day, True, None)
-        return CalendarDay(day, False, name or "weekend")
+            return CalendarDay(day, True, None, provisional=provisional)
+        return CalendarDay(day, False, name or "weekend", provisional=provisional)
 
     def is_working_day(self, day: date) -> bool:
         return self.day(day).working
@@ -398,7 +426,7 @@ class BusinessCalendar:
         if "" in self._hours:
             raise ValueError("set the default hours with default=, not with an empty org path")
         self._default = default
-        self._holidays: HolidaySource = holidays if holidays is not None else ChineseCalendarHolidays()
+        self._holidays: HolidaySource = holidays if holidays is not None else NationalCalendar()
         config = "\n".join(
             [f"default:{default.canonical()}"]
             + [f"{path}:{self._hours[path].canonical()}" for path in sorted(self._hours)]
@@ -416,6 +444,10 @@ class BusinessCalendar:
     @property
     def holidays(self) -> HolidaySource:
         return self._holidays
+
+    def with_holidays(self, holidays: HolidaySource) -> BusinessCalendar:
+        """The same units' hours over another national calendar (a new year's schedule loaded)."""
+        return BusinessCalendar(self._hours, default=self._default, holidays=holidays)
 
     def hours_for(self, org_path: str) -> tuple[str, WorkingHours]:
         """The hours of the nearest configured unit on the path, and which unit that was."""
@@ -460,16 +492,20 @@ __all__ = [
 ]
 
 
-def calendar_from_settings(working_hours: Mapping[str, Any]) -> BusinessCalendar:
-    """The business calendar of ``Settings.working_hours`` (org path -> periods, weekdays, zone)."""
+def calendar_from_settings(
+    working_hours: Mapping[str, Any], *, holidays: HolidaySource | None = None
+) -> BusinessCalendar:
+    """The business calendar of ``Settings.working_hours`` (org path -> periods, weekdays, zone,
+    local days off)."""
     hours: dict[str, WorkingHours] = {}
     default = DEFAULT_HOURS
     for path, setting in working_hours.items():
         unit_hours = WorkingHours.from_text(
-            setting.periods, weekdays=setting.weekdays, timezone=setting.timezone
+            setting.periods, weekdays=setting.weekdays, timezone=setting.timezone,
+            days_off=getattr(setting, "days_off", ()),
         )
         if path in ("", "default"):
             default = unit_hours
         else:
             hours[path] = unit_hours
-    return BusinessCalendar(hours, default=default)
+    return BusinessCalendar(hours, default=default, holidays=holidays)

@@ -6,6 +6,7 @@ their own fields by subclassing :class:`Settings` in their ``config.py``.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -145,6 +146,10 @@ class WorkingHoursSetting(BaseModel):
     periods: str = Field(default="08:30-12:00, 13:30-17:30", examples=["08:30-12:00, 13:30-18:00"])
     weekdays: str = Field(default="Mon-Fri", examples=["Mon-Sat"])
     timezone: str = "Asia/Shanghai"
+    days_off: list[date] = Field(
+        default_factory=list, description="the unit's own days off (local rest days), on top of the national calendar",
+        examples=[["2027-03-08"]],
+    )
 
 
 class Settings(BaseSettings):
@@ -182,6 +187,10 @@ class Settings(BaseSettings):
     # ancestor's hours apply. Chinese public holidays and adjusted working days always apply.
     # e.g. CARELOOP_WORKING_HOURS='{"hx/east": {"periods": "08:30-12:00, 13:30-18:00"}}'
     working_hours: dict[str, WorkingHoursSetting] = Field(default_factory=dict)
+    # How often each replica of a service that counts on the calendar (intake, routing) re-reads
+    # the holiday schedules its service has stored, so replicas that did not consume a
+    # HolidayScheduleLoaded themselves still count on it within this time.
+    calendar_refresh_interval_s: float = Field(default=30.0, gt=0)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)

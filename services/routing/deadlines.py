@@ -80,6 +80,9 @@ class Deadline:
     #: True when counted in working time, False when in calendar time.
     in_working_time: bool
     calendar_version: str
+    #: True when the count depended on a day whose year has no official holiday schedule yet
+    #: (statutory holidays by rule only): recomputed when that year's schedule is loaded.
+    provisional: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,11 +105,15 @@ def first_response_deadline(
     hours = _hours_note(unit)
     if not unit.is_working_time(received):
         due = unit.add_calendar_time(received, policy.first_response_outside_working_time)
+        # Whether the day was a working one decided the rule: provisional if that day is.
+        received_day = unit.day(received.date())
         explanation = (
             f"received {_stamp(received)} outside working time; "
-            f"{_calendar_text(policy.first_response_outside_working_time)} → due {_stamp(due)}; {hours}"
+            f"{_calendar_text(policy.first_response_outside_working_time)} → due {_stamp(due)}"
+            f"{_provisional_note((received_day,), unit)}; {hours}"
         )
-        return Deadline("first_response", received, due, explanation, False, unit.calendar_version)
+        return Deadline("first_response", received, due, explanation, False, unit.calendar_version,
+                        received_day.provisional)
 
     span = unit.count_working_time(received, policy.first_response_in_working_time)
     rule = _working_text(policy.first_response_in_working_time)
@@ -116,9 +123,11 @@ def first_response_deadline(
             f"received {_stamp(received)} in working time; {rule} would end {_stamp(span.due)}, "
             f"but the cap of {_calendar_text(cap)} ends earlier → due {_stamp(capped)}; {hours}"
         )
-        return Deadline("first_response", received, capped, explanation, False, unit.calendar_version)
+        return Deadline("first_response", received, capped, explanation, False, unit.calendar_version,
+                        bool(span.provisional_days))
     explanation = _working_explanation("received", span, rule, hours, unit)
-    return Deadline("first_response", received, span.due, explanation, True, unit.calendar_version)
+    return Deadline("first_response", received, span.due, explanation, True, unit.calendar_version,
+                    bool(span.provisional_days))
 
 
 def difficult_escalation_deadline(
@@ -188,7 +197,7 @@ def _working_days_deadline(
     span = unit.count_working_time(unit.local(start), amount)
     rule = f"{_working_days_text(working_days)} ({_duration(amount)} of working time)"
     explanation = _working_explanation(event, span, rule, _hours_note(unit), unit)
-    return Deadline(kind, span.start, span.due, explanation, True, unit.calendar_version)
+    return Deadline(kind, span.start, span.due, explanation, True, unit.calendar_version, bool(span.provisional_days))
 
 
 def _working_explanation(event: str, span: WorkingTimeSpan, rule: str, hours: str, unit: UnitCalendar) -> str:
@@ -206,7 +215,17 @@ def _working_explanation(event: str, span: WorkingTimeSpan, rule: str, hours: st
         )
     if notes:
         text += f" ({'; '.join(notes)})"
-    return f"{text}; {hours}"
+    return f"{text}{_provisional_note(span.provisional_days, unit)}; {hours}"
+
+
+def _provisional_note(days: tuple[CalendarDay, ...], unit: UnitCalendar) -> str:
+    """Says which years were counted on the statutory rules only, and what will change that."""
+    years = sorted({day.date.year for day in days if day.provisional})
+    if not years:
+        return ""
+    listed = ", ".join(str(year) for year in years)
+    return (f"; PROVISIONAL (暂定): no official holiday schedule for {listed} is loaded, statutory holidays "
+            "by rule were used; recomputed when the State Council's schedule is loaded")
 
 
 def _runs(days: tuple[CalendarDay, ...]) -> list[str]:

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared.calendar import BusinessCalendar, UnitCalendar, WorkingHours
+from shared.calendar import BusinessCalendar, ChineseCalendarHolidays, UnitCalendar, WorkingHours
 from services.routing.deadlines import (
     CaseTimeline,
     DeadlinePolicy,
@@ -242,7 +242,7 @@ def test_the_schedule_holds_every_started_deadline_and_the_calendar_version() ->
         "first_response", "difficult_escalation", "measures_report", "result_delivery",
     ]
     assert {d.calendar_version for d in schedule.deadlines} == {CALENDAR.calendar_version}
-    assert schedule.calendar_version.startswith("chinese_calendar-1.11.0+hours-")
+    assert schedule.calendar_version.startswith("chinese_calendar-1.11.0+holidays-")
     due = {d.kind: d.due_at for d in schedule.deadlines}
     # 09:00-12:00 3h, 13:30-17:30 4h, Tue 08:30 + 1h = 09:30
     assert due["first_response"] == at(2026, 6, 2, 9, 30)
@@ -260,10 +260,12 @@ def test_only_received_means_only_the_first_response_deadline() -> None:
     assert schedule.get("measures_report") is None
 
 
-def test_past_the_holiday_data_weekday_rules_are_used_and_said() -> None:
-    # Thu 31 Dec 2026 16:00-17:30 1h30m, 6h30m left. Fri 1 Jan 2027 is outside the package's data,
-    # so a plain Friday: 08:30-12:00 3h30m, 3h left; 13:30 + 3h = 16:30.
-    deadline = first_response_deadline(at(2026, 12, 31, 16), DEFAULT)
+def test_a_source_without_data_leaves_weekday_rules_and_says_so() -> None:
+    # A holiday source that has no data for 2027 (chinesecalendar 1.11 alone, as before the national
+    # calendar): Thu 31 Dec 2026 16:00-17:30 1h30m, 6h30m left; Fri 1 Jan 2027 then counts as a
+    # plain Friday: 08:30-12:00 3h30m, 3h left; 13:30 + 3h = 16:30.
+    bare = BusinessCalendar(holidays=ChineseCalendarHolidays()).for_unit("zz")
+    deadline = first_response_deadline(at(2026, 12, 31, 16), bare)
     assert deadline.due_at == at(2027, 1, 1, 16, 30)
     assert (
         "no holiday data in chinese_calendar-1.11.0 for Fri 2027-01-01: weekday rules used" in deadline.explanation

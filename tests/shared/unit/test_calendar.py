@@ -207,26 +207,34 @@ def test_the_holiday_source_is_injectable() -> None:
     assert unit.day(date(2026, 6, 2)).label == "company anniversary"
 
 
-def test_outside_the_holiday_data_weekday_rules_apply_instead_of_failing() -> None:
+def test_a_source_without_data_leaves_weekday_rules_instead_of_failing() -> None:
+    # chinesecalendar alone ships no 2027: a calendar on it alone counts 2027 by weekdays and says so
+    # (the national calendar, the default, never does: see test_national_calendar.py).
+    bare = BusinessCalendar(holidays=ChineseCalendarHolidays()).for_unit("zz")
     with pytest.raises(HolidayDataUnavailable):
         ChineseCalendarHolidays().is_workday(date(2027, 1, 4))
-    new_year_2027 = DEFAULT.day(date(2027, 1, 1))
+    new_year_2027 = bare.day(date(2027, 1, 1))
     assert new_year_2027.by_weekday_rules
-    assert new_year_2027.working  # a Friday: the package does not know 2027's holidays yet
-    assert not DEFAULT.day(date(2027, 1, 2)).working  # a Saturday
+    assert new_year_2027.working  # a Friday: the package does not know 2027's holidays
+    assert not bare.day(date(2027, 1, 2)).working  # a Saturday
     # Fri 2027-01-08 17:00-17:30 30m; Sat, Sun off; Mon 08:30 + 30m → 09:00
-    assert DEFAULT.add_working_time(at(2027, 1, 8, 17), timedelta(hours=1)) == at(2027, 1, 11, 9)
-    assert DEFAULT.is_working_time(at(2003, 6, 2, 9))  # a Monday before the data begins
+    assert bare.add_working_time(at(2027, 1, 8, 17), timedelta(hours=1)) == at(2027, 1, 11, 9)
+    assert bare.is_working_time(at(2003, 6, 2, 9))  # a Monday before the data begins
 
 
 def test_calendar_version_names_the_holiday_data_and_the_hours() -> None:
     version = CALENDAR.calendar_version
-    assert version.startswith("chinese_calendar-1.11.0+hours-")
+    # the national calendar: built-in schedules, no loaded year, the statutory rules' package
+    assert version.startswith("chinese_calendar-1.11.0+holidays-")
+    assert "+hours-" in version
     same = BusinessCalendar({"hx/east/lakeside": LAKESIDE, "/hx/": HX})
     assert same.calendar_version == version  # order and slashes do not matter
     changed = BusinessCalendar({"hx": HX, "hx/east/lakeside": WorkingHours.from_text("09:00-12:00, 13:00-18:00")})
     assert changed.calendar_version != version  # lakeside back to Mon-Fri
     assert CALENDAR.for_unit("zz").calendar_version == version
+    local_day_off = BusinessCalendar({"hx": HX, "hx/east/lakeside": WorkingHours.from_text(
+        "09:00-12:00, 13:00-18:00", weekdays="Mon-Sat", days_off=[date(2027, 3, 8)])})
+    assert local_day_off.calendar_version != version  # a unit's own day off is part of its hours
 
 
 def test_the_calendar_fits_intakes_working_time_callable() -> None:
