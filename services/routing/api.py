@@ -5,14 +5,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.routing import service
 from services.routing.lifecycle import Action, CaseState, TransitionRefused, allowed_actions
-from services.routing.models import Case, CaseStepRecord, CorrectiveAction, DeadlineRecord
+from services.routing.models import (
+    Case,
+    CaseStepRecord,
+    ComplaintPublication,
+    CorrectiveAction,
+    CorrectiveActionWaiver,
+    DeadlineRecord,
+)
 from shared.auth import Principal, Role, current_access, require
 from shared.auth.scoping import org_columns_clause
 from shared.db import UnitOfWork, UnitOfWorkFactory
@@ -73,11 +80,6 @@ class CaseOut(BaseModel):
     allowed_actions: list[str]
 
 
-class CaseDetailOut(CaseOut):
-    deadlines: list[DeadlineOut]
-    history: list[StepOut]
-
-
 class CorrectiveActionOut(BaseModel):
     action_id: uuid.UUID
     department: str
@@ -87,6 +89,31 @@ class CorrectiveActionOut(BaseModel):
     verified_by: str | None
     verified_at: datetime | None
     effective: bool | None
+    verification_note: str | None = None
+
+
+class WaiverOut(BaseModel):
+    reason: str
+    recorded_by: str
+    recorded_at: datetime
+
+
+class PublicationOut(BaseModel):
+    basis: str
+    summary: str
+    published_by: str
+    published_at: datetime
+
+
+class CaseDetailOut(CaseOut):
+    deadlines: list[DeadlineOut]
+    history: list[StepOut]
+    corrective_action_status: str = Field(
+        description="missing, awaiting_verification, ineffective, effective or not_needed: a valid complaint "
+                    "closes only when effective or not_needed")
+    corrective_actions: list[CorrectiveActionOut] = Field(default_factory=list)
+    corrective_action_waiver: WaiverOut | None = None
+    publication: PublicationOut | None = None
 
 
 class StepIn(BaseModel):
@@ -158,6 +185,21 @@ class VerificationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     actor: str = Actor
     effective: bool
+    note: str | None = Field(default=None, max_length=4000, description="what the verification found")
+
+
+class WaiverIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    actor: str = Actor
+    reason: str = Field(min_length=1, max_length=2000, description="why no corrective action is needed")
+
+
+class PublicationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    actor: str = Actor
+    basis: Literal["important", "representative"] = Field(description="why it is published")
+    summary: str = Field(min_length=1, max_length=4000,
+                         description="the text published on the internal network (phones and e-mails are masked)")
 
 
 def case_out(case: Case) -> dict[str, Any]:
@@ -189,7 +231,8 @@ def _step_out(s: CaseStepRecord) -> StepOut:
 def _action_out(a: CorrectiveAction) -> CorrectiveActionOut:
     return CorrectiveActionOut(action_id=a.id, department=a.department, description=a.description,
                                recorded_by=a.recorded_by, recorded_at=a.recorded_at, verified_by=a.verified_by,
-                               verified_at=a.verified_at, effective=a.effective)
+                               verified_at=a.verified_at, effective=a.effective,
+                               verification_note=a.verification_note)
 
 
 # Who may do what to a case (DOMAIN.md §3). Everyone acts only on cases inside their org units.
@@ -204,6 +247,8 @@ ESCALATE = require(Role.CUSTOMER_SERVICE, Role.HANDLER, Role.QUALITY, Role.ADMIN
 # Corrective actions come from the responsible department; only quality verifies their effect.
 CORRECT = require(Role.HANDLER, Role.QUALITY, Role.ADMINISTRATOR)
 VERIFY = require(Role.QUALITY, Role.ADMINISTRATOR)
+# Deciding that no corrective action is needed, and publishing a complaint, are the quality department's.
+QUALITY_DECIDES = require(Role.QUALITY, Role.ADMINISTRATOR)
 
 
 def caller_sees(case: Case) -> bool:
@@ -219,10 +264,19 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Collaborators)
         return HTTPException(404, {"error": "not_found", "case_id": str(case_id)})
 
     async def detail(uow: UnitOfWork, case: Case) -> CaseDetailOut:
+        waiver = await uow.session.get(CorrectiveActionWaiver, case.id)
+        publication = await uow.session.get(ComplaintPublication, case.id)
         return CaseDetailOut(
             **case_out(case),
             deadlines=[_deadline_out(d) for d in await service.deadlines(case.id, uow=uow)],
             history=[_step_out(s) for s in await service.history(case.id, uow=uow)],
+            corrective_action_status=(await service.corrective_action_status(uow, case.id)).value,
+            corrective_actions=[_action_out(a) for a in await service.corrective_actions(case.id, uow=uow)],
+            corrective_action_waiver=WaiverOut(reason=waiver.reason, recorded_by=waiver.recorded_by,
+                                               recorded_at=waiver.recorded_at) if waiver else None,
+            publication=PublicationOut(basis=publication.basis, summary=publication.summary,
+                                       published_by=publication.published_by,
+                                       published_at=publication.published_at) if publication else None,
         )
 
     async def run(case_id: uuid.UUID, use_case: Callable[[UnitOfWork], Awaitable[Any]]) -> CaseDetailOut:
@@ -246,6 +300,8 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Collaborators)
                 "error": "invalid_transition", "action": exc.action.value, "state": exc.state.value,
                 "reason": exc.reason, "allowed_actions": [a.value for a in allowed_actions(exc.state)],
             }) from exc
+        except service.StepRefused as exc:
+            raise HTTPException(409, {"error": "refused", "case_id": str(case_id), "reason": exc.reason}) from exc
 
     def step(action: Action) -> Callable[..., Awaitable[CaseDetailOut]]:
         async def endpoint(case_id: uuid.UUID, body: StepIn) -> CaseDetailOut:
@@ -372,9 +428,22 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Collaborators)
 
         async def use_case(uow: UnitOfWork) -> None:
             verified.append(await service.verify_corrective_action(
-                case_id, action_id, effective=body.effective, actor=body.actor, uow=uow, deps=deps))
+                case_id, action_id, effective=body.effective, actor=body.actor, note=body.note, uow=uow, deps=deps))
 
         await run(case_id, use_case)
         return _action_out(verified[0])
+
+    @router.post("/{case_id}/corrective-action-waiver", dependencies=[Depends(QUALITY_DECIDES)],
+                 response_model=CaseDetailOut, status_code=201,
+                 summary="Quality: this complaint needs no corrective action, and why (recorded once)")
+    async def waive(case_id: uuid.UUID, body: WaiverIn) -> CaseDetailOut:
+        return await run(case_id, lambda uow: service.waive_corrective_action(
+            case_id, reason=body.reason, actor=body.actor, uow=uow, deps=deps))
+
+    @router.post("/{case_id}/publication", dependencies=[Depends(QUALITY_DECIDES)], response_model=CaseDetailOut,
+                 status_code=201, summary="Quality: publish an important or representative complaint (once)")
+    async def publish(case_id: uuid.UUID, body: PublicationIn) -> CaseDetailOut:
+        return await run(case_id, lambda uow: service.publish_complaint(
+            case_id, basis=body.basis, summary=body.summary, actor=body.actor, uow=uow, deps=deps))
 
     return router

@@ -14,6 +14,12 @@ what each action requires. Pure: the use cases load a case, ask here, and store 
     assigned/acknowledged ─request_scope_confirmation─▶ awaiting_confirmation
     awaiting_confirmation ─confirm_scope(confirmed)─▶ acknowledged
                           └confirm_scope(declined, written reason)─▶ closed
+
+A valid complaint (class 1: our own service failed) is closed only when its corrective action is
+settled (the complaint list, 客诉清单): the responsible department recorded a corrective action and
+the quality department verified that it worked, or the quality department recorded why none is
+needed. Every recorded action must be verified, and the newest one found effective: an action
+judged not effective needs a new one. See :func:`corrective_status`.
 """
 
 from __future__ import annotations
@@ -99,6 +105,39 @@ class TransitionRefused(Exception):
         self.reason = message
 
 
+class CorrectiveStatus(StrEnum):
+    """Where a complaint's corrective action stands (the complaint list, 客诉清单)."""
+
+    MISSING = "missing"  # no action recorded, and none waived
+    AWAITING_VERIFICATION = "awaiting_verification"  # an action not yet verified by quality
+    INEFFECTIVE = "ineffective"  # the newest action was verified and did not work: a new one is needed
+    EFFECTIVE = "effective"  # every action verified, the newest effective
+    NOT_NEEDED = "not_needed"  # quality recorded why none is needed
+
+    @property
+    def settled(self) -> bool:
+        return self in (CorrectiveStatus.EFFECTIVE, CorrectiveStatus.NOT_NEEDED)
+
+
+# Why a valid complaint cannot be closed yet, in the words the quality department uses.
+CORRECTIVE_REFUSALS = {
+    CorrectiveStatus.MISSING: "有效投诉须由责任部门记录纠正措施并经品质管理部验证效果（或由品质管理部说明无需纠正措施的理由）后方可关闭",
+    CorrectiveStatus.AWAITING_VERIFICATION: "纠正措施尚未经品质管理部验证效果，有效投诉暂不能关闭",
+    CorrectiveStatus.INEFFECTIVE: "纠正措施经品质管理部验证无效，须由责任部门重新制定纠正措施并再次验证后方可关闭",
+}
+
+
+def corrective_status(actions: list[tuple[bool, bool | None]], *, waived: bool) -> CorrectiveStatus:
+    """``actions``: (verified, effective) for each recorded action, oldest first; ``waived``: the
+    quality department recorded that none is needed. An action recorded after a waiver counts (someone
+    thought one worthwhile, so it is verified like any other)."""
+    if not actions:
+        return CorrectiveStatus.NOT_NEEDED if waived else CorrectiveStatus.MISSING
+    if not all(verified for verified, _ in actions):
+        return CorrectiveStatus.AWAITING_VERIFICATION
+    return CorrectiveStatus.EFFECTIVE if actions[-1][1] else CorrectiveStatus.INEFFECTIVE
+
+
 @dataclass(frozen=True)
 class CaseFacts:
     """What the guards need to know besides the state."""
@@ -108,6 +147,7 @@ class CaseFacts:
     important: bool = False
     valid: bool | None = None
     return_visit_done: bool = False
+    corrective_action: CorrectiveStatus = CorrectiveStatus.MISSING
 
 
 def allowed_actions(state: CaseState) -> list[Action]:
@@ -123,6 +163,9 @@ def next_state(action: Action, facts: CaseFacts) -> CaseState:
         raise TransitionRefused(
             action, facts.state, "an important complaint is closed only after its return visit (回访)"
         )
+    if (action is Action.CLOSE and facts.is_complaint and facts.valid
+            and not facts.corrective_action.settled):
+        raise TransitionRefused(action, facts.state, CORRECTIVE_REFUSALS[facts.corrective_action])
     if action is Action.ACKNOWLEDGE and facts.state is S.RECEIVED and facts.is_complaint:
         raise TransitionRefused(action, facts.state, "a complaint is classified and assigned before it is acknowledged")
     if action is Action.EXPLAIN_INVALID and facts.valid:

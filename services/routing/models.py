@@ -110,3 +110,27 @@ class CorrectiveAction(Base):
     verified_by: Mapped[str | None] = mapped_column(sa.Text)
     verified_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     effective: Mapped[bool | None] = mapped_column(sa.Boolean)
+    verification_note: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class CorrectiveActionWaiver(Base):
+    """The quality department's record that a complaint needs no corrective action, and why (once per case)."""
+
+    __tablename__ = "corrective_action_waivers"
+
+    case_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), sa.ForeignKey("routing.cases.id"), primary_key=True)
+    reason: Mapped[str] = mapped_column(sa.Text)
+    recorded_by: Mapped[str] = mapped_column(sa.Text)
+    recorded_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class ComplaintPublication(Base):
+    """An important or representative complaint published by the quality department (once per case)."""
+
+    __tablename__ = "complaint_publications"
+
+    case_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), sa.ForeignKey("routing.cases.id"), primary_key=True)
+    basis: Mapped[str] = mapped_column(sa.Text, comment="'important' or 'representative'")
+    summary: Mapped[str] = mapped_column(sa.Text, comment="as published: phone numbers and e-mails masked")
+    published_by: Mapped[str] = mapped_column(sa.Text)
+    published_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))

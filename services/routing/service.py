@@ -16,9 +16,24 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from services.routing.lifecycle import Action, CaseFacts, CaseState, TransitionRefused, next_state
-from services.routing.models import Case, CaseStepRecord, CorrectiveAction, DeadlineRecord
-from shared.clock import Clock
+from services.routing.lifecycle import (
+    Action,
+    CaseFacts,
+    CaseState,
+    CorrectiveStatus,
+    TransitionRefused,
+    corrective_status,
+    next_state,
+)
+from services.routing.models import (
+    Case,
+    CaseStepRecord,
+    ComplaintPublication,
+    CorrectiveAction,
+    CorrectiveActionWaiver,
+    DeadlineRecord,
+)
+from shared.clock import CHINA, Clock
 from shared.db import UnitOfWork
 from shared.db.uow import ManyRows
 from shared.events import ComplaintClassified, ComplaintClassifiedData, FeedbackReceived, OrgPath
@@ -31,10 +46,14 @@ from shared.events.cases import (
     CaseOpenedData,
     CaseTransitioned,
     CaseTransitionedData,
+    ComplaintPublished,
+    ComplaintPublishedData,
     ComplaintReclassified,
     ComplaintReclassifiedData,
     CorrectiveActionData,
     CorrectiveActionRecorded,
+    CorrectiveActionWaived,
+    CorrectiveActionWaivedData,
     Deadline,
     DeadlineBreached,
     DeadlineMet,
@@ -43,6 +62,7 @@ from shared.events.cases import (
     DeadlinesScheduledData,
 )
 from shared.events.vocabulary import ComplaintCategory, Department, FeedbackKind
+from shared.logging import redact
 
 PRODUCER = "routing"
 SYSTEM = "system"
@@ -118,6 +138,14 @@ class Collaborators:
 
 class CaseNotFound(LookupError):
     pass
+
+
+class StepRefused(Exception):
+    """A corrective-action or publication step that is not possible now; ``reason`` says why (HTTP 409)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 # --- opening and classifying ------------------------------------------------------------------
@@ -274,10 +302,12 @@ async def _load(uow: UnitOfWork, case_id: uuid.UUID, *, for_update: bool = False
     return case
 
 
-def _facts(case: Case) -> CaseFacts:
+def _facts(case: Case, *, corrective: CorrectiveStatus = CorrectiveStatus.MISSING) -> CaseFacts:
+    """``corrective``: the case's corrective action as looked up (:func:`corrective_action_status`);
+    only closing asks, and an action that closes must look it up first."""
     return CaseFacts(state=CaseState(case.status), is_complaint=case.kind == FeedbackKind.COMPLAINT.value,
                      important=bool(case.important), valid=case.valid,
-                     return_visit_done=case.return_visit_done)
+                     return_visit_done=case.return_visit_done, corrective_action=corrective)
 
 
 @dataclass(frozen=True)
@@ -299,10 +329,11 @@ class _Assignment:
     handler: str | None
 
 
-def _transition(case: Case, action: Action, *, actor: str, now: datetime, note: str | None = None) -> _Step:
+def _transition(case: Case, action: Action, *, actor: str, now: datetime, note: str | None = None,
+                corrective: CorrectiveStatus = CorrectiveStatus.MISSING) -> _Step:
     """Move the case (in memory) by ``action``; raises TransitionRefused."""
     previous = CaseState(case.status)
-    state = next_state(action, _facts(case))
+    state = next_state(action, _facts(case, corrective=corrective))
     case.status = state.value
     if state is CaseState.CLOSED:
         case.closed_at = now
@@ -329,9 +360,9 @@ def _record(uow: UnitOfWork, case: Case, step: _Step, *, now: datetime, emit: bo
 
 async def _step(
     uow: UnitOfWork, case: Case, action: Action, *, actor: str, now: datetime, note: str | None = None,
-    emit: bool = True, caused_by: Any = None, **details: Any,
+    emit: bool = True, caused_by: Any = None, corrective: CorrectiveStatus = CorrectiveStatus.MISSING, **details: Any,
 ) -> CaseState:
-    step = _transition(case, action, actor=actor, now=now, note=note)
+    step = _transition(case, action, actor=actor, now=now, note=note, corrective=corrective)
     _record(uow, case, step, now=now, emit=emit, caused_by=caused_by, **details)
     return step.state
 
@@ -384,7 +415,8 @@ async def act(
                                 f"the case changed since version {expected_version} (now {case.version})")
     if action is Action.ACCEPT_RESULT or action is Action.REJECT_RESULT:
         details["accepted"] = action is Action.ACCEPT_RESULT
-    state = await _step(uow, case, action, actor=actor, now=now, note=note, **details)
+    corrective = await corrective_action_status(uow, case.id) if action is Action.CLOSE else CorrectiveStatus.MISSING
+    state = await _step(uow, case, action, actor=actor, now=now, note=note, corrective=corrective, **details)
     if action is Action.HAND_OVER:
         case.handed_over_to = details.get("handed_over_to")
     if action is Action.COMPLETE_RETURN_VISIT:
@@ -494,35 +526,117 @@ async def escalate(case_id: uuid.UUID, *, to: str, reason: str, actor: str, uow:
     return case
 
 
+async def corrective_action_status(uow: UnitOfWork, case_id: uuid.UUID) -> CorrectiveStatus:
+    """Where the case's corrective action stands (services.routing.lifecycle.corrective_status)."""
+    actions = (await uow.session.execute(
+        sa.select(CorrectiveAction.verified_at.is_not(None), CorrectiveAction.effective)
+        .where(CorrectiveAction.case_id == case_id)
+        .order_by(CorrectiveAction.recorded_at, CorrectiveAction.id))).all()
+    waived = await uow.session.get(CorrectiveActionWaiver, case_id) is not None
+    return corrective_status([(bool(verified), effective) for verified, effective in actions], waived=waived)
+
+
 async def record_corrective_action(
     case_id: uuid.UUID, *, department: Department, description: str, actor: str, uow: UnitOfWork, deps: Collaborators,
 ) -> CorrectiveAction:
+    """The responsible department records what it changes so that the complaint does not recur."""
     now = deps.clock()
-    case = await _load(uow, case_id)
+    case = await _load(uow, case_id, for_update=True)  # serialised with closing and verifying
     action = CorrectiveAction(id=uuid.uuid4(), case_id=case.id, department=department.value,
                               description=description, recorded_by=actor, recorded_at=now)
     uow.session.add(action)
+    uow.session.add(CaseStepRecord(case_id=case.id, action="record_corrective_action", previous_state=case.status,
+                                   state=case.status, actor=actor, at=now, note=description))
     _emit(uow, CorrectiveActionRecorded, case, CorrectiveActionData(
         case_id=case.id, action_id=action.id, department=department, description=description, actor=actor, at=now,
+        recorded_at=now,
     ), now)
     return action
 
 
 async def verify_corrective_action(
     case_id: uuid.UUID, action_id: uuid.UUID, *, effective: bool, actor: str, uow: UnitOfWork, deps: Collaborators,
+    note: str | None = None,
 ) -> CorrectiveAction:
-    """The quality department verifies the action's effect on the complaint list (客诉清单)."""
+    """The quality department verifies the action's effect on the complaint list (客诉清单), once. An
+    action found not effective leaves the case needing a new one before it can close."""
     now = deps.clock()
-    case = await _load(uow, case_id)
-    action = await uow.session.get(CorrectiveAction, action_id)
+    case = await _load(uow, case_id, for_update=True)
+    action = await uow.session.get(CorrectiveAction, action_id, with_for_update=True)
     if action is None or action.case_id != case.id:
         raise CaseNotFound(f"corrective action {action_id}")
+    if action.verified_at is not None:
+        verdict = "有效" if action.effective else "无效"
+        when = action.verified_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+        raise StepRefused(f"该纠正措施已于 {when}（北京时间）由 {action.verified_by} 验证（{verdict}），"
+                          "验证只记录一次；如措施无效，请由责任部门记录新的纠正措施")
     action.verified_by, action.verified_at, action.effective = actor, now, effective
+    action.verification_note = note
+    uow.session.add(CaseStepRecord(case_id=case.id, action="verify_corrective_action", previous_state=case.status,
+                                   state=case.status, actor=actor, at=now,
+                                   note=("effective" if effective else "not effective") + (f": {note}" if note else "")))
     _emit(uow, CorrectiveActionRecorded, case, CorrectiveActionData(
         case_id=case.id, action_id=action.id, department=Department(action.department),
         description=action.description, actor=actor, at=now, verified=True, effective=effective,
+        recorded_at=action.recorded_at, verification_note=note,
     ), now)
     return action
+
+
+async def waive_corrective_action(
+    case_id: uuid.UUID, *, reason: str, actor: str, uow: UnitOfWork, deps: Collaborators,
+) -> CorrectiveActionWaiver:
+    """The quality department records that the complaint needs no corrective action, and why (once;
+    not once an action is recorded: that one is verified instead)."""
+    now = deps.clock()
+    case = await _load(uow, case_id, for_update=True)
+    if CaseState(case.status) is CaseState.CLOSED:
+        raise StepRefused("案件已关闭，不能再记录无需纠正措施")
+    if await uow.session.get(CorrectiveActionWaiver, case.id) is not None:
+        raise StepRefused("已记录过无需纠正措施的理由，只记录一次")
+    recorded = await uow.session.scalar(
+        sa.select(sa.func.count()).select_from(CorrectiveAction).where(CorrectiveAction.case_id == case.id))
+    if recorded:
+        raise StepRefused("该投诉已记录纠正措施，请验证其效果，而不是记录无需纠正措施")
+    waiver = CorrectiveActionWaiver(case_id=case.id, reason=reason, recorded_by=actor, recorded_at=now)
+    uow.session.add(waiver)
+    uow.session.add(CaseStepRecord(case_id=case.id, action="waive_corrective_action", previous_state=case.status,
+                                   state=case.status, actor=actor, at=now, note=reason))
+    _emit(uow, CorrectiveActionWaived, case, CorrectiveActionWaivedData(
+        case_id=case.id, reason=reason, actor=actor, at=now), now)
+    return waiver
+
+
+async def publish_complaint(
+    case_id: uuid.UUID, *, basis: str, summary: str, actor: str, uow: UnitOfWork, deps: Collaborators,
+) -> ComplaintPublication:
+    """The quality department publishes an important or representative complaint on the company's
+    internal network (once per case). ``basis`` 'important' needs a complaint classified as important;
+    any classified complaint may be published as representative. Phone numbers and e-mail addresses in
+    the summary are masked: it goes out on an event."""
+    now = deps.clock()
+    case = await _load(uow, case_id, for_update=True)
+    if case.kind != FeedbackKind.COMPLAINT.value or case.complaint_class is None:
+        raise StepRefused("只有已分类的投诉才能发布")
+    if basis == "important" and not case.important:
+        raise StepRefused("该投诉未认定为重要投诉，可作为代表性投诉发布")
+    if await uow.session.get(ComplaintPublication, case.id) is not None:
+        raise StepRefused("该投诉已发布，只发布一次")
+    published = ComplaintPublication(case_id=case.id, basis=basis, summary=redact(summary), published_by=actor,
+                                     published_at=now)
+    uow.session.add(published)
+    uow.session.add(CaseStepRecord(case_id=case.id, action="publish", previous_state=case.status,
+                                   state=case.status, actor=actor, at=now, note=basis))
+    _emit(uow, ComplaintPublished, case, ComplaintPublishedData(
+        case_id=case.id, basis=basis, summary=published.summary, actor=actor, at=now),  # type: ignore[arg-type]
+        now)
+    return published
+
+
+async def corrective_actions(case_id: uuid.UUID, *, uow: UnitOfWork) -> list[CorrectiveAction]:
+    rows = await uow.session.execute(sa.select(CorrectiveAction).where(CorrectiveAction.case_id == case_id)
+                                     .order_by(CorrectiveAction.recorded_at, CorrectiveAction.id))
+    return list(rows.scalars())
 
 
 async def return_visit_done(case_id: uuid.UUID, *, uow: UnitOfWork, deps: Collaborators, caused_by: Any) -> bool:

@@ -95,11 +95,21 @@ async def test_a_class_1_complaint_walks_its_whole_lifecycle(migrated: Settings)
         assert "result_delivery" in {d["kind"] for d in case["deadlines"]}
         case = await post(client, case, "deliver-result")
         case = await post(client, case, "customer-acceptance", accepted=True)
+        # a valid complaint closes only after its corrective action is recorded and verified effective
+        refused = await client.post(f"/api/v1/cases/{case['case_id']}/close", json={"actor": "h-1"})
+        assert refused.status_code == 409 and "纠正措施" in refused.json()["reason"]
+        action = await client.post(f"/api/v1/cases/{case['case_id']}/corrective-actions", json={
+            "actor": "h-1", "department": "customer_service", "description": "修订客服接听规范并全员培训"})
+        assert action.status_code == 201, action.text
+        verified = await client.post(
+            f"/api/v1/cases/{case['case_id']}/corrective-actions/{action.json()['action_id']}/verification",
+            json={"actor": "q-1", "effective": True})
+        assert verified.status_code == 200, verified.text
         case = await post(client, case, "close")
-        assert case["state"] == "closed"
+        assert case["state"] == "closed" and case["corrective_action_status"] == "effective"
         assert [s["action"] for s in case["history"]] == [
             "classify", "assign", "acknowledge", "report_measures", "resolve", "deliver_result", "accept_result",
-            "close",
+            "record_corrective_action", "verify_corrective_action", "close",
         ]
         assert all(d["met_at"] for d in case["deadlines"])
 
