@@ -289,7 +289,8 @@ def work_order_out(work_order: WorkOrder, *, case_count: int) -> dict[str, Any]:
         archived_at=w.archived_at, quality_verified_at=w.quality_verified_at,
         quality_verified_by=w.quality_verified_by, quality_verification_passed=w.quality_verification_passed,
         remediation_id=w.remediation_id, case_count=case_count,
-        allowed_steps=[s.value for s in allowed_steps(WorkOrderState(w.status))],
+        allowed_steps=[s.value for s in allowed_steps(WorkOrderState(w.status),
+                                                      quality_verified=w.quality_verified_at is not None)],
     )
 
 
@@ -400,7 +401,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.RepairCollabor
         except StepRefused as exc:
             raise HTTPException(409, {
                 "error": "invalid_step", "step": exc.step.value, "state": exc.state.value, "reason": exc.reason,
-                "allowed_steps": [s.value for s in allowed_steps(exc.state)],
+                "allowed_steps": [s.value for s in exc.allowed],
             }) from exc
         except RemediationRefused as exc:
             raise HTTPException(409, {

@@ -12,7 +12,8 @@ A work order's lifecycle, each step an explicit state with who did what and when
                    └reject_acceptance─▶ rework                (with the owner's reason)
     rework ─complete_work─▶ work_done;  rework ─agree_plan─▶ plan_agreed (a revised plan, at our cost)
     opened ─cancel─▶ cancelled     (every linked case was reclassified away before any work)
-    accepted / archived: verify_quality (the quality department's verification, state unchanged)
+    accepted: verify_quality (the quality department's verification, state unchanged; recorded once,
+              and a work order is archived only after it)
     any open state: assign, attach_photos (state unchanged)
 
 Warranty: the project's warranty period (routing's copy of intake's ProjectRegistered) decides.
@@ -258,7 +259,7 @@ TRANSITIONS: dict[Step, tuple[frozenset[WorkOrderState], WorkOrderState | None]]
     Step.ACCEPT: (frozenset({W.SELF_INSPECTED}), W.ACCEPTED),
     Step.REJECT_ACCEPTANCE: (frozenset({W.SELF_INSPECTED}), W.REWORK),
     Step.ARCHIVE: (frozenset({W.ACCEPTED}), W.ARCHIVED),
-    Step.VERIFY_QUALITY: (frozenset({W.ACCEPTED, W.ARCHIVED}), None),
+    Step.VERIFY_QUALITY: (frozenset({W.ACCEPTED}), None),
     Step.ASSIGN: (LINKABLE_STATES, None),
     Step.ATTACH_PHOTOS: (LINKABLE_STATES | {W.ACCEPTED, W.ARCHIVED}, None),
     Step.CANCEL: (frozenset({W.OPENED}), W.CANCELLED),
@@ -269,18 +270,25 @@ TRANSITIONS: dict[Step, tuple[frozenset[WorkOrderState], WorkOrderState | None]]
 SYSTEM_STEPS = frozenset({Step.CANCEL})
 
 
-def allowed_steps(state: WorkOrderState, *, include_system: bool = False) -> list[Step]:
-    """What people may do next (the system's own steps only when asked for)."""
-    return [step for step, (sources, _) in TRANSITIONS.items()
-            if state in sources and (include_system or step not in SYSTEM_STEPS)]
+def allowed_steps(state: WorkOrderState, *, include_system: bool = False,
+                  quality_verified: bool | None = None) -> list[Step]:
+    """What people may do next (the system's own steps only when asked for). Given whether the
+    quality department verified the repair, an accepted one offers the verification or the archive."""
+    steps = [step for step, (sources, _) in TRANSITIONS.items()
+             if state in sources and (include_system or step not in SYSTEM_STEPS)]
+    if quality_verified is not None:
+        steps = [s for s in steps if s is not (Step.VERIFY_QUALITY if quality_verified else Step.ARCHIVE)]
+    return steps
 
 
 class StepRefused(Exception):
     """The step is not possible in the work order's state (HTTP 409 naming the state)."""
 
-    def __init__(self, step: Step, state: WorkOrderState, reason: str | None = None) -> None:
+    def __init__(self, step: Step, state: WorkOrderState, reason: str | None = None, *,
+                 quality_verified: bool | None = None) -> None:
         message = reason or f"cannot {step.value} a work order that is {state.value}"
-        allowed = ", ".join(s.value for s in allowed_steps(state))
+        self.allowed = allowed_steps(state, quality_verified=quality_verified)
+        allowed = ", ".join(s.value for s in self.allowed)
         super().__init__(f"{message} (possible now: {allowed or 'nothing'})")
         self.step, self.state, self.reason = step, state, message
 
@@ -307,15 +315,26 @@ class PlanTerms:
         return self.planned_finish or self.at + timedelta(hours=self.duration_hours)
 
 
-def next_state(step: Step, state: WorkOrderState, *, chargeable: bool = False) -> WorkOrderState:
+#: Why archiving or verifying is refused, in the words the quality department uses.
+NOT_VERIFIED = "维修须经品质管理部验证后方可归档"
+VERIFIED_ONCE = "品质管理部已验证过该维修，验证只记录一次"
+
+
+def next_state(step: Step, state: WorkOrderState, *, chargeable: bool = False,
+               quality_verified: bool | None = None) -> WorkOrderState:
     """The state after ``step``, or StepRefused naming the current state.
 
     A first plan of a chargeable repair waits for the customer's fee confirmation; a revised plan
-    after a rejected acceptance is our own cost and needs none.
+    after a rejected acceptance is our own cost and needs none. An accepted repair is archived only
+    after the quality department's verification (``quality_verified``), which is recorded once.
     """
     sources, target = TRANSITIONS[step]
     if state not in sources:
-        raise StepRefused(step, state)
+        raise StepRefused(step, state, quality_verified=quality_verified)
+    if step is Step.ARCHIVE and not quality_verified:
+        raise StepRefused(step, state, NOT_VERIFIED, quality_verified=quality_verified)
+    if step is Step.VERIFY_QUALITY and quality_verified:
+        raise StepRefused(step, state, VERIFIED_ONCE, quality_verified=quality_verified)
     if step is Step.AGREE_PLAN and chargeable and state is W.INVESTIGATED:
         return W.AWAITING_FEE_CONFIRMATION
     return target or state

@@ -19,12 +19,16 @@ How cases reach a work order:
   Attaching takes a per-project advisory lock, so concurrent consumers never open two work orders
   for one defect.
 
-On the joint acceptance every linked case is named in RepairAccepted, and each linked complaint
-case that routing's lifecycle lets be resolved (``acknowledged`` or ``measures_reported``) is
-resolved by the system actor — which starts its 48-hour result-delivery deadline. Any other case
-(a repair request, which routing's lifecycle keeps ``received``; a complaint not yet acknowledged;
-one already resolved or closed) keeps its state and gets a ``repair_accepted`` entry in its history,
-so its handler sees that the repair is accepted.
+On the joint acceptance every linked case is named in RepairAccepted, and the handling of each
+linked complaint (class 2: building quality) has ended: a case that routing's lifecycle lets be
+resolved (``acknowledged`` or ``measures_reported``) is resolved by the system actor, which starts
+its 48-hour result-delivery deadline; one still ``assigned`` (nobody acknowledged it: the site team's
+contact with the owner was its first response) is acknowledged by the system first, then resolved.
+This happens in the acceptance's own transaction, so each case moves once: the acceptance itself
+is taken once (a retry with its Idempotency-Key replays the answer, another post gets 409). Any
+other case (a repair request, which routing's lifecycle keeps ``received``; one already resolved or
+closed) keeps its state and gets a ``repair_accepted`` entry in its history, so its handler sees that
+the repair is accepted.
 """
 
 from __future__ import annotations
@@ -105,6 +109,8 @@ CASE_FINISHED = frozenset({CaseState.CLOSED, CaseState.HANDED_OVER, CaseState.IN
 NOT_ON_WORK_ORDERS = frozenset({CaseState.RECEIVED, CaseState.TRIAGE, *CASE_FINISHED})
 #: Complaint states from which the joint acceptance resolves the case.
 RESOLVABLE = frozenset({CaseState.ACKNOWLEDGED, CaseState.MEASURES_REPORTED})
+#: Complaint states the joint acceptance acknowledges first (then resolves).
+ACKNOWLEDGED_BY_ACCEPTANCE = frozenset({CaseState.ASSIGNED})
 
 
 @dataclass(frozen=True)
@@ -606,7 +612,8 @@ async def _advance(
 ) -> tuple[WorkOrderState, WorkOrderState]:
     """Move the work order by one step and record who did it, when, with which photos."""
     previous = WorkOrderState(work_order.status)
-    state = domain.next_state(step, previous, chargeable=work_order.chargeable)
+    state = domain.next_state(step, previous, chargeable=work_order.chargeable,
+                              quality_verified=work_order.quality_verified_at is not None)
     if problems := domain.photo_problems(photos):
         raise StepInvalid(problems[0], "a photo is an object key or URL, never the picture itself")
     work_order.status = state.value
@@ -815,7 +822,8 @@ async def joint_acceptance(
 async def _move_cases_on(work_order: WorkOrder, case_ids: Sequence[uuid.UUID], *, uow: UnitOfWork,
                          deps: RepairCollaborators, now: datetime) -> None:
     """Each linked complaint that can be resolved is resolved by the system (its 48-hour result
-    deadline starts); every other case keeps its state and gets a note in its history."""
+    deadline starts), one still assigned acknowledged first; every other case keeps its state and
+    gets a note in its history."""
     if not case_ids:
         return
     rows = (await uow.session.execute(
@@ -823,6 +831,9 @@ async def _move_cases_on(work_order: WorkOrder, case_ids: Sequence[uuid.UUID], *
     accepted = f"warranty repair {work_order.id} accepted jointly with the owner at {now.isoformat()}"
     for case_id, kind, status in rows:
         state = CaseState(status)
+        if kind == FeedbackKind.COMPLAINT.value and state in ACKNOWLEDGED_BY_ACCEPTANCE:
+            await case_service.act(case_id, Action.ACKNOWLEDGE, actor=SYSTEM, note=accepted, uow=uow, deps=deps.cases)
+            state = CaseState.ACKNOWLEDGED
         if kind == FeedbackKind.COMPLAINT.value and state in RESOLVABLE:
             await case_service.act(case_id, Action.RESOLVE, actor=SYSTEM, note=accepted, uow=uow, deps=deps.cases)
         else:

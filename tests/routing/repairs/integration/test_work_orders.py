@@ -157,10 +157,18 @@ async def test_an_in_warranty_repair_walks_every_step_through_a_rejected_accepta
         order = await step(client, order, "joint-acceptance", **SIGNED)
         assert order["state"] == "accepted" and order["owner_signature_ref"] == "esign/2026/0001-owner"
         assert order["contractor_signer"] == "site-07"
-        order = await step(client, order, "archive")
+        assert order["allowed_steps"] == ["verify_quality", "attach_photos"]
+        early = await step(client, order, "archive", status=409)  # not before the quality department's verification
+        assert (early["state"], early["reason"]) == ("accepted", "维修须经品质管理部验证后方可归档")
         order = await step(client, order, "quality-verification", actor="qa-01", passed=True, findings="抽查合格")
         assert (order["state"], order["quality_verified_by"], order["quality_verification_passed"]) == (
-            "archived", "qa-01", True)
+            "accepted", "qa-01", True)
+        assert order["allowed_steps"] == ["archive", "attach_photos"]
+        again = await step(client, order, "quality-verification", status=409, actor="qa-02", passed=False)
+        assert (again["reason"], again["allowed_steps"]) == ("品质管理部已验证过该维修，验证只记录一次",
+                                                             ["archive", "attach_photos"])
+        order = await step(client, order, "archive")
+        assert (order["state"], order["quality_verified_by"]) == ("archived", "qa-01")
         wrong = await step(client, order, "investigation", status=409, nature="x", cause="y",
                            responsibility="construction")
         assert wrong["state"] == "archived"
@@ -169,7 +177,7 @@ async def test_an_in_warranty_repair_walks_every_step_through_a_rejected_accepta
             ("open", "system"), ("assign", "site-07"), ("investigate", "site-07"), ("agree_plan", "site-07"),
             ("complete_work", "site-07"), ("self_inspect", "site-07"), ("reject_acceptance", "site-07"),
             ("complete_work", "site-07"), ("self_inspect", "site-07"), ("accept", "site-07"),
-            ("archive", "site-07"), ("verify_quality", "qa-01"),
+            ("verify_quality", "qa-01"), ("archive", "site-07"),
         ]
         assert [p["ref"] for p in order["photos"]] == [
             "intake/2026/06/f-1/ceiling.jpg", "repairs/wo/site-1.jpg", "repairs/wo/after-1.jpg"]
@@ -180,7 +188,7 @@ async def test_an_in_warranty_repair_walks_every_step_through_a_rejected_accepta
         accepted = events(await read_topic(migrated, REPAIR_ACCEPTED, until=lambda r: len(r) >= 1))
         rejected = events(await read_topic(migrated, topic_for("RepairAcceptanceRejected"), until=lambda r: len(r) >= 1))
         steps = events(await read_topic(migrated, topic_for("RepairStepRecorded"),
-                                        until=lambda r: any(json.loads(x.value)["data"]["step"] == "verify_quality"
+                                        until=lambda r: any(json.loads(x.value)["data"]["step"] == "archive"
                                                             for x in r)))
     [repair] = accepted
     assert repair["aggregate_id"] == order["work_order_id"]
@@ -192,7 +200,7 @@ async def test_an_in_warranty_repair_walks_every_step_through_a_rejected_accepta
     assert [r["data"]["reason"] for r in rejected] == ["楼下天花板仍有水渍"]
     assert [s["data"]["step"] for s in steps] == [
         "assign", "investigate", "agree_plan", "complete_work", "self_inspect", "complete_work", "self_inspect",
-        "archive", "verify_quality"]
+        "verify_quality", "archive"]
 
 
 async def test_out_of_warranty_the_fee_is_confirmed_before_any_work(migrated: Settings) -> None:
@@ -260,31 +268,51 @@ async def test_ten_households_reporting_one_leak_share_one_work_order_and_each_c
         assert crack["work_order_id"] != order["work_order_id"] and crack["defect_kind"] == "crack"
         assert len((await client.get("/api/v1/work-orders", params={"project_id": "lakeside"})).json()) == 2
 
-        # Customer service gives each household its own first response; each keeps its own case.
-        for case in cases:
+        # Customer service gives six households their own first response; four cases nobody
+        # acknowledged stay "assigned" until the repair is accepted. Each keeps its own case.
+        for case in cases[:6]:
             response = await client.post(f"/api/v1/cases/{case['case_id']}/acknowledge", json={"actor": "cs-0001"})
             assert response.status_code == 200, response.text
         clock.now += timedelta(hours=2)
         for path, body in [
             ("investigation", {"nature": "立管防水套管渗漏", "cause": "套管封堵不密实", "responsibility": "construction"}),
             ("plan", {"scope": "重做立管套管封堵并修复十户吊顶", "duration_hours": 24, "resources": "防水班组3人"}),
-            ("work-done", {}), ("self-inspection", {"passed": True}), ("joint-acceptance", SIGNED),
+            ("work-done", {}), ("self-inspection", {"passed": True}),
         ]:
             order = await step(client, order, path, **body)
+        accepted_order = await step(client, order, "joint-acceptance", headers={"Idempotency-Key": "accept-1"},
+                                    **SIGNED)
+        # the same post again (a client that timed out): replayed, nothing moves twice
+        retry = await client.post(f"/api/v1/work-orders/{order['work_order_id']}/joint-acceptance",
+                                  json={"actor": "site-07", **SIGNED}, headers={"Idempotency-Key": "accept-1"})
+        assert retry.status_code == 200 and retry.headers["Idempotent-Replayed"] == "true"
+        order = accepted_order
         assert order["state"] == "accepted"
         assert {c["case_state"] for c in order["cases"]} == {"resolved"}
 
-        for case in cases:
+        for i, case in enumerate(cases):
             detail = (await client.get(f"/api/v1/cases/{case['case_id']}")).json()
             assert detail["state"] == "resolved"
-            assert (detail["history"][-1]["action"], detail["history"][-1]["actor"]) == ("resolve", "system")
+            # handling ended with the joint acceptance: resolved by the system, once, and the
+            # result is due to the customer 48 hours after it (2026-06-01 11:00 + 48 h)
+            moved = [(h["action"], h["actor"]) for h in detail["history"] if h["at"] >= detail["history"][-1]["at"]]
+            expected = [("resolve", "system")] if i < 6 else [("acknowledge", "system"), ("resolve", "system")]
+            assert moved == expected, (i, detail["history"])
+            assert [h["action"] for h in detail["history"]].count("resolve") == 1
             assert order["work_order_id"] in detail["history"][-1]["note"]
             result = {d["kind"]: d for d in detail["deadlines"]}["result_delivery"]
-            assert datetime.fromisoformat(result["due_at"]) == clock.now + timedelta(hours=48)
+            assert datetime.fromisoformat(result["due_at"]) == datetime(2026, 6, 3, 11, 0, tzinfo=CN)
+            first = {d["kind"]: d for d in detail["deadlines"]}["first_response"]
+            assert first["met_at"] is not None
         [repair] = events(await read_topic(migrated, REPAIR_ACCEPTED, until=lambda r: len(r) >= 1))
         opened = events(await read_topic(migrated, topic_for("WorkOrderOpened"), until=lambda r: len(r) >= 2))
+        resolved = [e for e in events(await read_topic(
+            migrated, topic_for("CaseTransitioned"),
+            until=lambda r: sum(json.loads(x.value)["data"]["action"] == "resolve" for x in r) >= 10))
+            if e["data"]["action"] == "resolve"]
     assert sorted(repair["data"]["case_ids"]) == sorted(c["case_id"] for c in cases)
     assert len(opened) == 2  # the leak and the unrelated crack
+    assert sorted(e["data"]["case_id"] for e in resolved) == sorted(c["case_id"] for c in cases)  # one each
 
 
 async def test_a_step_posted_twice_is_applied_once(migrated: Settings) -> None:

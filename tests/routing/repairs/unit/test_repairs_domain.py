@@ -141,15 +141,16 @@ def test_in_warranty_the_response_is_due_in_24_calendar_hours_and_the_repair_is_
 
 
 def walk(*steps: Step, chargeable: bool = False) -> WorkOrderState:
-    state = W.OPENED
+    state, verified = W.OPENED, False
     for step in steps:
-        state = domain.next_state(step, state, chargeable=chargeable)
+        state = domain.next_state(step, state, chargeable=chargeable, quality_verified=verified)
+        verified = verified or step is Step.VERIFY_QUALITY
     return state
 
 
 def test_a_free_repair_walks_every_step_through_a_rejected_acceptance() -> None:
     assert walk(Step.INVESTIGATE, Step.AGREE_PLAN, Step.COMPLETE_WORK, Step.SELF_INSPECT, Step.REJECT_ACCEPTANCE,
-                Step.COMPLETE_WORK, Step.SELF_INSPECT, Step.ACCEPT, Step.ARCHIVE, Step.VERIFY_QUALITY) is W.ARCHIVED
+                Step.COMPLETE_WORK, Step.SELF_INSPECT, Step.ACCEPT, Step.VERIFY_QUALITY, Step.ARCHIVE) is W.ARCHIVED
     assert walk(Step.INVESTIGATE, Step.AGREE_PLAN, Step.COMPLETE_WORK, Step.FAIL_SELF_INSPECTION) is W.REWORK
 
 
@@ -164,6 +165,23 @@ def test_a_chargeable_repair_waits_for_the_fee_before_any_work() -> None:
     assert walk(Step.INVESTIGATE, Step.AGREE_PLAN, Step.DECLINE_FEE, chargeable=True) is W.DECLINED
     # a revised plan after rework is our own cost: no second confirmation
     assert domain.next_state(Step.AGREE_PLAN, W.REWORK, chargeable=True) is W.PLAN_AGREED
+
+
+def test_an_accepted_repair_is_archived_only_after_the_quality_verification_recorded_once() -> None:
+    accepted = (Step.INVESTIGATE, Step.AGREE_PLAN, Step.COMPLETE_WORK, Step.SELF_INSPECT, Step.ACCEPT)
+    with pytest.raises(StepRefused) as unverified:
+        walk(*accepted, Step.ARCHIVE)
+    assert (unverified.value.state, unverified.value.reason) == (W.ACCEPTED, "维修须经品质管理部验证后方可归档")
+    assert unverified.value.allowed == [Step.VERIFY_QUALITY, Step.ATTACH_PHOTOS]
+    with pytest.raises(StepRefused) as twice:
+        walk(*accepted, Step.VERIFY_QUALITY, Step.VERIFY_QUALITY)
+    assert (twice.value.state, twice.value.reason) == (W.ACCEPTED, "品质管理部已验证过该维修，验证只记录一次")
+    assert twice.value.allowed == [Step.ARCHIVE, Step.ATTACH_PHOTOS]
+    # once archived, there is nothing left to verify
+    with pytest.raises(StepRefused):
+        domain.next_state(Step.VERIFY_QUALITY, W.ARCHIVED, quality_verified=True)
+    assert domain.allowed_steps(W.ACCEPTED, quality_verified=False) == [Step.VERIFY_QUALITY, Step.ATTACH_PHOTOS]
+    assert domain.allowed_steps(W.ACCEPTED, quality_verified=True) == [Step.ARCHIVE, Step.ATTACH_PHOTOS]
 
 
 @pytest.mark.parametrize(("step", "state"), [
