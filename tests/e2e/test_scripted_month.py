@@ -104,6 +104,16 @@ async def test_a_scripted_month_gives_the_hand_worked_monthly_summary(migrated: 
         await step(b, "resolve", 11, 16, note="客服主管上门致歉")
         await step(b, "deliver-result", 12, 9)
         await step(b, "customer-acceptance", 12, 9, 5, accepted=True)
+        # a valid complaint closes once its corrective action is recorded and verified effective
+        clock.at(12, 9, 6)
+        action = await routing.post(f"/api/v1/cases/{b['case_id']}/corrective-actions", json={
+            "actor": "h-1", "department": "customer_service", "description": "修订客服接听规范并全员培训"})
+        assert action.status_code == 201, action.text
+        clock.at(12, 9, 8)
+        verified = await routing.post(
+            f"/api/v1/cases/{b['case_id']}/corrective-actions/{action.json()['action_id']}/verification",
+            json={"actor": "q-1", "effective": True})
+        assert verified.status_code == 200, verified.text
         await step(b, "close", 12, 9, 10)
         await step(a, "acknowledge", 12, 10)
         await step(a, "measures", 12, 10, 30, note="安排维修班组现场勘查")
