@@ -257,6 +257,83 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- calendar: a year's official holiday schedule -----------------------------------------------
+
+
+def cmd_calendar(args: argparse.Namespace) -> int:
+    from shared.national_calendar import HolidaySchedule, ScheduleInvalid
+
+    if args.calendar_command == "status":
+        print(json.dumps(asyncio.run(_calendar_status()), ensure_ascii=False, indent=2, default=str))
+        return 0
+    try:
+        schedule = HolidaySchedule.from_text(Path(args.file).read_bytes())
+    except OSError as exc:
+        print(f"无法读取 {args.file}：{exc.strerror}", file=sys.stderr)
+        return 2
+    except ScheduleInvalid as exc:
+        for error in exc.errors:
+            print(f"{error['field']}: {error['reason']}", file=sys.stderr)
+        return 2
+    if args.calendar_command == "check":
+        print(json.dumps({"year": schedule.year, "digest": schedule.digest, "valid": True,
+                          **schedule.as_document()}, ensure_ascii=False, indent=2))
+        return 0
+    loaded_by = args.by or f"cli:{os.environ.get('USER', 'operator')}"
+    result = asyncio.run(_calendar_load(schedule, loaded_by=loaded_by, dry_run=args.dry_run))
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
+
+
+async def _routing_calendar() -> tuple[object, object, object]:
+    """Routing's database and a planner on its stored schedules, as a routing replica has them."""
+    from services.routing.adapters import CalendarPlanner
+    from services.routing.config import SERVICE, RoutingSettings
+    from services.routing.models import holiday_schedules
+    from services.routing.service import Collaborators
+    from shared.calendar import calendar_from_settings
+    from shared.calendar_store import LiveCalendar, stored_schedules
+    from shared.clock import utc_now
+    from shared.db.uow import UnitOfWorkFactory, make_engine
+
+    settings = RoutingSettings()
+    engine = make_engine(settings.db.service_url(SERVICE), settings, application_name="careloop-cli")
+    factory = UnitOfWorkFactory(engine, schema=SERVICE)
+    live = LiveCalendar(calendar_from_settings(settings.working_hours))
+    async with factory() as uow:
+        live.use(await stored_schedules(uow.session, holiday_schedules))
+    deps = Collaborators(clock=utc_now, classifier=None,  # type: ignore[arg-type]  (not classifying)
+                         planner=CalendarPlanner(live, settings.deadline_policy()))
+    return engine, factory, deps
+
+
+async def _calendar_load(schedule: object, *, loaded_by: str, dry_run: bool) -> dict[str, object]:
+    from services.routing import calendar_service
+    from services.routing.calendar_api import _load_out
+
+    engine, factory, deps = await _routing_calendar()
+    try:
+        async with factory() as uow:  # type: ignore[operator]
+            result = await calendar_service.load_holiday_schedule(
+                schedule, loaded_by=loaded_by, uow=uow, deps=deps)  # type: ignore[arg-type]
+            if not dry_run:
+                await uow.commit()
+    finally:
+        await engine.dispose()  # type: ignore[attr-defined]
+    return _load_out(result, dry_run=dry_run).model_dump()
+
+
+async def _calendar_status() -> dict[str, object]:
+    from services.routing import calendar_service
+    from shared.clock import utc_now
+
+    engine, _factory, deps = await _routing_calendar()
+    await engine.dispose()  # type: ignore[attr-defined]
+    live = calendar_service.live_calendar(deps)  # type: ignore[arg-type]
+    return {"loaded": [{"year": s.year, "digest": s.digest, "notice": s.notice} for s in live.national.loaded],
+            **live.readiness_note(utc_now().date())}
+
+
 # --- tokens: the development issuer of the local stack ----------------------------------------
 
 
@@ -420,6 +497,19 @@ def main(argv: list[str] | None = None) -> int:
             command.add_argument("--all", action="store_true", help="every letter not replayed yet (after filters)")
             command.add_argument("--again", action="store_true", help="also letters replayed before")
             command.add_argument("--dry-run", action="store_true", help="say what would be replayed")
+
+    calendar = sub.add_parser("calendar", help="load a year's official holiday schedule (国务院节假日安排), or check one")
+    calendar_sub = calendar.add_subparsers(dest="calendar_command", required=True)
+    for name, text in (("load", "store a year's schedule in routing and count its open deadlines again"),
+                       ("check", "check a schedule file without loading it"),
+                       ("status", "which years are official, which are counted by the statutory rules")):
+        command = calendar_sub.add_parser(name, help=text)
+        command.set_defaults(func=cmd_calendar)
+        if name != "status":
+            command.add_argument("file", help="the schedule: JSON or TOML (deploy/calendar/schedule.example.toml)")
+        if name == "load":
+            command.add_argument("--dry-run", action="store_true", help="count what would change, keep nothing")
+            command.add_argument("--by", help="who loads it (default cli:$USER)")
 
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -115,10 +115,11 @@ def health_router(runtime: ServiceRuntime) -> APIRouter:
     async def ready() -> JSONResponse:
         checks = await runtime.readiness()
         ok = all(checks.values())
-        return JSONResponse(
-            status_code=200 if ok else 503,
-            content={"status": "ready" if ok else "not_ready", "service": runtime.service, "checks": checks},
-        )
+        content: dict[str, Any] = {"status": "ready" if ok else "not_ready", "service": runtime.service,
+                                   "checks": checks}
+        if notes := runtime.readiness_notes():
+            content["notes"] = notes  # reported, never a reason to take the replica out of service
+        return JSONResponse(status_code=200 if ok else 503, content=content)
 
     @router.get("/asyncapi.json", include_in_schema=False)
     async def asyncapi() -> JSONResponse:

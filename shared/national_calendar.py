@@ -78,7 +78,7 @@ class ScheduleInvalid(ValueError):
     """A schedule file that cannot be loaded; ``errors`` name each field and say why, in Chinese."""
 
     def __init__(self, errors: list[dict[str, str]]) -> None:
-        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+        super().__init__("; ".join(f"{e['field']}: {e['reason']}" for e in errors))
         self.errors = errors
 
 
@@ -145,16 +145,16 @@ class HolidaySchedule:
             try:
                 text = text.decode("utf-8")
             except UnicodeDecodeError:
-                raise ScheduleInvalid([{"field": "(file)", "message": "文件不是 UTF-8 文本"}]) from None
+                raise ScheduleInvalid([{"field": "(file)", "reason": "文件不是 UTF-8 文本"}]) from None
         try:
             document: Any = json.loads(text)
         except ValueError:
             try:
                 document = tomllib.loads(text)
             except tomllib.TOMLDecodeError as exc:
-                raise ScheduleInvalid([{"field": "(file)", "message": f"既不是 JSON 也不是 TOML：{exc}"}]) from None
+                raise ScheduleInvalid([{"field": "(file)", "reason": f"既不是 JSON 也不是 TOML：{exc}"}]) from None
         if not isinstance(document, dict):
-            raise ScheduleInvalid([{"field": "(file)", "message": "应为一个对象（year, holidays）"}])
+            raise ScheduleInvalid([{"field": "(file)", "reason": "应为一个对象（year, holidays）"}])
         return cls.from_document(document, source=source)
 
 
@@ -167,17 +167,17 @@ def _dates_of(value: Any, field_name: str, errors: list[dict[str, str]]) -> list
             out.append(item)
             continue
         if not isinstance(item, str):
-            errors.append({"field": field_name, "message": f"{item!r} 不是日期（YYYY-MM-DD 或 YYYY-MM-DD..YYYY-MM-DD）"})
+            errors.append({"field": field_name, "reason": f"{item!r} 不是日期（YYYY-MM-DD 或 YYYY-MM-DD..YYYY-MM-DD）"})
             continue
         first, sep, last = item.partition("..")
         try:
             start = date.fromisoformat(first.strip())
             end = date.fromisoformat(last.strip()) if sep else start
         except ValueError:
-            errors.append({"field": field_name, "message": f"{item!r} 不是日期（YYYY-MM-DD 或 YYYY-MM-DD..YYYY-MM-DD）"})
+            errors.append({"field": field_name, "reason": f"{item!r} 不是日期（YYYY-MM-DD 或 YYYY-MM-DD..YYYY-MM-DD）"})
             continue
         if end < start or (end - start).days > 31:
-            errors.append({"field": field_name, "message": f"{item!r} 的日期范围不对（结束早于开始，或超过 31 天）"})
+            errors.append({"field": field_name, "reason": f"{item!r} 的日期范围不对（结束早于开始，或超过 31 天）"})
             continue
         out.extend(start + timedelta(days=n) for n in range((end - start).days + 1))
     return out
@@ -187,17 +187,17 @@ def _parse(document: Mapping[str, Any], source: str, strict: bool) -> HolidaySch
     errors: list[dict[str, str]] = []
     year = document.get("year")
     if not isinstance(year, int) or isinstance(year, bool) or not 2000 <= year <= 2100:
-        raise ScheduleInvalid([{"field": "year", "message": "应为 2000 至 2100 之间的年份"}])
+        raise ScheduleInvalid([{"field": "year", "reason": "应为 2000 至 2100 之间的年份"}])
     notice = document.get("notice")
     if notice is not None and (not isinstance(notice, str) or len(notice) > 200):
-        errors.append({"field": "notice", "message": "应为不超过 200 字的文本（通知文号）"})
+        errors.append({"field": "notice", "reason": "应为不超过 200 字的文本（通知文号）"})
         notice = None
     entries = document.get("holidays")
     if not isinstance(entries, list) or not entries:
-        raise ScheduleInvalid([{"field": "holidays", "message": "至少列出一个节日及其放假日期"}])
+        raise ScheduleInvalid([{"field": "holidays", "reason": "至少列出一个节日及其放假日期"}])
     unknown = sorted(set(document) - {"year", "notice", "holidays"})
     if unknown:
-        errors.append({"field": ", ".join(unknown), "message": "未知字段"})
+        errors.append({"field": ", ".join(unknown), "reason": "未知字段"})
     # A holiday may reach into the year before (元旦 2024 was 30 Dec 2023 to 1 Jan 2024).
     earliest, latest = date(year - 1, 12, 1), date(year, 12, 31)
     days_off: dict[date, str] = {}
@@ -205,37 +205,37 @@ def _parse(document: Mapping[str, Any], source: str, strict: bool) -> HolidaySch
     for index, entry in enumerate(entries):
         where = f"holidays[{index}]"
         if not isinstance(entry, Mapping):
-            errors.append({"field": where, "message": "应为 {name, days_off, working_days}"})
+            errors.append({"field": where, "reason": "应为 {name, days_off, working_days}"})
             continue
         name = _ALIASES.get(str(entry.get("name", "")).strip())
         if name is None:
             errors.append({"field": f"{where}.name",
-                           "message": f"未知节日 {entry.get('name')!r}（可用：{'、'.join(HOLIDAY_NAMES_ZH.values())}）"})
+                           "reason": f"未知节日 {entry.get('name')!r}（可用：{'、'.join(HOLIDAY_NAMES_ZH.values())}）"})
             continue
         off = _dates_of(entry.get("days_off", []), f"{where}.days_off", errors)
         work = _dates_of(entry.get("working_days", []), f"{where}.working_days", errors)
         if not off:
-            errors.append({"field": f"{where}.days_off", "message": f"{HOLIDAY_NAMES_ZH[name]}没有放假日期"})
+            errors.append({"field": f"{where}.days_off", "reason": f"{HOLIDAY_NAMES_ZH[name]}没有放假日期"})
         for day in off + work:
             if not earliest <= day <= latest:
-                errors.append({"field": where, "message": f"{day} 不在 {year} 年的安排之内"})
+                errors.append({"field": where, "reason": f"{day} 不在 {year} 年的安排之内"})
         for day in work:
             if day.weekday() < 5:
                 errors.append({"field": f"{where}.working_days",
-                               "message": f"{day} 是工作日本身：调休上班日应为周六或周日"})
+                               "reason": f"{day} 是工作日本身：调休上班日应为周六或周日"})
         for day in off:
             if day in days_off and days_off[day] != name:
-                errors.append({"field": f"{where}.days_off", "message": f"{day} 已列为{HOLIDAY_NAMES_ZH[days_off[day]]}放假"})
+                errors.append({"field": f"{where}.days_off", "reason": f"{day} 已列为{HOLIDAY_NAMES_ZH[days_off[day]]}放假"})
             days_off[day] = name
         for day in work:
             working_days[day] = name
     for day in sorted(set(days_off) & set(working_days)):
-        errors.append({"field": "holidays", "message": f"{day} 既是放假日又是上班日"})
+        errors.append({"field": "holidays", "reason": f"{day} 既是放假日又是上班日"})
     # The law's days must be days off in any official schedule: a file that misses one is a typo.
     for day, name in sorted(statutory_days(year).items()) if strict else ():
         if day not in days_off and not name.endswith("(in lieu)"):
             errors.append({"field": "holidays",
-                           "message": f"{day} 是法定节假日（{HOLIDAY_NAMES_ZH[name]}），安排中却未放假"})
+                           "reason": f"{day} 是法定节假日（{HOLIDAY_NAMES_ZH[name]}），安排中却未放假"})
     if errors:
         raise ScheduleInvalid(errors)
     return HolidaySchedule(year=year, days_off=days_off, working_days=working_days, source=source, notice=notice)

@@ -53,10 +53,18 @@ class ServiceRuntime:
         self._background: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
+        self._notes: dict[str, Callable[[], dict[str, Any]]] = {}
 
     def run_in_background(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
         """A loop that runs while the service runs (e.g. the deadline watcher)."""
         self._background.append((name, loop))
+
+    def readiness_note(self, name: str, note: Callable[[], dict[str, Any]]) -> None:
+        """Something readiness reports without failing on it (e.g. a year's holiday schedule missing)."""
+        self._notes[name] = note
+
+    def readiness_notes(self) -> dict[str, dict[str, Any]]:
+        return {name: note() for name, note in self._notes.items()}
 
     def consume(
         self,

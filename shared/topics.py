@@ -18,6 +18,7 @@ CUSTOMER_REGISTERED = "registry.customer"
 CUSTOMER_ERASED = "customer.erased"
 
 REPORT_PUBLISHED = "report.published"
+HOLIDAY_SCHEDULE_LOADED = "calendar.holiday-schedule"
 CASE_OPENED = "case.opened"
 COMPLAINT_RECLASSIFIED = "complaint.reclassified"
 CASE_ASSIGNED = "case.assigned"
@@ -29,6 +30,7 @@ CASE_ESCALATED = "case.escalated"
 CORRECTIVE_ACTION_RECORDED = "case.corrective-action"
 CORRECTIVE_ACTION_WAIVED = "case.corrective-action-waived"
 COMPLAINT_PUBLISHED = "case.complaint-published"
+RETURN_VISIT_DECIDED = "case.return-visit-decided"
 
 #: Where other enterprise systems (call centre, ERP, property systems) submit feedback.
 INBOUND_FEEDBACK = "inbound.feedback"
@@ -57,6 +59,7 @@ EVENT_TOPICS: dict[str, str] = {
     "CorrectiveActionRecorded": CORRECTIVE_ACTION_RECORDED,
     "CorrectiveActionWaived": CORRECTIVE_ACTION_WAIVED,
     "ComplaintPublished": COMPLAINT_PUBLISHED,
+    "ReturnVisitDecided": RETURN_VISIT_DECIDED,
     # --- repairs (shared/events/repairs.py): "repair.<step>" ---
     "WorkOrderOpened": "repair.opened",
     "WorkOrderCaseLinked": "repair.case-linked",
@@ -76,6 +79,8 @@ EVENT_TOPICS: dict[str, str] = {
     "ProjectFlagged": "survey.project-flagged",
     # --- reports (shared/events/reports.py): "report.<fact>" ---
     "ReportPublished": REPORT_PUBLISHED,
+    # --- the national calendar (shared/events/calendar.py) ---
+    "HolidayScheduleLoaded": HOLIDAY_SCHEDULE_LOADED,
 }
 
 #: Topics other systems write to; CareLoop consumes them and never produces to them.

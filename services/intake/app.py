@@ -3,7 +3,9 @@
 In:  HTTP ``POST /api/v1/feedback`` (staff tools, apps); paper logbooks as CSV/XLSX at
      ``POST /api/v1/imports/feedback``; the registry (org units, projects, units, customers) and
      its CSV/XLSX imports under ``/api/v1``;
-     ``inbound.feedback`` (consumer ``intake.inbound``: call centre, ERP, property systems).
+     ``inbound.feedback`` (consumer ``intake.inbound``: call centre, ERP, property systems);
+     ``calendar.holiday-schedule`` (consumer ``intake.calendar``: the holiday schedules loaded in
+     routing, which tell working time from the rest).
 Out: ``feedback.received`` and the ``registry.*`` topics through the outbox.
 """
 
@@ -15,10 +17,12 @@ from fastapi import FastAPI
 
 from services.intake import api, handlers, logbook, service
 from services.intake.config import SERVICE, IntakeSettings
+from services.intake.models import holiday_schedules
 from services.intake.registry import api as registry_api
 from services.intake.registry import service as registry_service
 from shared.auth.audit import AuditedUnitOfWorkFactory
 from shared.calendar import calendar_from_settings
+from shared.calendar_store import CalendarRefresher, LiveCalendar
 from shared.clock import Clock, utc_now
 from shared.http import create_service_app
 from shared.runtime import ServiceRuntime
@@ -29,7 +33,8 @@ from shared.topics import INBOUND_FEEDBACK
 def create_app(settings: IntakeSettings | None = None, *, clock: Clock = utc_now) -> FastAPI:
     settings = service_settings(settings, IntakeSettings)
     runtime = ServiceRuntime(service=SERVICE, settings=settings)
-    calendar = calendar_from_settings(settings.working_hours)
+    # Swapped when a holiday schedule is loaded (HolidayScheduleLoaded, kept in intake's table).
+    calendar = LiveCalendar(calendar_from_settings(settings.working_hours))
     wiring = {
         "clock": clock,
         "policy": settings.duplicate_policy(),
@@ -46,6 +51,11 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock = utc_now
         decode=handlers.decode_inbound,
         validate=handlers.source_check(settings.inbound_sources),
     )
+    runtime.consume(name="intake.calendar", handlers=handlers.build_calendar_handlers())
+    refresher = CalendarRefresher(live=calendar, uow_factory=runtime.uow_factory, table=holiday_schedules,
+                                  interval_s=settings.calendar_refresh_interval_s)
+    runtime.run_in_background("calendar-refresher", refresher.run)
+    runtime.readiness_note("calendar", lambda: calendar.readiness_note(clock().date()))
     # HTTP changes are audited (who, what, when) in the transaction that makes them.
     http_uow = AuditedUnitOfWorkFactory(runtime.uow_factory)
     writer = api.feedback_writer(uow_factory=http_uow, receive=receive, receive_batch=receive_batch,
@@ -61,4 +71,5 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock = utc_now
         ],
     )
     app.state.feedback_writer = writer
+    app.state.calendar_refresher = refresher
     return app

@@ -1,4 +1,5 @@
-"""Intake's subscribers: feedback submitted by other enterprise systems on ``inbound.feedback``."""
+"""Intake's subscribers: feedback submitted by other enterprise systems on ``inbound.feedback``; the
+holiday schedules loaded in routing."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.intake import domain, service
+from services.intake.models import holiday_schedules
+from shared.calendar_store import schedule_of_event, store_schedule
 from shared.db import UnitOfWork
+from shared.events import Event
+from shared.events.calendar import HolidayScheduleLoaded
 from shared.events.inbound import SUBMISSION_NAMESPACE, InboundFeedback
 from shared.messaging.consumer import BatchHandler, Handler, PermanentError
 from shared.messaging.inbound import inbound_decoder, source_allow_list
@@ -52,3 +57,14 @@ def build_batch_handlers(*, receive_batch: service.BatchReceiver) -> dict[str, B
                             staff_required=False)
 
     return {"FeedbackSubmission": on_inbound_feedback_batch}
+
+
+def build_calendar_handlers() -> dict[str, Handler]:
+    """Holiday schedules loaded in routing: kept in intake's schema, where every intake replica's
+    calendar refresher reads them (in working time or not is intake's to say)."""
+    async def on_holiday_schedule_loaded(event: Event, uow: UnitOfWork) -> None:
+        assert isinstance(event, HolidayScheduleLoaded)
+        await store_schedule(uow.session, holiday_schedules, schedule_of_event(event),
+                             loaded_by=event.data.loaded_by, loaded_at=event.data.loaded_at)
+
+    return {HolidayScheduleLoaded.EVENT_TYPE: on_holiday_schedule_loaded}

@@ -9,10 +9,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shared.calendar_store import holiday_schedules_table
 from shared.db.tables import messaging_tables
 
 metadata = sa.MetaData(schema="intake")
 outbox, inbox = messaging_tables(metadata)
+#: The holiday schedules operators loaded, one row per year (shared/calendar_store.py).
+holiday_schedules = holiday_schedules_table(metadata)
 
 
 class Base(DeclarativeBase):

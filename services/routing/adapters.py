@@ -7,6 +7,7 @@ from datetime import datetime
 from services.routing import deadlines
 from services.routing.classification.classifier import Classification, Rules, classify
 from shared.calendar import BusinessCalendar
+from shared.calendar_store import LiveCalendar
 from shared.events.vocabulary import ComplaintCategory, Department
 
 
@@ -37,9 +38,15 @@ class CalendarPlanner:
         "result_delivery": deadlines.result_delivery_deadline,
     }
 
-    def __init__(self, calendar: BusinessCalendar, policy: deadlines.DeadlinePolicy) -> None:
+    def __init__(self, calendar: BusinessCalendar | LiveCalendar, policy: deadlines.DeadlinePolicy) -> None:
+        #: A LiveCalendar in a running service (swapped when a holiday schedule is loaded).
         self.calendar = calendar
         self.policy = policy
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The deadline kinds counted on the calendar (and so counted again when it changes)."""
+        return tuple(self._RULES)
 
     @property
     def calendar_version(self) -> str:
@@ -49,4 +56,9 @@ class CalendarPlanner:
         return self.calendar.is_working_time(moment, org_path)
 
     def plan(self, kind: str, start: datetime, org_path: str) -> deadlines.Deadline:
-        return self._RULES[kind](start, self.calendar.for_unit(org_path), self.policy)
+        return self.plan_on(self.calendar, kind, start, org_path)
+
+    def plan_on(self, calendar: BusinessCalendar | LiveCalendar, kind: str, start: datetime,
+                org_path: str) -> deadlines.Deadline:
+        """The same deadline on another calendar (a schedule being loaded, before it is in use)."""
+        return self._RULES[kind](start, calendar.for_unit(org_path), self.policy)

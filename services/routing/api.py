@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.routing import service
 from services.routing.lifecycle import Action, CaseState, TransitionRefused, allowed_actions
@@ -20,6 +20,7 @@ from services.routing.models import (
     CorrectiveActionWaiver,
     DeadlineRecord,
 )
+from services.routing.notifications.service import notifications_of
 from shared.auth import Principal, Role, current_access, require
 from shared.auth.scoping import org_columns_clause
 from shared.db import UnitOfWork, UnitOfWorkFactory
@@ -38,6 +39,8 @@ class DeadlineOut(BaseModel):
     breached_at: datetime | None
     cancelled_at: datetime | None
     escalated_to: str | None
+    #: Counted over a year with no official holiday schedule yet: may move when it is loaded.
+    provisional: bool = False
 
 
 class StepOut(BaseModel):
@@ -78,6 +81,16 @@ class CaseOut(BaseModel):
     closed_at: datetime | None
     correlation_id: uuid.UUID
     allowed_actions: list[str]
+    # A difficult complaint's report (seed 002): both must have been told.
+    quality_notified_at: datetime | None = None
+    executive_notified_at: datetime | None = None
+    escalated_to_body: str | None = Field(default=None, description="group / government / media")
+    # Return visits: the quality department's choice for the case (None: not decided), the basis of
+    # the decision in force, and once the result is accepted whether a visit is due before closing.
+    return_visit_choice: bool | None = None
+    return_visit_basis: str | None = Field(default=None, description="important / rule / quality_department / none")
+    return_visit_required: bool | None = None
+    follow_up_of: uuid.UUID | None = Field(default=None, description="the case this one follows up")
 
 
 class CorrectiveActionOut(BaseModel):
@@ -105,6 +118,21 @@ class PublicationOut(BaseModel):
     published_at: datetime
 
 
+class NotificationOut(BaseModel):
+    """A message to a person or chat about the case (the address itself is not shown)."""
+
+    reason: str = Field(description="escalation / deadline_warning / deadline_breached")
+    deadline_kind: str | None
+    recipient_role: str
+    recipient: str
+    channel: str
+    created_at: datetime
+    attempts: int
+    sent_at: datetime | None
+    failed_at: datetime | None
+    last_error: str | None
+
+
 class CaseDetailOut(CaseOut):
     deadlines: list[DeadlineOut]
     history: list[StepOut]
@@ -114,6 +142,7 @@ class CaseDetailOut(CaseOut):
     corrective_actions: list[CorrectiveActionOut] = Field(default_factory=list)
     corrective_action_waiver: WaiverOut | None = None
     publication: PublicationOut | None = None
+    notifications: list[NotificationOut] = Field(default_factory=list)
 
 
 class StepIn(BaseModel):
@@ -156,6 +185,25 @@ class ReclassifyIn(ClassificationIn):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+class QualityDeadlineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    actor: str = Actor
+    due_at: AwareDatetime = Field(description="by when the handling must end, with its UTC offset")
+    note: str | None = Field(default=None, max_length=4000)
+
+
+class ExternalBodyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    actor: str = Actor
+    body: Literal["group", "government", "media"] = Field(description="集团公司 / 政府部门 / 媒体")
+    note: str | None = Field(default=None, max_length=4000)
+
+
+class PartyReportIn(StepIn):
+    note: str = Field(min_length=1, max_length=4000,
+                      description="the special report: to which party, what was asked; or the result published")
+
+
 class EscalateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     actor: str = Actor
@@ -194,6 +242,13 @@ class WaiverIn(BaseModel):
     reason: str = Field(min_length=1, max_length=2000, description="why no corrective action is needed")
 
 
+class ReturnVisitChoiceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    actor: str = Actor
+    return_visit: bool = Field(description="whether the case gets a return visit (回访)")
+    reason: str | None = Field(default=None, max_length=2000, description="why (kept in the case's history)")
+
+
 class PublicationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     actor: str = Actor
@@ -214,13 +269,17 @@ def case_out(case: Case) -> dict[str, Any]:
         incident_group_id=case.incident_group_id, received_at=case.received_at,
         in_working_time=case.in_working_time, closed_at=case.closed_at, correlation_id=case.correlation_id,
         allowed_actions=[a.value for a in allowed_actions(CaseState(case.status))],
+        quality_notified_at=case.quality_notified_at, executive_notified_at=case.executive_notified_at,
+        escalated_to_body=case.escalated_to_body,
+        return_visit_choice=case.return_visit_choice, return_visit_basis=case.return_visit_basis,
+        return_visit_required=case.return_visit_required, follow_up_of=case.follow_up_of,
     )
 
 
 def _deadline_out(d: DeadlineRecord) -> DeadlineOut:
     return DeadlineOut(kind=d.kind, starts_at=d.starts_at, due_at=d.due_at, explanation=d.explanation,
                        calendar_version=d.calendar_version, met_at=d.met_at, breached_at=d.breached_at,
-                       cancelled_at=d.cancelled_at, escalated_to=d.escalated_to)
+                       cancelled_at=d.cancelled_at, escalated_to=d.escalated_to, provisional=bool(d.provisional))
 
 
 def _step_out(s: CaseStepRecord) -> StepOut:
@@ -277,6 +336,11 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Collaborators)
             publication=PublicationOut(basis=publication.basis, summary=publication.summary,
                                        published_by=publication.published_by,
                                        published_at=publication.published_at) if publication else None,
+            notifications=[NotificationOut(
+                reason=n.reason, deadline_kind=n.deadline_kind, recipient_role=n.recipient_role,
+                recipient=n.recipient, channel=n.channel, created_at=n.created_at, attempts=n.attempts,
+                sent_at=n.sent_at, failed_at=n.failed_at, last_error=n.last_error,
+            ) for n in await notifications_of(case.id, uow=uow)],
         )
 
     async def run(case_id: uuid.UUID, use_case: Callable[[UnitOfWork], Awaitable[Any]]) -> CaseDetailOut:
@@ -300,6 +364,9 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Collaborators)
                 "error": "invalid_transition", "action": exc.action.value, "state": exc.state.value,
                 "reason": exc.reason, "allowed_actions": [a.value for a in allowed_actions(exc.state)],
             }) from exc
+        except service.InvalidInput as exc:
+            raise HTTPException(422, {"error": "validation_failed", "fields": [
+                {"field": exc.field, "reason": exc.reason, "type": "value_error"}]}) from exc
         except service.StepRefused as exc:
             raise HTTPException(409, {"error": "refused", "case_id": str(case_id), "reason": exc.reason}) from exc
 
@@ -405,6 +472,32 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Collaborators)
         return await run(case_id, lambda uow: service.mark_difficult(case_id, actor=body.actor, note=body.note,
                                                                      uow=uow, deps=deps))
 
+    @router.post("/{case_id}/quality-deadline", dependencies=[Depends(VERIFY)], response_model=CaseDetailOut,
+                 summary="The quality department's own deadline for a difficult complaint (met when resolved)")
+    async def quality_deadline(case_id: uuid.UUID, body: QualityDeadlineIn) -> CaseDetailOut:
+        return await run(case_id, lambda uow: service.set_quality_deadline(
+            case_id, due_at=body.due_at, note=body.note, actor=body.actor, uow=uow, deps=deps))
+
+    @router.post("/{case_id}/external-body", dependencies=[Depends(READ)], response_model=CaseDetailOut,
+                 summary="The complaint also reached the group, a government office or the media")
+    async def external_body(case_id: uuid.UUID, body: ExternalBodyIn) -> CaseDetailOut:
+        return await run(case_id, lambda uow: service.record_external_body(
+            case_id, body=body.body, note=body.note, actor=body.actor, uow=uow, deps=deps))
+
+    def party_step(action: Action) -> Callable[..., Awaitable[CaseDetailOut]]:
+        async def endpoint(case_id: uuid.UUID, body: PartyReportIn) -> CaseDetailOut:
+            return await run(case_id, lambda uow: service.act(
+                case_id, action, actor=body.actor, note=body.note, uow=uow, deps=deps,
+                expected_version=body.expected_version))
+        return endpoint
+
+    router.add_api_route("/{case_id}/party-report", party_step(Action.REPORT_TO_PARTY), methods=["POST"],
+                         dependencies=[Depends(HANDLE)], response_model=CaseDetailOut,
+                         summary="Class 3: the special report to the party responsible")
+    router.add_api_route("/{case_id}/result-publication", party_step(Action.PUBLISH_RESULT), methods=["POST"],
+                         dependencies=[Depends(HANDLE)], response_model=CaseDetailOut,
+                         summary="Class 3: that party's result published to the customers concerned")
+
     @router.post("/{case_id}/escalate", dependencies=[Depends(ESCALATE)], response_model=CaseDetailOut)
     async def escalate(case_id: uuid.UUID, body: EscalateIn) -> CaseDetailOut:
         return await run(case_id, lambda uow: service.escalate(case_id, to=body.to, reason=body.reason,
@@ -445,5 +538,12 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Collaborators)
     async def publish(case_id: uuid.UUID, body: PublicationIn) -> CaseDetailOut:
         return await run(case_id, lambda uow: service.publish_complaint(
             case_id, basis=body.basis, summary=body.summary, actor=body.actor, uow=uow, deps=deps))
+
+    @router.post("/{case_id}/return-visit-decision", dependencies=[Depends(QUALITY_DECIDES)],
+                 response_model=CaseDetailOut,
+                 summary="Quality: whether this case gets a return visit (important complaints always do)")
+    async def choose_return_visit(case_id: uuid.UUID, body: ReturnVisitChoiceIn) -> CaseDetailOut:
+        return await run(case_id, lambda uow: service.choose_return_visit(
+            case_id, return_visit=body.return_visit, reason=body.reason, actor=body.actor, uow=uow, deps=deps))
 
     return router

@@ -9,10 +9,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shared.calendar_store import holiday_schedules_table
 from shared.db.tables import messaging_tables
 
 metadata = sa.MetaData(schema="routing")
 outbox, inbox = messaging_tables(metadata)
+#: The holiday schedules operators loaded, one row per year (shared/calendar_store.py).
+holiday_schedules = holiday_schedules_table(metadata)
 
 
 class Base(DeclarativeBase):
@@ -21,6 +24,9 @@ class Base(DeclarativeBase):
 
 class Case(Base):
     __tablename__ = "cases"
+    __table_args__ = (
+        sa.Index("ix_cases_follow_up_of", "follow_up_of", postgresql_where=sa.text("follow_up_of IS NOT NULL")),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     feedback_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
@@ -40,6 +46,13 @@ class Case(Base):
     difficult: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
     handed_over_to: Mapped[str | None] = mapped_column(sa.Text)
     return_visit_done: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    # Return visits (services.routing.return_visits): the quality department's choice for the case,
+    # the basis of the decision in force, and, once the result is accepted, whether one is due.
+    return_visit_choice: Mapped[bool | None] = mapped_column(sa.Boolean)
+    return_visit_basis: Mapped[str | None] = mapped_column(sa.Text)
+    return_visit_required: Mapped[bool | None] = mapped_column(sa.Boolean)
+    follow_up_of: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), comment="the case this one follows up (a dissatisfied return-visit answer)")
     customer_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     project_id: Mapped[str | None] = mapped_column(sa.Text)
     project_stage: Mapped[str | None] = mapped_column(sa.Text)
@@ -55,6 +68,12 @@ class Case(Base):
     difficult_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     resolved_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # A difficult class-1 complaint: when the quality department and the responsible executive
+    # were told (its escalation deadline is met only when both were).
+    quality_notified_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    executive_notified_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    escalated_to_body: Mapped[str | None] = mapped_column(
+        sa.Text, comment="group / government / media: where the complaint also went")
     correlation_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     version: Mapped[int] = mapped_column(sa.Integer, server_default="1")
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
@@ -96,6 +115,13 @@ class DeadlineRecord(Base):
     breached_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     cancelled_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     escalated_to: Mapped[str | None] = mapped_column(sa.Text)
+    #: Counted over a year with no official holiday schedule yet; counted again when it is loaded.
+    provisional: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    # The "about to be missed" notice (services.routing.notifications): when it is due, for which
+    # due time it was worked out, and when it went out.
+    warn_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    warn_for_due: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    warned_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
 
 class CorrectiveAction(Base):

@@ -33,6 +33,8 @@ from services.routing.models import (
     CorrectiveActionWaiver,
     DeadlineRecord,
 )
+from services.routing import return_visits as rv
+from services.routing.return_visits import ReturnVisitRule
 from shared.clock import CHINA, Clock
 from shared.db import UnitOfWork
 from shared.db.uow import ManyRows
@@ -60,6 +62,8 @@ from shared.events.cases import (
     DeadlineOutcomeData,
     DeadlinesScheduled,
     DeadlinesScheduledData,
+    ReturnVisitDecided,
+    ReturnVisitDecidedData,
 )
 from shared.events.vocabulary import ComplaintCategory, Department, FeedbackKind
 from shared.logging import redact
@@ -74,6 +78,8 @@ ESCALATE_TO = {
     "difficult_escalation": "executive",
     "measures_report": "quality_department",
     "result_delivery": "quality_department",
+    # The quality department's own deadline for a difficult complaint: the executive hears of it.
+    "quality_department": "executive",
 }
 
 # The action that meets each deadline.
@@ -82,7 +88,13 @@ MET_BY = {
     Action.EXPLAIN_INVALID: "first_response",
     Action.REPORT_MEASURES: "measures_report",
     Action.DELIVER_RESULT: "result_delivery",
+    # The quality department's deadline for a difficult complaint is for its handling to end.
+    Action.RESOLVE: "quality_department",
 }
+
+# A difficult class-1 complaint is reported to both of these (seed 002): its escalation deadline
+# is met when the second of them has been told.
+DIFFICULT_REPORTED_TO = ("quality_department", "executive")
 
 
 # --- ports ------------------------------------------------------------------------------------
@@ -134,6 +146,10 @@ class Collaborators:
     clock: Clock
     classifier: Classifier
     planner: DeadlinePlanner
+    #: Notifications to people (services.routing.notifications.service.Notices); None: none.
+    notices: Any = None
+    #: Which cases get a return visit besides the important ones (services.routing.return_visits).
+    return_visit_rule: ReturnVisitRule = ReturnVisitRule.IMPORTANT_ONLY
 
 
 class CaseNotFound(LookupError):
@@ -180,9 +196,13 @@ async def open_case(event: FeedbackReceived, *, uow: UnitOfWork, deps: Collabora
     in_working_time = data.in_working_time
     if in_working_time is None:
         in_working_time = deps.planner.in_working_time(data.received_at, org_path)
+    owner = data.received_by
+    if data.follow_up_of is not None:
+        owner = await first_contact_owner_of(data.follow_up_of, uow=uow) or owner
     case = _NewCase(
         id=uuid.uuid4(), feedback_id=data.feedback_id, kind=data.kind.value, status=CaseState.RECEIVED.value,
-        first_contact_owner=data.received_by, customer_id=data.customer_id, project_id=data.project_id,
+        first_contact_owner=owner, follow_up_of=data.follow_up_of, customer_id=data.customer_id,
+        project_id=data.project_id,
         project_stage=data.project_stage.value if data.project_stage else None, channel=data.channel.value,
         unit=data.unit, incident_group_id=data.incident_group_id, in_working_time=in_working_time,
         org_group=event.org.group, org_subsidiary=event.org.subsidiary, org_project=event.org.project,
@@ -190,8 +210,9 @@ async def open_case(event: FeedbackReceived, *, uow: UnitOfWork, deps: Collabora
     )  # not an ORM object: the row is inserted below, as it ends up
     opened = CaseOpenedData(
         case_id=case.id, feedback_id=data.feedback_id, kind=data.kind, received_at=data.received_at,
-        in_working_time=in_working_time, first_contact_owner=data.received_by, customer_id=data.customer_id,
+        in_working_time=in_working_time, first_contact_owner=owner, customer_id=data.customer_id,
         project_id=data.project_id, incident_group_id=data.incident_group_id, duplicate_of=data.duplicate_of,
+        follow_up_of=data.follow_up_of,
     )
     if data.kind is not FeedbackKind.COMPLAINT:
         if not await _insert_case(uow, case):
@@ -210,7 +231,9 @@ async def open_case(event: FeedbackReceived, *, uow: UnitOfWork, deps: Collabora
                              note=f"confidence {result.confidence:.2f} below the triage threshold")
     else:
         classify = _transition(case, Action.CLASSIFY, actor=SYSTEM, now=now)
-        assign = _assignment(case, now, lead=result.lead_department, assisting=tuple(result.assisting_departments),
+        lead, assisting = route_for_class(result.complaint_class, result.lead_department,
+                                          tuple(result.assisting_departments))
+        assign = _assignment(case, now, lead=lead, assisting=assisting,
                              handler=None, actor=SYSTEM)
         measures = deps.planner.plan("measures_report", now, org_path)
     if not await _insert_case(uow, case):
@@ -227,12 +250,19 @@ async def open_case(event: FeedbackReceived, *, uow: UnitOfWork, deps: Collabora
         complaint_class=result.complaint_class,  # type: ignore[arg-type]
         valid=result.valid, important=result.important, confidence=result.confidence,
         rules_fired=tuple(result.rules_fired), rules_version=result.rules_version,
-        lead_department=result.lead_department, assisting_departments=tuple(result.assisting_departments),
+        lead_department=assign.lead, assisting_departments=assign.assisting,
         received_at=data.received_at, needs_triage=result.needs_triage,
     ), now, caused_by=event)
     _record_assignment(uow, case, assign, now=now, caused_by=event, defer=True)
     await _schedule(uow, case, deps, now, [measures], caused_by=event, defer=True)
     return case.id
+
+
+async def first_contact_owner_of(case_id: uuid.UUID, *, uow: UnitOfWork) -> str | None:
+    """A follow-up case (a dissatisfied answer on a case's return visit) stays with the first-contact
+    owner of the case it follows up (首问负责制), not with whoever passed it on (the survey system)."""
+    return (await uow.session.execute(
+        sa.select(Case.first_contact_owner).where(Case.id == case_id))).scalar_one_or_none()
 
 
 _CASES = Case.__table__
@@ -307,7 +337,9 @@ def _facts(case: Case, *, corrective: CorrectiveStatus = CorrectiveStatus.MISSIN
     only closing asks, and an action that closes must look it up first."""
     return CaseFacts(state=CaseState(case.status), is_complaint=case.kind == FeedbackKind.COMPLAINT.value,
                      important=bool(case.important), valid=case.valid,
-                     return_visit_done=case.return_visit_done, corrective_action=corrective)
+                     return_visit_done=case.return_visit_done, corrective_action=corrective,
+                     complaint_class=case.complaint_class, difficult=bool(case.difficult),
+                     return_visit_required=bool(case.return_visit_required))
 
 
 @dataclass(frozen=True)
@@ -399,6 +431,17 @@ async def _assign(
                     caused_by=caused_by)
 
 
+def route_for_class(complaint_class: int | None, lead: Department,
+                    assisting: tuple[Department, ...]) -> tuple[Department, tuple[Department, ...]]:
+    """A class-2 complaint (building quality, supporting facilities) is an engineering problem
+    record for the quality department and the customer service centre, whatever the subject matrix
+    says (seed 002): the quality department leads, the customer service centre assists (it keeps
+    the customer informed). Other classes follow the matrix."""
+    if complaint_class == 2:
+        return Department.ENGINEERING_QUALITY, (Department.CUSTOMER_SERVICE,)
+    return lead, assisting
+
+
 def case_org_path(case: Case) -> str:
     return _org(case).as_path()
 
@@ -429,6 +472,9 @@ async def act(
         await _meet(uow, case, MET_BY[action], now)
     if action is Action.REJECT_RESULT:
         case.resolved_at = None
+    if action is Action.ACCEPT_RESULT:
+        # The return-visit decision in force now is the one that counts; the survey service issues it.
+        _decide_return_visit(uow, case, deps, now, actor=SYSTEM, note=None)
     if state in (CaseState.CLOSED, CaseState.HANDED_OVER, CaseState.INVALID_EXPLAINED):
         await _cancel_pending(uow, case, now)
     return case
@@ -452,7 +498,7 @@ async def classify_from_triage(
     case = await _load(uow, case_id, for_update=True)
     if CaseState(case.status) is not CaseState.TRIAGE:
         raise TransitionRefused(Action.CLASSIFY, CaseState(case.status))
-    lead, assisting = deps.classifier.route(category, case_org_path(case))
+    lead, assisting = route_for_class(complaint_class, *deps.classifier.route(category, case_org_path(case)))
     case.category, case.complaint_class, case.valid, case.important = category.value, complaint_class, valid, important
     case.confidence, case.rules_version = 1.0, f"manual:{actor}"
     await _step(uow, case, Action.CLASSIFY, actor=actor, now=now, emit=False)
@@ -476,7 +522,7 @@ async def reclassify(
     next_state(Action.RECLASSIFY, _facts(case))  # refuses after resolution
     previous_category = ComplaintCategory(case.category) if case.category else None
     previous_class = case.complaint_class
-    lead, assisting = deps.classifier.route(category, case_org_path(case))
+    lead, assisting = route_for_class(complaint_class, *deps.classifier.route(category, case_org_path(case)))
     case.category, case.complaint_class, case.valid, case.important = category.value, complaint_class, valid, important
     case.rules_version = f"manual:{actor}"
     uow.session.add(CaseStepRecord(case_id=case.id, action=Action.RECLASSIFY.value, previous_state=case.status,
@@ -521,8 +567,72 @@ async def escalate(case_id: uuid.UUID, *, to: str, reason: str, actor: str, uow:
     _emit(uow, CaseEscalated, case, CaseEscalatedData(
         case_id=case.id, previous_state=case.status, state=case.status, actor=actor, at=now, to=to, reason=reason,
     ), now)
-    if to in ("quality_department", "executive"):
+    if to == "quality_department" and case.quality_notified_at is None:
+        case.quality_notified_at = now
+    if to == "executive" and case.executive_notified_at is None:
+        case.executive_notified_at = now
+    # Seed 002: the quality department AND the responsible executive; one of them is not enough.
+    if to in DIFFICULT_REPORTED_TO and case.quality_notified_at and case.executive_notified_at:
         await _meet(uow, case, "difficult_escalation", now)
+    if deps.notices is not None:
+        await deps.notices.escalated(uow, case, to, now=now)
+    return case
+
+
+class InvalidInput(ValueError):
+    """Bad input that the request schema cannot see (HTTP 422 with the field and the reason)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+async def set_quality_deadline(case_id: uuid.UUID, *, due_at: datetime, note: str | None, actor: str,
+                               uow: UnitOfWork, deps: Collaborators) -> Case:
+    """The quality department's own deadline for a difficult complaint (seed 002: after the report
+    it "sets a deadline and tracks it"): by when the handling must end. Shown and counted with the
+    other deadlines, met when the case is resolved, breached and escalated to the executive by the
+    deadline watcher when it passes first. Setting it again moves it (until it is met)."""
+    now = deps.clock()
+    case = await _load(uow, case_id, for_update=True)
+    next_state(Action.SET_QUALITY_DEADLINE, _facts(case))
+    if due_at <= now:
+        raise InvalidInput("due_at", "到期时间须晚于当前时间")
+    unit_due = due_at  # as the quality department gave it, with its offset
+    explanation = (f"质量部（{actor}）于 {now.astimezone(unit_due.tzinfo):%Y-%m-%d %H:%M} 设定的跟踪期限："
+                   f"须于 {unit_due:%Y-%m-%d %H:%M} 前处理结束（案件办结“resolve”一步即满足）")
+    planned = SimpleNamespace(kind="quality_department", starts_at=now, due_at=unit_due, explanation=explanation,
+                              in_working_time=False, calendar_version=deps.planner.calendar_version,
+                              provisional=False)
+    uow.session.add(CaseStepRecord(case_id=case.id, action=Action.SET_QUALITY_DEADLINE.value,
+                                   previous_state=case.status, state=case.status, actor=actor, at=now,
+                                   note=f"due {unit_due.isoformat()}" + (f": {note}" if note else "")))
+    await _schedule(uow, case, deps, now, [planned])
+    return case
+
+
+EXTERNAL_BODIES = ("group", "government", "media")
+
+
+async def record_external_body(case_id: uuid.UUID, *, body: str, note: str | None, actor: str, uow: UnitOfWork,
+                               deps: Collaborators) -> Case:
+    """The complaint also reached the group company, a government office or the media: whoever
+    received it logs it here, and the quality department tracks it (it is told, as in an
+    escalation). The monthly summary counts these complaints separately."""
+    if body not in EXTERNAL_BODIES:
+        raise InvalidInput("body", "须为 group（集团公司）、government（政府部门）或 media（媒体）")
+    now = deps.clock()
+    case = await _load(uow, case_id, for_update=True)
+    case.escalated_to_body = body
+    uow.session.add(CaseStepRecord(case_id=case.id, action="reached_external_body", previous_state=case.status,
+                                   state=case.status, actor=actor, at=now, note=f"{body}" + (f": {note}" if note else "")))
+    _emit(uow, CaseEscalated, case, CaseEscalatedData(
+        case_id=case.id, previous_state=case.status, state=case.status, actor=actor, at=now,
+        to="quality_department", reason=f"complaint reached {body}", external_body=body,  # type: ignore[arg-type]
+    ), now)
+    if deps.notices is not None:
+        await deps.notices.escalated(uow, case, "quality_department", now=now)
     return case
 
 
@@ -639,6 +749,61 @@ async def corrective_actions(case_id: uuid.UUID, *, uow: UnitOfWork) -> list[Cor
     return list(rows.scalars())
 
 
+class ReturnVisitRefused(StepRefused):
+    """The quality department's return-visit decision cannot be taken now (HTTP 409)."""
+
+    def __init__(self, state: CaseState, reason: str) -> None:
+        super().__init__(reason)
+        self.state = state
+
+
+#: States in which a return-visit decision for the case can still be taken or changed.
+RETURN_VISIT_DECIDABLE = frozenset(CaseState) - {CaseState.RETURN_VISITED, CaseState.CLOSED}
+
+
+def _return_visit_facts(case: Case) -> rv.ReturnVisitFacts:
+    return rv.ReturnVisitFacts(is_complaint=case.kind == FeedbackKind.COMPLAINT.value, important=bool(case.important),
+                               complaint_class=case.complaint_class, valid=case.valid, chosen=case.return_visit_choice)
+
+
+def _decide_return_visit(uow: UnitOfWork, case: Case, deps: Collaborators, now: datetime, *, actor: str,
+                         note: str | None) -> rv.Decision:
+    """Work out the case's return visit under the rule in force, record it (history, event); once the
+    result is accepted it is what the close guard asks for."""
+    decision = rv.decide(_return_visit_facts(case), deps.return_visit_rule)
+    accepted = CaseState(case.status) is CaseState.ACCEPTED
+    if accepted:
+        case.return_visit_required = decision.return_visit
+    case.return_visit_basis = decision.basis.value
+    uow.session.add(CaseStepRecord(case_id=case.id, action="decide_return_visit", previous_state=case.status,
+                                   state=case.status, actor=actor, at=now,
+                                   note=decision.label + (f"。{note}" if note else "")))
+    _emit(uow, ReturnVisitDecided, case, ReturnVisitDecidedData(
+        case_id=case.id, return_visit=decision.return_visit, basis=decision.basis.value,  # type: ignore[arg-type]
+        rule=deps.return_visit_rule.value, result_accepted=accepted, actor=actor, at=now, note=note,
+    ), now)
+    return decision
+
+
+async def choose_return_visit(case_id: uuid.UUID, *, return_visit: bool, reason: str | None, actor: str,
+                              uow: UnitOfWork, deps: Collaborators) -> Case:
+    """The quality department decides whether this case gets a return visit (回访). An important
+    complaint always gets one; once the visit is issued (the result accepted with a visit due) or
+    done, or the case closed, the decision stands."""
+    now = deps.clock()
+    case = await _load(uow, case_id, for_update=True)
+    state = CaseState(case.status)
+    if state not in RETURN_VISIT_DECIDABLE:
+        raise ReturnVisitRefused(state, "案件已回访或已关闭，回访决定不能再改")
+    if not return_visit and case.kind == FeedbackKind.COMPLAINT.value and case.important:
+        raise ReturnVisitRefused(state, rv.IMPORTANT_ALWAYS)
+    if not return_visit and state is CaseState.ACCEPTED and case.return_visit_required:
+        raise ReturnVisitRefused(state, "回访已安排（顾客已认可处理结果），不能改为不回访")
+    case.return_visit_choice = return_visit
+    _decide_return_visit(uow, case, deps, now, actor=actor, note=reason)
+    return case
+
+
 async def return_visit_done(case_id: uuid.UUID, *, uow: UnitOfWork, deps: Collaborators, caused_by: Any) -> bool:
     """The survey service returned the case's return visit; record it once the result is accepted."""
     case = (await uow.session.execute(
@@ -670,6 +835,7 @@ _DEFERRED_SCHEDULE = ManyRows(_DEADLINE_INSERT.on_conflict_do_update(
     set_={"starts_at": _DEADLINE_INSERT.excluded.starts_at, "due_at": _DEADLINE_INSERT.excluded.due_at,
           "explanation": _DEADLINE_INSERT.excluded.explanation,
           "calendar_version": _DEADLINE_INSERT.excluded.calendar_version,
+          "provisional": _DEADLINE_INSERT.excluded.provisional,
           "met_at": None, "breached_at": None, "cancelled_at": None, "escalated_to": None},
     where=_DEADLINES.c.met_at.is_(None),
 ))
@@ -688,16 +854,19 @@ async def _schedule(uow: UnitOfWork, case: Case, deps: Collaborators, now: datet
                 "case_id": case.id, "kind": deadline.kind, "starts_at": deadline.starts_at,
                 "due_at": deadline.due_at, "explanation": deadline.explanation,
                 "calendar_version": deps.planner.calendar_version,
+                "provisional": bool(getattr(deadline, "provisional", False)),
             }, row=("deadline", case.id, deadline.kind))
             continue
         await uow.session.execute(
             pg_insert(DeadlineRecord)
             .values(case_id=case.id, kind=deadline.kind, starts_at=deadline.starts_at, due_at=deadline.due_at,
-                    explanation=deadline.explanation, calendar_version=deps.planner.calendar_version)
+                    explanation=deadline.explanation, calendar_version=deps.planner.calendar_version,
+                    provisional=bool(getattr(deadline, "provisional", False)))
             .on_conflict_do_update(
                 constraint="uq_deadline_case_kind",
                 set_={"starts_at": deadline.starts_at, "due_at": deadline.due_at,
                       "explanation": deadline.explanation, "calendar_version": deps.planner.calendar_version,
+                      "provisional": bool(getattr(deadline, "provisional", False)),
                       "met_at": None, "breached_at": None, "cancelled_at": None, "escalated_to": None},
                 where=DeadlineRecord.met_at.is_(None),
             )
@@ -705,7 +874,8 @@ async def _schedule(uow: UnitOfWork, case: Case, deps: Collaborators, now: datet
     _emit(uow, DeadlinesScheduled, case, DeadlinesScheduledData(
         case_id=case.id, calendar_version=deps.planner.calendar_version, case_received_at=case.received_at,
         complaint_important=bool(case.important if important is None else important),
-        deadlines=tuple(Deadline(kind=d.kind, due_at=d.due_at, explanation=d.explanation)  # type: ignore[arg-type]
+        deadlines=tuple(Deadline(kind=d.kind, due_at=d.due_at, explanation=d.explanation,  # type: ignore[arg-type]
+                                 provisional=bool(getattr(d, "provisional", False)))
                         for d in planned),
     ), now, caused_by=caused_by)
 
@@ -735,10 +905,10 @@ async def _cancel_pending(uow: UnitOfWork, case: Case, now: datetime) -> None:
     )
 
 
-async def fire_due_deadlines(*, uow: UnitOfWork, clock: Clock, limit: int = 100) -> int:
+async def fire_due_deadlines(*, uow: UnitOfWork, clock: Clock, limit: int = 100, notices: Any = None) -> int:
     """Mark every due, unmet deadline breached and escalate it — once, whatever the number of
     routing replicas: each claims rows with SKIP LOCKED and the breach is written in the same
-    transaction as its events."""
+    transaction as its events (and, with ``notices``, its messages to the people named)."""
     now = clock()
     d = DeadlineRecord
     rows = (
@@ -765,6 +935,8 @@ async def fire_due_deadlines(*, uow: UnitOfWork, clock: Clock, limit: int = 100)
         uow.session.add(CaseStepRecord(case_id=case.id, action="deadline_breached", previous_state=case.status,
                                        state=case.status, actor=SYSTEM, at=now,
                                        note=f"{deadline.kind} due {deadline.due_at.isoformat()}, escalated to {level}"))
+        if notices is not None:
+            await notices.breached(uow, case, deadline, level, now=now)
     return len(rows)
 
 

@@ -29,12 +29,14 @@ SCHEMA_DIR = Path(__file__).parent / "schemas"
 from shared.events.cases import CASE_EVENT_CLASSES  # noqa: E402  (needs catalog first)
 from shared.events.repairs import REPAIR_EVENT_CLASSES  # noqa: E402
 from shared.events.reports import REPORT_EVENT_CLASSES  # noqa: E402
+from shared.events.calendar import CALENDAR_EVENT_CLASSES  # noqa: E402
 from shared.events.inbound import InboundFeedback  # noqa: E402
 from shared.events.surveys import SURVEY_EVENT_CLASSES, InboundSurveyAnswers  # noqa: E402
 from shared.topics import INBOUND_FEEDBACK, INBOUND_SURVEY_ANSWERS  # noqa: E402
 
 ALL_EVENT_CLASSES: tuple[type[Event], ...] = (
     EVENT_CLASSES + CASE_EVENT_CLASSES + REPAIR_EVENT_CLASSES + SURVEY_EVENT_CLASSES + REPORT_EVENT_CLASSES
+    + CALENDAR_EVENT_CLASSES
 )
 EVENT_REGISTRY: dict[str, type[Event]] = {cls.EVENT_TYPE: cls for cls in ALL_EVENT_CLASSES}
 

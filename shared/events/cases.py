@@ -14,7 +14,9 @@ from shared.events.catalog import ComplaintClassifiedData, Payload
 from shared.events.envelope import Event
 from shared.events.vocabulary import ComplaintCategory, Department, FeedbackKind
 
-DeadlineKind = Literal["first_response", "difficult_escalation", "measures_report", "result_delivery"]
+# quality_department (added in place): the deadline the quality department sets for a difficult complaint.
+DeadlineKind = Literal["first_response", "difficult_escalation", "measures_report", "result_delivery",
+                       "quality_department"]
 
 
 class CaseStep(Payload):
@@ -39,6 +41,9 @@ class CaseOpenedData(Payload):
     project_id: str | None = None
     incident_group_id: UUID | None = None
     duplicate_of: UUID | None = None
+    # Added in place (schema version 1): the case this one follows up (a dissatisfied answer on its
+    # return visit); ``first_contact_owner`` is then that case's (首问负责制).
+    follow_up_of: UUID | None = None
 
 
 class CaseOpened(Event):
@@ -100,6 +105,8 @@ class Deadline(Payload):
     kind: DeadlineKind
     due_at: AwareDatetime
     explanation: str
+    # Added in place (schema version 1): counted over a year with no official holiday schedule yet.
+    provisional: bool = False
 
 
 class DeadlinesScheduledData(Payload):
@@ -110,6 +117,9 @@ class DeadlinesScheduledData(Payload):
     # When the case was received (added in place, schema version 1): the reports count a deadline
     # in its case's month. Producers that leave it out still work; readers then look the month up.
     case_received_at: AwareDatetime | None = None
+    # Added in place: set when open deadlines were counted again because a holiday schedule was
+    # loaded ('holiday-schedule:2027:<digest>'); one event per deadline that changed.
+    rescheduled_by: str | None = None
 
 
 class DeadlinesScheduled(Event):
@@ -150,6 +160,9 @@ class DeadlineBreached(Event):
 class CaseEscalatedData(CaseStep):
     to: str = Field(min_length=1, max_length=64, description="quality_department, executive, group, …")
     reason: str = Field(min_length=1, max_length=2000)
+    # Added in place (schema version 1): the complaint also reached this body, logged by whoever
+    # received it; the quality department tracks it and the monthly summary counts it apart.
+    external_body: Literal["group", "government", "media"] | None = None
 
 
 class CaseEscalated(Event):
@@ -220,6 +233,36 @@ class ComplaintPublished(Event):
     data: ComplaintPublishedData
 
 
+ReturnVisitBasis = Literal["important", "rule", "quality_department", "none"]
+
+
+class ReturnVisitDecidedData(Payload):
+    """Whether a case gets a return visit (回访), and why: always for an important complaint; for
+    the others the quality department's choice for the case, else routing's rule setting.
+
+    Emitted when the quality department decides for a case (``actor`` is its staff id), and by the
+    system when the customer accepts the result (the decision then in force; ``result_accepted``).
+    A return visit is due once both hold: ``return_visit`` and ``result_accepted``.
+    """
+
+    case_id: UUID
+    return_visit: bool
+    basis: ReturnVisitBasis = Field(description="important, rule (the setting), quality_department (per case), none")
+    rule: str = Field(description="routing's return-visit rule setting at the time")
+    result_accepted: bool = Field(description="the customer accepted the result: the visit is due now")
+    actor: str = Field(min_length=1, max_length=64, description="staff id, or 'system'")
+    at: AwareDatetime
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ReturnVisitDecided(Event):
+    EVENT_TYPE = "ReturnVisitDecided"
+    SCHEMA_VERSION = 1
+    event_type: Literal["ReturnVisitDecided"] = "ReturnVisitDecided"
+    schema_version: Literal[1] = 1
+    data: ReturnVisitDecidedData
+
+
 CASE_EVENT_CLASSES: tuple[type[Event], ...] = (
     CaseOpened,
     ComplaintReclassified,
@@ -232,4 +275,5 @@ CASE_EVENT_CLASSES: tuple[type[Event], ...] = (
     CorrectiveActionRecorded,
     CorrectiveActionWaived,
     ComplaintPublished,
+    ReturnVisitDecided,
 )

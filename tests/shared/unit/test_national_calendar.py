@@ -195,7 +195,7 @@ def test_the_missing_year_is_reported_from_1_november(today: date, missing: list
 def test_a_bad_schedule_file_is_refused_field_by_field(document: dict, field: str, words: str) -> None:  # type: ignore[type-arg]
     with pytest.raises(ScheduleInvalid) as refused:
         HolidaySchedule.from_document(document)
-    assert any(error["field"] == field and words in error["message"] for error in refused.value.errors), \
+    assert any(error["field"] == field and words in error["reason"] for error in refused.value.errors), \
         refused.value.errors
 
 

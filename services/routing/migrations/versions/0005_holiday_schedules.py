@@ -1,8 +1,17 @@
 """routing: loaded holiday schedules; deadlines marked provisional
 
+A year's official holiday schedule, loaded by an operator, is kept here (one row per year, the
+latest load) so that every routing replica counts on it; a deadline counted over a year with no
+official schedule is marked provisional until that year's schedule is loaded.
+
 Revision ID: 0005
 Revises: 0004
 """
+
+import sqlalchemy as sa
+from alembic import op
+
+from shared.calendar_store import create_holiday_schedules
 
 revision = "0005"
 down_revision = "0004"
@@ -13,8 +22,15 @@ SCHEMA = "routing"
 
 
 def upgrade() -> None:
-    pass
+    create_holiday_schedules(SCHEMA)
+    op.add_column("deadlines", sa.Column("provisional", sa.Boolean, nullable=False, server_default=sa.false()),
+                  schema=SCHEMA)
+    op.create_index("ix_deadlines_open_provisional", "deadlines", ["due_at"], schema=SCHEMA,
+                    postgresql_where=sa.text("provisional AND met_at IS NULL AND breached_at IS NULL "
+                                             "AND cancelled_at IS NULL"))
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index("ix_deadlines_open_provisional", table_name="deadlines", schema=SCHEMA)
+    op.drop_column("deadlines", "provisional", schema=SCHEMA)
+    op.drop_table("holiday_schedules", schema=SCHEMA)
