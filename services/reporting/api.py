@@ -1,4 +1,4 @@
-"""Reporting's HTTP API (JSON; OpenAPI at /docs): the views of DOMAIN.md §6 for any month or
+"""Reporting's HTTP API (JSON; OpenAPI at /docs): the views of docs/domain.md §6 for any month or
 quarter and any org level, each also as a CSV or XLSX download (``?format=``, see exports.py).
 No personal data exists here."""
 
@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
+from services.reporting import complaint_list as complaint_list_view
 from services.reporting import exports, queries
 from shared.auth import Principal, Role, require
 from shared.clock import Clock, month_of
@@ -81,7 +82,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
         return exports.respond("pareto", await read(lambda uow: queries.pareto(quarter=quarter, org=org, uow=uow)),
                                export_format)
 
-    @view("/deadline-compliance", summary="Every deadline of DOMAIN.md §3 (cases) and §4 (repairs), met on time or not")
+    @view("/deadline-compliance", summary="Every deadline of docs/domain.md §3 (cases) and §4 (repairs), met on time or not")
     async def deadline_compliance(period: Period, org: OrgPathParam, export_format: Format = "json") -> View:
         async def both(uow: UnitOfWork) -> dict[str, Any]:
             now = clock()
@@ -143,6 +144,22 @@ def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
     async def customer_managers(period: Period, org: OrgPathParam, export_format: Format = "json") -> View:
         view_ = await read(lambda uow: queries.customer_managers(period=period, org=org, now=clock(), uow=uow))
         return exports.respond("customer-managers", view_, export_format)
+
+    @view("/complaint-list", summary="The complaint list (客诉清单): every complaint of the month per org unit, "
+                                     "its deadlines, corrective action and verification, acceptance, return "
+                                     "visit and publication; filterable")
+    async def complaint_list(
+        period: Period, org: OrgPathParam,
+        complaint_class: Annotated[int | None, Query(ge=1, le=3, description="投诉类别 1, 2 or 3")] = None,
+        category: Annotated[str | None, Query(max_length=64, description="投诉内容分类 (code)")] = None,
+        department: Annotated[str | None, Query(max_length=64, description="责任部门 (code)")] = None,
+        state: Annotated[str | None, Query(max_length=64, description="案件状态 (code)")] = None,
+        export_format: Format = "json",
+    ) -> View:
+        view_ = await read(lambda uow: complaint_list_view.complaint_list(
+            period=period, org=org, now=clock(), uow=uow, complaint_class=complaint_class, category=category,
+            department=department, state=state))
+        return exports.respond("complaint-list", view_, export_format)
 
     @router.get("/org-paths", summary="Every org unit with facts in the month (the dashboard's org filter)")
     async def org_paths(period: Period, caller: Annotated[Principal, Depends(READ_REPORTS)]) -> dict[str, Any]:

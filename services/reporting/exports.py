@@ -309,7 +309,64 @@ def customer_managers(view: dict[str, Any]) -> list[Block]:
          m["answered_items"], m["satisfaction_rate"]) for m in view["managers"]])]
 
 
+class PlainColumn(Column):
+    """A column headed in Chinese only (the complaint list is read by people, not matched by key)."""
+
+    @property
+    def header(self) -> str:
+        return self.zh
+
+
+def _beijing(iso: str | None) -> datetime | None:
+    return datetime.fromisoformat(iso).astimezone(CHINA).replace(tzinfo=None) if iso else None
+
+
+def complaint_list(view: dict[str, Any]) -> list[Block]:
+    """Every value in Chinese words (no codes, no TRUE/FALSE), times in Beijing time."""
+    kinds = view["deadline_kinds"]
+    rows: list[Sequence[Any]] = []
+    for x in view["complaints"]:
+        rows.append((
+            x["case_id"], x["org"], _beijing(x["received_at"]), x["complaint_class_name"], x["category_name"],
+            x["validity_name"], x["important_name"], x["lead_department_name"], x["state_name"],
+            *(x["deadline_names"].get(kind, "不适用") for kind in kinds), x["deadlines_summary_name"],
+            x["corrective_action_status_name"], x["corrective_department_name"], x["corrective_description"],
+            _beijing(x["corrective_recorded_at"]), x["corrective_actions"], x["verification_name"] or "未验证",
+            _beijing(x["corrective_verified_at"]), x["customer_acceptance_name"], x["acceptance_rejections"],
+            x["return_visit_name"], x["publication_name"], _beijing(x["published_at"]), _beijing(x["closed_at"]),
+        ))
+    f = view["filters"]
+    return [
+        Block("客诉清单", (
+            PlainColumn("case_id", "案件编号"), PlainColumn("org", "单位"),
+            PlainColumn("received_at", "受理时间（北京时间）", "datetime"), PlainColumn("class", "投诉类别"),
+            PlainColumn("category", "投诉内容分类"), PlainColumn("valid", "有效性"),
+            PlainColumn("important", "重要投诉"), PlainColumn("lead_department", "责任部门"),
+            PlainColumn("state", "状态"),
+            *(PlainColumn(f"deadline_{kind}", f"{name_of('deadline', kind)}时限") for kind in kinds),
+            PlainColumn("deadlines", "时限达成"), PlainColumn("corrective_status", "纠正措施状态"),
+            PlainColumn("corrective_department", "纠正措施责任部门"), PlainColumn("corrective_action", "纠正措施"),
+            PlainColumn("corrective_recorded_at", "纠正措施记录时间", "datetime"),
+            PlainColumn("corrective_actions", "纠正措施次数", "int"), PlainColumn("verification", "效果验证"),
+            PlainColumn("verified_at", "验证时间", "datetime"), PlainColumn("acceptance", "顾客认可"),
+            PlainColumn("rejections", "不认可次数", "int"), PlainColumn("return_visit", "回访"),
+            PlainColumn("publication", "发布"), PlainColumn("published_at", "发布时间", "datetime"),
+            PlainColumn("closed_at", "关闭时间", "datetime"),
+        ), rows),
+        Block("筛选条件", (
+            PlainColumn("period", "期间"), PlainColumn("org", "组织"), PlainColumn("class", "投诉类别"),
+            PlainColumn("category", "投诉内容分类"), PlainColumn("department", "责任部门"), PlainColumn("state", "状态"),
+            PlainColumn("count", "投诉件数", "int"),
+        ), [(view["period"], view["org"],
+             name_of("complaint_class", f["complaint_class"]) if f["complaint_class"] else "全部",
+             name_of("category", f["category"]) if f["category"] else "全部",
+             name_of("department", f["department"]) if f["department"] else "全部",
+             name_of("state", f["state"]) if f["state"] else "全部", view["count"])]),
+    ]
+
+
 TABULATIONS: dict[str, Callable[[dict[str, Any]], list[Block]]] = {
+    "complaint-list": complaint_list,
     "repairs": repairs,
     "distribution": distribution,
     "project-scores": project_scores,

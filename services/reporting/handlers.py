@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.reporting import operations
+from services.reporting import calendar_view, complaint_list, operations
 from services.reporting.projections import PROJECTIONS, project
 from shared.db import UnitOfWork
 from shared.events import Event
@@ -19,5 +19,7 @@ def _both(first: Handler, second: Handler) -> Handler:
 
 HANDLERS: dict[str, Handler] = {event_type: project for event_type in PROJECTIONS}
 HANDLERS.update(operations.PROJECTIONS)
-for _event_type, _extra in operations.ALSO.items():
+HANDLERS.update(complaint_list.PROJECTIONS)
+HANDLERS.update(calendar_view.PROJECTIONS)
+for _event_type, _extra in [*operations.ALSO.items(), *complaint_list.ALSO.items()]:
     HANDLERS[_event_type] = _both(HANDLERS[_event_type], _extra)

@@ -266,3 +266,32 @@ class CaseOwnerFact(Base):
 
     case_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     owner: Mapped[str] = mapped_column(sa.Text)
+
+
+class ComplaintListFact(Base):
+    """What the complaint list (客诉清单) adds to a case's fact: its corrective action and the quality
+    department's verification, the customer's acceptance, its publication (projected in
+    complaint_list.py). Staff ids and customers are not kept; the corrective action's text has phone
+    numbers and e-mail addresses masked."""
+
+    __tablename__ = "complaint_list_facts"
+
+    case_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    org_group: Mapped[str] = mapped_column(sa.Text)
+    org_subsidiary: Mapped[str | None] = mapped_column(sa.Text)
+    org_project: Mapped[str | None] = mapped_column(sa.Text)
+    corrective_action_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), comment="the newest action")
+    corrective_department: Mapped[str | None] = mapped_column(sa.Text)
+    corrective_description: Mapped[str | None] = mapped_column(sa.Text)
+    corrective_recorded_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    corrective_verified_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    corrective_effective: Mapped[bool | None] = mapped_column(sa.Boolean)
+    corrective_actions: Mapped[int] = mapped_column(sa.Integer, server_default="0", comment="actions recorded")
+    corrective_verified: Mapped[int] = mapped_column(sa.Integer, server_default="0", comment="actions verified")
+    corrective_waived_at: Mapped[datetime | None] = mapped_column(
+        sa.DateTime(timezone=True), comment="quality: no corrective action needed")
+    customer_accepted: Mapped[bool | None] = mapped_column(sa.Boolean, comment="the customer's latest answer")
+    acceptance_as_of: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    acceptance_rejections: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+    published_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    publication_basis: Mapped[str | None] = mapped_column(sa.Text, comment="'important' or 'representative'")
