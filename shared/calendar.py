@@ -1,4 +1,4 @@
-"""The business calendar deadlines are counted on (DOMAIN.md §3): working hours per org unit,
+"""The business calendar deadlines are counted on (docs/domain.md §3): working hours per org unit,
 Chinese public holidays and adjusted working days (调休), in the unit's local time.
 
 Pure: no clock, no I/O. Every moment is passed in as an aware datetime and every answer is an

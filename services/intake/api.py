@@ -64,7 +64,7 @@ class FeedbackOut(BaseModel):
     correlation_id: uuid.UUID
 
 
-# Every employee may receive a customer (首问负责制, DOMAIN.md §1), and so may integrating systems.
+# Every employee may receive a customer (首问负责制, docs/domain.md §1), and so may integrating systems.
 RECEIVE = require(*EVERYONE)
 READ_FEEDBACK = require(*PEOPLE)
 ERASE = require(Role.CUSTOMER_SERVICE, Role.ADMINISTRATOR)

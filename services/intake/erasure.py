@@ -1,4 +1,4 @@
-"""Erasure on request (DOMAIN.md §2): the person is anonymised in intake, and every other service
+"""Erasure on request (docs/domain.md §2): the person is anonymised in intake, and every other service
 hears of it through CustomerErased and removes what it holds."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Projections of repairs, remediations, satisfaction campaigns, project service evaluations, project
-flags and each case's first-contact owner (DOMAIN.md §4, §5, §6).
+flags and each case's first-contact owner (docs/domain.md §4, §5, §6).
 
 Each fact row is merged column by column, whatever order its events arrive in: a column set by one
 event only is kept once set (``once``); a time that can only move one way takes the earliest or the

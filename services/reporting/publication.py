@@ -1,4 +1,4 @@
-"""Scheduled publication (DOMAIN.md §6): the monthly complaint summary on the 5th of the next
+"""Scheduled publication (docs/domain.md §6): the monthly complaint summary on the 5th of the next
 month, the quarterly analysis (with its Pareto) and the semiannual report on the 5th after their
 period, for every org unit at every level. Each is a versioned snapshot and a ReportPublished
 event; when late events change a published report, it is published again as a new revision.

@@ -1,4 +1,4 @@
-"""Reporting's views (DOMAIN.md §6), computed from the fact tables for any period and org level.
+"""Reporting's views (docs/domain.md §6), computed from the fact tables for any period and org level.
 
 Cutting by org level is a filter on the org path columns, so every view rolls up from project to
 subsidiary to group by construction. No view contains personal data.
@@ -90,7 +90,7 @@ async def complaint_counts(*, periods: list[str], org: str, uow: UnitOfWork) -> 
 
 
 async def monthly_summary(*, period: str, org: str, now: datetime, uow: UnitOfWork) -> dict[str, Any]:
-    """Complaints received in the month (DOMAIN.md §6): by class, category and department, their
+    """Complaints received in the month (docs/domain.md §6): by class, category and department, their
     outcome so far, and compliance with every deadline."""
     return await summary(periods=[period], label=period, org=org, now=now, uow=uow)
 
@@ -388,7 +388,7 @@ def _tally(total: int, on_time: int, late: int, overdue: int, pending: int) -> d
 
 
 async def repair_deadlines(*, periods: list[str], org: str, now: datetime, uow: UnitOfWork) -> dict[str, Any]:
-    """DOMAIN.md §4 for work orders requested in the periods: the 24-hour service's site response
+    """docs/domain.md §4 for work orders requested in the periods: the 24-hour service's site response
     in warranty (due ``respond_by``, met by the site investigation) and the work finished by the
     time the customer asked for (else the agreed plan's finish; met by the last completion)."""
     r = RepairFact.__table__
@@ -412,7 +412,7 @@ def _hours(seconds: Any) -> float | None:
 
 
 async def repairs(*, period: str, org: str, now: datetime, uow: UnitOfWork) -> dict[str, Any]:
-    """Repairs (DOMAIN.md §6): work orders requested and accepted in the month, time from request to
+    """Repairs (docs/domain.md §6): work orders requested and accepted in the month, time from request to
     the signed joint acceptance, rejected acceptances, the §4 deadlines, defect kinds, and the
     recurring defects detected in the month or still awaiting their remediation's acceptance."""
     r, m = RepairFact.__table__, RemediationFact.__table__
@@ -467,7 +467,7 @@ def _org_of(row: Any) -> str:
 
 async def distribution(*, round_period: str, org: str, uow: UnitOfWork) -> dict[str, Any]:
     """Satisfaction campaigns of a round ('2026H1', '2026H2', '2026'): forms the distribution rule
-    required, handed out and returned, against the targets (DOMAIN.md §5 B)."""
+    required, handed out and returned, against the targets (docs/domain.md §5 B)."""
     f = CampaignFact.__table__
     rows = (await uow.session.execute(
         sa.select(f).where(f.c.round_period == round_period, *org_filter(f, org))

@@ -29,7 +29,7 @@ class RuleClassifier:
 
 
 class CalendarPlanner:
-    """Deadlines of DOMAIN.md §3 on the business calendar of each org unit."""
+    """Deadlines of docs/domain.md §3 on the business calendar of each org unit."""
 
     _RULES = {
         "first_response": deadlines.first_response_deadline,

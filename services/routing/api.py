@@ -294,7 +294,7 @@ def _action_out(a: CorrectiveAction) -> CorrectiveActionOut:
                                verification_note=a.verification_note)
 
 
-# Who may do what to a case (DOMAIN.md §3). Everyone acts only on cases inside their org units.
+# Who may do what to a case (docs/domain.md §3). Everyone acts only on cases inside their org units.
 READ = require(Role.CUSTOMER_SERVICE, Role.HANDLER, Role.QUALITY, Role.SITE_TEAM, Role.CUSTOMER_MANAGER,
                Role.EXECUTIVE, Role.ADMINISTRATOR)
 # The lifecycle: customer service (first contact, answers), handlers (measures, resolution), quality

@@ -13,7 +13,7 @@ SERVICE = "routing"
 
 class RoutingSettings(Settings):
     """Routing's settings on top of the shared ones (env prefix CARELOOP_). Every deadline of
-    DOMAIN.md §3 is a setting; the defaults are the procedures' stricter values."""
+    docs/domain.md §3 is a setting; the defaults are the procedures' stricter values."""
 
     rules_file: str | None = Field(default=None, description="classification rules; the shipped file if unset")
     first_response_working_hours: float = Field(default=8, gt=0)
@@ -25,7 +25,7 @@ class RoutingSettings(Settings):
     measures_report_working_days: float = Field(default=1.0, gt=0)
     result_delivery_hours: float = Field(default=48, gt=0)
     deadline_scan_interval_s: float = Field(default=5.0, gt=0)
-    # Warranty repairs (DOMAIN.md §4; services.routing.repairs).
+    # Warranty repairs (docs/domain.md §4; services.routing.repairs).
     repair_defects_file: str | None = Field(default=None, description="defect vocabulary; the shipped file if unset")
     repair_response_hours: float = Field(default=24, gt=0, description="in warranty: site response, calendar hours")
     repair_recurrence_threshold: int = Field(

@@ -1,4 +1,4 @@
-"""A complaint's deadlines (DOMAIN.md §3), each with its due time and an explanation a person can
+"""A complaint's deadlines (docs/domain.md §3), each with its due time and an explanation a person can
 check by hand: which moment it counts from, in which kind of time, and which days it skipped.
 
 Pure: the case's timestamps and the business calendar come in, deadlines come out. Each rule is a
@@ -29,7 +29,7 @@ class DeadlinePolicy:
     #: Received outside working time: within this much calendar time (seed 002).
     first_response_outside_working_time: timedelta = timedelta(hours=24)
     #: Optional upper bound in calendar time for every first response: seed 004's "24 hours".
-    #: Off by default, as DOMAIN.md takes seed 002's rule as the stricter one; set it to 24h to
+    #: Off by default, as docs/domain.md takes seed 002's rule as the stricter one; set it to 24h to
     #: make a Friday-afternoon complaint due on Saturday rather than on Monday.
     first_response_calendar_cap: timedelta | None = None
     #: A difficult class-1 complaint reaches the quality department and the executive (seed 002).

@@ -1,4 +1,4 @@
-"""A case's lifecycle (DOMAIN.md §3): explicit states, the actions that move between them, and
+"""A case's lifecycle (docs/domain.md §3): explicit states, the actions that move between them, and
 what each action requires. Pure: the use cases load a case, ask here, and store the result.
 
     received ─classify─▶ classified ─assign─▶ assigned ─acknowledge─▶ acknowledged

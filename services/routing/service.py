@@ -71,7 +71,7 @@ from shared.logging import redact
 PRODUCER = "routing"
 SYSTEM = "system"
 
-# Who hears of a breach (DOMAIN.md §3): the superior for a late first response, the quality
+# Who hears of a breach (docs/domain.md §3): the superior for a late first response, the quality
 # department for late measures or a late result, the executive for a difficult complaint.
 ESCALATE_TO = {
     "first_response": "customer_service_supervisor",

@@ -154,7 +154,7 @@ async def _campaign_out(campaign: Any, uow: Any) -> dict[str, Any]:
     }
 
 
-# Who may do what with surveys (DOMAIN.md §5). The household's own page (page.py) needs no token:
+# Who may do what with surveys (docs/domain.md §5). The household's own page (page.py) needs no token:
 # its one-time link is the credential.
 ENTER_FORMS = require(Role.CUSTOMER_SERVICE, Role.CUSTOMER_MANAGER, Role.QUALITY, Role.ADMINISTRATOR, Role.SYSTEM)
 READ_RESULTS = require(Role.QUALITY, Role.CUSTOMER_SERVICE, Role.CUSTOMER_MANAGER, Role.EXECUTIVE, Role.ADMINISTRATOR)

@@ -1,4 +1,4 @@
-"""The templates survey ships (DOMAIN.md §5), written to the database at start-up.
+"""The templates survey ships (docs/domain.md §5), written to the database at start-up.
 
 A change here becomes a new version of the template the next time the service starts, unless
 someone has versioned the template over HTTP since (theirs then stays current).
@@ -54,7 +54,7 @@ BUILTIN_TEMPLATES: dict[str, TemplateDefinition] = {
             _item("complaint_handling", "投诉处理", "Handling of complaints", required=False),
         ],
     }),
-    # DOMAIN.md §4: "Monthly repair return visits ask about attitude, punctuality and quality."
+    # docs/domain.md §4: "Monthly repair return visits ask about attitude, punctuality and quality."
     REPAIR_RETURN_VISIT: TemplateDefinition.model_validate({
         "scheme": SurveyScheme.SATISFACTION_RATE, "purpose": "repair_return_visit",
         "title_zh": "维修回访", "title_en": "Repair return visit",

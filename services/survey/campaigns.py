@@ -1,4 +1,4 @@
-"""Campaign rules (DOMAIN.md §5 B, seed 002): how many forms a round hands out, which households
+"""Campaign rules (docs/domain.md §5 B, seed 002): how many forms a round hands out, which households
 are drawn, and the deadlines. Pure: no I/O, no clock.
 
 Two distribution rules:

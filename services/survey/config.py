@@ -7,7 +7,7 @@ from shared.settings import Settings
 SERVICE = "survey"
 
 class SurveySettings(Settings):
-    """Survey's settings on top of the shared ones (env prefix CARELOOP_). Every rule of DOMAIN.md
+    """Survey's settings on top of the shared ones (env prefix CARELOOP_). Every rule of docs/domain.md
     §5 that the procedures leave open is a setting; the defaults are the stricter values."""
 
     survey_public_url: str = Field(

@@ -1,4 +1,4 @@
-"""Survey rules (DOMAIN.md §5): templates, checking a returned form, scoring it, the return-visit
+"""Survey rules (docs/domain.md §5): templates, checking a returned form, scoring it, the return-visit
 sample, one-time tokens, and what a dissatisfied answer sends back to intake.
 
 Pure: no I/O, no clock. The formulas themselves are in :mod:`services.survey.scoring`; this module

@@ -1,4 +1,4 @@
-"""Return visits (回访, DOMAIN.md §3–§4) triggered by routing's events.
+"""Return visits (回访, docs/domain.md §3–§4) triggered by routing's events.
 
 - A complaint whose result the customer accepted gets a return visit: always when it is important
   (seed: "Important complaints always get a return visit"), otherwise when the case falls in the

@@ -1,4 +1,4 @@
-"""Scoring of every satisfaction scheme (DOMAIN.md §5; seeds 001, 002, 003). Pure: no I/O, no clock.
+"""Scoring of every satisfaction scheme (docs/domain.md §5; seeds 001, 002, 003). Pure: no I/O, no clock.
 
 - Scheme A, five levels (seed 001): a form's score, a campaign's score, a returned form's validity.
 - Scheme B, satisfaction rate (seed 002): item rates, the overall rate, distribution and return.

@@ -15,7 +15,7 @@ EVERY_GROUP = "*"
 
 
 class Role(StrEnum):
-    """The roles of the procedures (DOMAIN.md §1), as token claims name them."""
+    """The roles of the procedures (docs/domain.md §1), as token claims name them."""
 
     CUSTOMER_SERVICE = "customer_service"  # 客户服务部 / 客户服务中心: receives and answers customers
     HANDLER = "handler"  # the named handler in a receiving department
@@ -31,7 +31,7 @@ PEOPLE: frozenset[Role] = frozenset(Role) - {Role.SYSTEM}
 EVERYONE: frozenset[Role] = frozenset(Role)
 
 # Who gets contact details (phone, e-mail, contact names) in clear: the people who call customers
-# back (customer service, customer managers) and the repair teams who visit them (DOMAIN.md §2,
+# back (customer service, customer managers) and the repair teams who visit them (docs/domain.md §2,
 # §4). Everyone else, administrators included, sees masked values.
 SEES_CONTACT_DETAILS: frozenset[Role] = frozenset({Role.CUSTOMER_SERVICE, Role.CUSTOMER_MANAGER, Role.SITE_TEAM})
 

@@ -70,7 +70,7 @@ class ComplaintClassifiedData(Payload):
     case_id: UUID
     feedback_id: UUID
     category: ComplaintCategory
-    complaint_class: Literal[1, 2, 3] = Field(description="一类 / 二类 / 三类 (DOMAIN.md §3)")
+    complaint_class: Literal[1, 2, 3] = Field(description="一类 / 二类 / 三类 (docs/domain.md §3)")
     valid: bool = Field(description="a class-1 complaint caused by our own service is valid (有效投诉)")
     important: bool = Field(description="important complaints always get a return visit")
     confidence: float = Field(ge=0, le=1)

@@ -1,4 +1,4 @@
-"""Warranty repair events (DOMAIN.md §4), produced by routing's repairs module.
+"""Warranty repair events (docs/domain.md §4), produced by routing's repairs module.
 
 RepairAccepted, the mission's event, lives in ``shared.events.catalog``; the events of the other
 steps are here. Repair events are keyed by the work order id, remediation events by the

@@ -1,4 +1,4 @@
-"""Report events (DOMAIN.md §6), produced by the reporting service for downstream consumers.
+"""Report events (docs/domain.md §6), produced by the reporting service for downstream consumers.
 
 A report is published once its period is over and its publication day has come (the monthly
 summary on the 5th of the next month); a late event that changes it publishes a new revision.

@@ -1,4 +1,4 @@
-"""Survey events (DOMAIN.md §5), produced by the survey service.
+"""Survey events (docs/domain.md §5), produced by the survey service.
 
 SurveyReturned, the mission's event, lives in ``shared.events.catalog``; the invitation, reminder,
 campaign, evaluation and flag events are here. What other survey tools send on the inbound topic
@@ -174,7 +174,7 @@ class ProjectEvaluationScheduleData(Payload):
 
 
 class ProjectEvaluationDue(Event):
-    """A project service evaluation's window has opened (DOMAIN.md §5 C, timing)."""
+    """A project service evaluation's window has opened (docs/domain.md §5 C, timing)."""
 
     EVENT_TYPE = "ProjectEvaluationDue"
     SCHEMA_VERSION = 1

@@ -1,4 +1,4 @@
-"""The domain's shared words (DOMAIN.md §1–§5), as they travel between services.
+"""The domain's shared words (docs/domain.md §1–§5), as they travel between services.
 
 Values are stable English identifiers; the Chinese label of each is kept beside it for products
 to display.

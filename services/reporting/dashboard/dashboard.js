@@ -305,7 +305,7 @@
       onTime += k.met_on_time; due += k.met_on_time + k.met_late + k.overdue_open;
     });
     var rate = due ? Math.round(10000 * onTime / due) / 100 : null;
-    // DOMAIN.md sets no target rate for deadlines, so this card is not coloured good or bad
+    // docs/domain.md sets no target rate for deadlines, so this card is not coloured good or bad
     setKpi("on-time", pct(rate), due ? t("note.onTime", { onTime: onTime, due: due }) : t("note.noneDue"),
       rate === null ? "neutral" : null);
 

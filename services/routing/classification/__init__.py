@@ -1,4 +1,4 @@
-"""Explainable, configurable complaint classification (DOMAIN.md §3).
+"""Explainable, configurable complaint classification (docs/domain.md §3).
 
 ``classify`` reads a complaint with the versioned rules in ``rules.toml`` and says which subject it
 is about, its class, whether it is valid and important, who leads and assists, how sure it is and

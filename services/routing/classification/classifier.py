@@ -1,4 +1,4 @@
-"""An explainable complaint classifier driven by a versioned rule file (DOMAIN.md §3).
+"""An explainable complaint classifier driven by a versioned rule file (docs/domain.md §3).
 
 Every decision can be traced: each phrase, hint or default that counted is named in
 ``rules_fired``, and the weights live in ``rules.toml`` beside this module, not in code.

@@ -347,7 +347,7 @@ def _idempotency_key(header: str | None, body: StepIn) -> str | None:
     return header or body.client_step_id
 
 
-# Who may do what to warranty repairs (DOMAIN.md §4), each only inside their org units.
+# Who may do what to warranty repairs (docs/domain.md §4), each only inside their org units.
 READ = require(Role.SITE_TEAM, Role.HANDLER, Role.QUALITY, Role.CUSTOMER_SERVICE, Role.CUSTOMER_MANAGER,
                Role.EXECUTIVE, Role.ADMINISTRATOR)
 REPAIR = require(Role.SITE_TEAM, Role.HANDLER, Role.QUALITY, Role.CUSTOMER_SERVICE, Role.ADMINISTRATOR)

@@ -1,4 +1,4 @@
-"""Warranty repairs (DOMAIN.md §4): pure rules and state changes; no I/O, no framework.
+"""Warranty repairs (docs/domain.md §4): pure rules and state changes; no I/O, no framework.
 
 A work order's lifecycle, each step an explicit state with who did what and when:
 

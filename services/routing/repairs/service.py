@@ -1,4 +1,4 @@
-"""Warranty repairs' use cases: reports into work orders, the steps of DOMAIN.md §4, recurring
+"""Warranty repairs' use cases: reports into work orders, the steps of docs/domain.md §4, recurring
 defects and their remediation, routing's copy of the projects.
 
 They change state and queue events through the unit of work; the caller commits (the consumer
@@ -856,7 +856,7 @@ async def archive(work_order_id: uuid.UUID, *, actor: str, note: str | None = No
 async def verify_quality(work_order_id: uuid.UUID, *, passed: bool, findings: str | None, actor: str,
                          department: Department = Department.ENGINEERING_QUALITY, note: str | None = None,
                          client_step_id: str | None = None, uow: UnitOfWork, deps: RepairCollaborators) -> WorkOrder:
-    """The quality department's verification of an accepted repair (DOMAIN.md §4)."""
+    """The quality department's verification of an accepted repair (docs/domain.md §4)."""
     now = deps.clock()
     work_order = await _load(uow, work_order_id)
     await _advance(uow, work_order, Step.VERIFY_QUALITY, actor=actor, now=now, note=note,

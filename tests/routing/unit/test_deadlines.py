@@ -1,4 +1,4 @@
-"""A complaint's deadlines (DOMAIN.md §3), each due time worked out by hand in the comment above it.
+"""A complaint's deadlines (docs/domain.md §3), each due time worked out by hand in the comment above it.
 
 Hours used: default Mon-Fri 08:30-12:00, 13:30-17:30 (a 7h30m day, so half a day is 3h45m);
 "hx" Mon-Fri 08:30-12:00, 13:30-18:00 (8h, half a day 4h); "hx/east/lakeside" Mon-Sat

@@ -1,4 +1,4 @@
-"""The case lifecycle: every path of DOMAIN.md §3 and clear refusals."""
+"""The case lifecycle: every path of docs/domain.md §3 and clear refusals."""
 
 from __future__ import annotations
 

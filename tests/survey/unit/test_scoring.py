@@ -1,4 +1,4 @@
-"""Scoring of schemes A–D (DOMAIN.md §5; seeds 001–003), against figures worked out by hand."""
+"""Scoring of schemes A–D (docs/domain.md §5; seeds 001–003), against figures worked out by hand."""
 
 from __future__ import annotations
 
