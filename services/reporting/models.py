@@ -134,7 +134,7 @@ class PublishedReport(Base):
 # --- repairs, campaigns, project evaluations, first-contact owners (projected in operations.py) ---
 
 class RepairFact(Base):
-    """One work order: when it was asked for, answered, finished and accepted (DOMAIN.md §4)."""
+    """One work order: when it was asked for, answered, finished and accepted (docs/domain.md §4)."""
 
     __tablename__ = "repair_facts"
     __table_args__ = (sa.Index("ix_repair_facts_period_org", "period", "org_group", "org_subsidiary", "org_project"),
@@ -241,7 +241,7 @@ class EvaluationFact(Base):
 
 
 class ProjectFlagFact(Base):
-    """A project flagged for an unsatisfactory score, or its manager flagged (DOMAIN.md §5 C)."""
+    """A project flagged for an unsatisfactory score, or its manager flagged (docs/domain.md §5 C)."""
 
     __tablename__ = "project_flag_facts"
 
