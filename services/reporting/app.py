@@ -1,6 +1,7 @@
 """Reporting's composition root.
 
-In:  every case topic, ``complaint.classified``, ``survey.returned`` (consumer ``reporting.views``).
+In:  every case topic, ``complaint.classified``, ``survey.returned``, ``calendar.holiday-schedule``
+     (consumer ``reporting.views``).
 Out: HTTP ``/api/v1/reports/*`` (JSON, CSV, XLSX) and the dashboard at ``/dashboard/`` (static files in
      ``dashboard/``, reading those views); ``report.published`` (scheduled, versioned reports) and dead
      letters through the outbox.
@@ -14,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from services.reporting import calendar_view
 from services.reporting.api import build_router
 from services.reporting.config import SERVICE, ReportingSettings
 from services.reporting.handlers import HANDLERS
@@ -41,6 +43,7 @@ def create_app(settings: ReportingSettings | None = None, *, clock: Clock = utc_
         routers=[
             build_router(uow_factory=runtime.uow_factory, clock=clock),
             published_router(uow_factory=runtime.uow_factory),
+            calendar_view.build_router(uow_factory=runtime.uow_factory, clock=clock),
         ],
     )
     app.state.publisher = publisher

@@ -15,10 +15,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shared.calendar_store import holiday_schedules_table
 from shared.db.tables import messaging_tables
 
 metadata = sa.MetaData(schema="reporting")
 outbox, inbox = messaging_tables(metadata)
+#: Holiday schedules loaded (HolidayScheduleLoaded; shared/calendar_store.py).
+holiday_schedules = holiday_schedules_table(metadata)
 
 
 class Base(DeclarativeBase):
@@ -57,6 +60,8 @@ class CaseFact(Base):
     handed_over: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
     return_visit_done: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
     escalations: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+    #: group / government / media: the complaint also reached that body (counted apart each month).
+    escalated_to_body: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class DeadlineFact(Base):
@@ -78,6 +83,8 @@ class DeadlineFact(Base):
     met_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     breached_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     escalated_to: Mapped[str | None] = mapped_column(sa.Text)
+    #: Counted over a year with no official holiday schedule yet (as the latest plan said).
+    provisional: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
 
 
 class SurveyFact(Base):

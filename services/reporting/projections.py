@@ -77,6 +77,7 @@ CASE_RECLASSIFIED = _upsert_case({**_once(RECEIVED), **_if_newer("classified_as_
                                   "reclassified": sa.true()})
 CASE_ASSIGNED = _upsert_case({**STATE, **_if_newer("assigned_as_of", ("lead_department", "assigned_as_of"))})
 CASE_ESCALATED = _upsert_case({"escalations": CASES.c.escalations + 1})
+CASE_REACHED_BODY = _upsert_case({"escalations": CASES.c.escalations + 1, "escalated_to_body": _case.escalated_to_body})
 
 
 @cache
@@ -101,6 +102,7 @@ DEADLINE_SCHEDULED = ManyRows(pg_insert(DEADLINES).on_conflict_do_update(
         "due_at": sa.case((_newer_plan, _deadline.due_at), else_=DEADLINES.c.due_at),
         "period": sa.func.coalesce(DEADLINES.c.period, _deadline.period),  # a case's month never changes
         "scheduled_as_of": sa.case((_newer_plan, _deadline.scheduled_as_of), else_=DEADLINES.c.scheduled_as_of),
+        "provisional": sa.case((_newer_plan, _deadline.provisional), else_=DEADLINES.c.provisional),
         # a rescheduled deadline starts afresh unless it was met or breached after the new plan
         "met_at": sa.case((sa.and_(_newer_plan, DEADLINES.c.met_at < _deadline.scheduled_as_of), None),
                           else_=DEADLINES.c.met_at),
@@ -178,7 +180,11 @@ async def on_case_transitioned(event: CaseTransitioned, uow: UnitOfWork) -> None
 
 
 async def on_case_escalated(event: CaseEscalated, uow: UnitOfWork) -> None:
-    _case_row(uow, CASE_ESCALATED, {"case_id": event.data.case_id, **_org(event.org), "escalations": 1})
+    values = {"case_id": event.data.case_id, **_org(event.org), "escalations": 1}
+    if event.data.external_body is not None:  # the complaint reached the group, a government office, the media
+        _case_row(uow, CASE_REACHED_BODY, {**values, "escalated_to_body": event.data.external_body})
+        return
+    _case_row(uow, CASE_ESCALATED, values)
 
 
 async def on_deadlines_scheduled(event: DeadlinesScheduled, uow: UnitOfWork) -> None:
@@ -188,7 +194,8 @@ async def on_deadlines_scheduled(event: DeadlinesScheduled, uow: UnitOfWork) -> 
     for deadline in event.data.deadlines:
         uow.defer(DEADLINE_SCHEDULED, {
             "case_id": event.data.case_id, "kind": deadline.kind, **org, "period": period, "due_at": deadline.due_at,
-            "scheduled_as_of": event.occurred_at}, row=("deadline", event.data.case_id, deadline.kind))
+            "scheduled_as_of": event.occurred_at, "provisional": deadline.provisional},
+            row=("deadline", event.data.case_id, deadline.kind))
 
 
 async def _deadline_outcome(event: DeadlineMet | DeadlineBreached, uow: UnitOfWork) -> None:

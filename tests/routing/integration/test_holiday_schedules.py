@@ -28,6 +28,8 @@ import pytest
 
 from services.intake.app import create_app as create_intake
 from services.intake.config import IntakeSettings
+from services.reporting.app import create_app as create_reporting
+from services.reporting.config import ReportingSettings
 from services.routing.app import create_app as create_routing
 from services.routing.config import RoutingSettings
 from shared.events import FeedbackReceived, FeedbackReceivedData, OrgPath
@@ -85,7 +87,8 @@ async def test_loading_2027_counts_open_deadlines_again_on_every_replica(migrate
     clock = FakeClock(datetime(2026, 12, 3, 10, 0, tzinfo=CN))
     intake_app = create_intake(IntakeSettings(**{**dict(migrated), "calendar_refresh_interval_s": 0.2}), clock=clock)
     async with replica(migrated, clock) as (a, app_a), replica(migrated, clock) as (b, app_b), \
-            running_service(intake_app):
+            running_service(intake_app), \
+            running_service(create_reporting(ReportingSettings(**dict(migrated)), clock=clock)) as reporting:
         new_years_eve, spring = feedback(datetime(2026, 12, 31, 16, tzinfo=CN)), feedback(datetime(2027, 2, 4, 16, tzinfo=CN))
         for event in (new_years_eve, spring):
             await publish_raw(migrated, FEEDBACK_RECEIVED, event.to_json(), key=event.key)
@@ -94,6 +97,10 @@ async def test_loading_2027_counts_open_deadlines_again_on_every_replica(migrate
                                             datetime(2027, 2, 11, 16, 30, tzinfo=CN)]
         assert all(d["provisional"] and "PROVISIONAL (暂定)" in d["explanation"] for d in before)
 
+        views = await eventually(lambda: _json(reporting, "/api/v1/reports/calendar"),
+                                 until=lambda v: v["open_provisional_deadlines"]["total"] == 2)
+        assert views["missing_official_schedule"] == [2027] and views["open_provisional_deadlines"]["by_kind"] == {
+            "first_response": 2}
         status = (await a.get("/api/v1/calendar")).json()
         assert status["missing_official_schedule"] == [2027] and "2027" in status["warning"]
         ready = (await b.get("/health/ready")).json()
@@ -132,6 +139,10 @@ async def test_loading_2027_counts_open_deadlines_again_on_every_replica(migrate
         changes = [event_json(r)["data"] for r in rescheduled if event_json(r)["data"].get("rescheduled_by")]
         assert len(changes) == 2  # one per changed deadline, none for the repeated load
         assert {c["rescheduled_by"] for c in changes} == {f"holiday-schedule:2027:{digest}"}
+        # reporting keeps the schedule and the deadlines' new plans
+        views = await eventually(lambda: _json(reporting, "/api/v1/reports/calendar"),
+                                 until=lambda v: v["open_provisional_deadlines"]["total"] == 0 and v["loaded"])
+        assert views["missing_official_schedule"] == [] and [y["year"] for y in views["loaded"]] == [2027]
         loads = await read_topic(migrated, HOLIDAY_SCHEDULE_LOADED, until=lambda records: len(records) >= 1)
         assert len(loads) == 1 and event_json(loads[0])["data"]["deadlines_recomputed"] == 2
 
@@ -148,6 +159,10 @@ async def test_a_bad_schedule_file_gets_field_level_reasons(migrated: Settings) 
         days = (await client.get("/api/v1/calendar/days", params={"from": "2027-02-04", "to": "2027-02-11"})).json()
         assert [d["working"] for d in days] == [True, False, False, False, False, False, False, True]
         assert days[1]["holiday_zh"] == "春节" and all(d["provisional"] for d in days)
+
+
+async def _json(client: httpx.AsyncClient, path: str) -> dict:
+    return (await client.get(path)).json()
 
 
 async def _async(value: object) -> object:

@@ -1,8 +1,13 @@
-"""reporting: holiday schedules loaded
+"""reporting: holiday schedules loaded; deadline facts marked provisional
 
 Revision ID: 0009
 Revises: 0008
 """
+
+import sqlalchemy as sa
+from alembic import op
+
+from shared.calendar_store import create_holiday_schedules
 
 revision = "0009"
 down_revision = "0008"
@@ -13,8 +18,11 @@ SCHEMA = "reporting"
 
 
 def upgrade() -> None:
-    pass
+    create_holiday_schedules(SCHEMA)
+    op.add_column("deadline_facts", sa.Column("provisional", sa.Boolean, nullable=False, server_default=sa.false()),
+                  schema=SCHEMA)
 
 
 def downgrade() -> None:
-    pass
+    op.drop_column("deadline_facts", "provisional", schema=SCHEMA)
+    op.drop_table("holiday_schedules", schema=SCHEMA)
