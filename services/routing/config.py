@@ -2,9 +2,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, SecretStr
 
 from services.routing.deadlines import DeadlinePolicy
+from services.routing.notifications.domain import RecipientGroup, RetryPolicy
+from services.routing.notifications.senders import SmtpConfig
 from services.routing.repairs.domain import RepairPolicy
 from shared.settings import Settings
 
@@ -25,6 +29,23 @@ class RoutingSettings(Settings):
     measures_report_working_days: float = Field(default=1.0, gt=0)
     result_delivery_hours: float = Field(default=48, gt=0)
     deadline_scan_interval_s: float = Field(default=5.0, gt=0)
+    # Notifications to people (services.routing.notifications): who, how, when, how often again.
+    notify_recipients: list[RecipientGroup] = Field(default_factory=list, description=(
+        "JSON: [{org, role, people: [{id, email}], chats: [{name, kind: wecom|dingtalk, url}]}]; "
+        "a case is told to the nearest unit up its org path that names someone for the role"))
+    notify_warning_lead_working_hours: float = Field(
+        default=1.0, ge=0, description="a deadline's 'about to be missed' notice, this long before (0: none)")
+    notify_smtp_host: str | None = Field(default=None, description="unset: e-mails are not sent (retried, then given up)")
+    notify_smtp_port: int = Field(default=25, ge=1, le=65535)
+    notify_smtp_from: str = "careloop@localhost"
+    notify_smtp_username: str | None = None
+    notify_smtp_password: SecretStr | None = None
+    notify_smtp_security: Literal["none", "starttls", "ssl"] = "none"
+    notify_send_timeout_s: float = Field(default=10.0, gt=0)
+    notify_retry_first_s: float = Field(default=30.0, gt=0)
+    notify_retry_max_s: float = Field(default=3600.0, gt=0)
+    notify_max_attempts: int = Field(default=8, ge=1)
+    notify_scan_interval_s: float = Field(default=5.0, gt=0)
     # Warranty repairs (docs/domain.md §4; services.routing.repairs).
     repair_defects_file: str | None = Field(default=None, description="defect vocabulary; the shipped file if unset")
     repair_response_hours: float = Field(default=24, gt=0, description="in warranty: site response, calendar hours")
@@ -45,6 +66,21 @@ class RoutingSettings(Settings):
             measures_report_working_days=self.measures_report_working_days,
             result_delivery=timedelta(hours=self.result_delivery_hours),
         )
+
+    def smtp_config(self) -> SmtpConfig | None:
+        if not self.notify_smtp_host:
+            return None
+        return SmtpConfig(
+            host=self.notify_smtp_host, port=self.notify_smtp_port, sender=self.notify_smtp_from,
+            username=self.notify_smtp_username,
+            password=self.notify_smtp_password.get_secret_value() if self.notify_smtp_password else None,
+            security=self.notify_smtp_security, timeout_s=self.notify_send_timeout_s,
+        )
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(first_delay=timedelta(seconds=self.notify_retry_first_s),
+                           max_delay=timedelta(seconds=self.notify_retry_max_s),
+                           max_attempts=self.notify_max_attempts)
 
     def repair_policy(self) -> RepairPolicy:
         return RepairPolicy(

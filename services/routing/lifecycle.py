@@ -14,6 +14,9 @@ what each action requires. Pure: the use cases load a case, ask here, and store 
     assigned/acknowledged ─request_scope_confirmation─▶ awaiting_confirmation
     awaiting_confirmation ─confirm_scope(confirmed)─▶ acknowledged
                           └confirm_scope(declined, written reason)─▶ closed
+    class 3 (outside our area; recorded when it is assigned):
+    assigned/acknowledged ─report_to_party─▶ reported_to_party ─publish_result─▶ result_published ─close─▶ closed
+    difficult, being handled ─set_quality_deadline─▶ (same state)   (the quality department's own deadline)
 
 A valid complaint (class 1: our own service failed) is closed only when its corrective action is
 settled (the complaint list, 客诉清单): the responsible department recorded a corrective action and
@@ -42,6 +45,10 @@ class CaseState(StrEnum):
     RETURN_VISITED = "return_visited"
     INVALID_EXPLAINED = "invalid_explained"
     HANDED_OVER = "handed_over"
+    #: Class 3: the special report went to the party responsible (a utility, the district office…).
+    REPORTED_TO_PARTY = "reported_to_party"
+    #: Class 3: that party's answer was published to the customers concerned.
+    RESULT_PUBLISHED = "result_published"
     CLOSED = "closed"
 
 
@@ -62,6 +69,9 @@ class Action(StrEnum):
     COMPLETE_RETURN_VISIT = "complete_return_visit"
     EXPLAIN_INVALID = "explain_invalid"
     HAND_OVER = "hand_over"
+    REPORT_TO_PARTY = "report_to_party"
+    PUBLISH_RESULT = "publish_result"
+    SET_QUALITY_DEADLINE = "set_quality_deadline"
     CLOSE = "close"
 
 
@@ -89,7 +99,12 @@ TRANSITIONS: dict[Action, tuple[frozenset[CaseState], CaseState | None]] = {
     Action.COMPLETE_RETURN_VISIT: (frozenset({S.ACCEPTED}), S.RETURN_VISITED),
     Action.EXPLAIN_INVALID: (frozenset({S.CLASSIFIED, S.ASSIGNED, S.ACKNOWLEDGED}), S.INVALID_EXPLAINED),
     Action.HAND_OVER: (BEFORE_RESOLUTION, S.HANDED_OVER),
-    Action.CLOSE: (frozenset({S.ACCEPTED, S.RETURN_VISITED, S.INVALID_EXPLAINED, S.HANDED_OVER}), S.CLOSED),
+    Action.REPORT_TO_PARTY: (frozenset({S.ASSIGNED, S.ACKNOWLEDGED}), S.REPORTED_TO_PARTY),
+    Action.PUBLISH_RESULT: (frozenset({S.REPORTED_TO_PARTY}), S.RESULT_PUBLISHED),
+    Action.SET_QUALITY_DEADLINE: (frozenset({S.ASSIGNED, S.ACKNOWLEDGED, S.AWAITING_CONFIRMATION,
+                                             S.MEASURES_REPORTED}), None),
+    Action.CLOSE: (frozenset({S.ACCEPTED, S.RETURN_VISITED, S.INVALID_EXPLAINED, S.HANDED_OVER,
+                              S.RESULT_PUBLISHED}), S.CLOSED),
 }
 
 
@@ -148,6 +163,8 @@ class CaseFacts:
     valid: bool | None = None
     return_visit_done: bool = False
     corrective_action: CorrectiveStatus = CorrectiveStatus.MISSING
+    complaint_class: int | None = None
+    difficult: bool = False
 
 
 def allowed_actions(state: CaseState) -> list[Action]:
@@ -168,6 +185,10 @@ def next_state(action: Action, facts: CaseFacts) -> CaseState:
         raise TransitionRefused(action, facts.state, CORRECTIVE_REFUSALS[facts.corrective_action])
     if action is Action.ACKNOWLEDGE and facts.state is S.RECEIVED and facts.is_complaint:
         raise TransitionRefused(action, facts.state, "a complaint is classified and assigned before it is acknowledged")
+    if action in (Action.REPORT_TO_PARTY, Action.PUBLISH_RESULT) and facts.complaint_class != 3:
+        raise TransitionRefused(action, facts.state, "只有三类投诉（外部环境、公共设施）才向相关方专题报告并公布结果")
+    if action is Action.SET_QUALITY_DEADLINE and not facts.difficult:
+        raise TransitionRefused(action, facts.state, "质量部跟踪期限只为已标记疑难的投诉设定")
     if action is Action.EXPLAIN_INVALID and facts.valid:
         raise TransitionRefused(action, facts.state, "a valid complaint cannot be explained away as invalid")
     return target or facts.state

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from services.routing import service
 from shared.clock import Clock
@@ -15,17 +16,20 @@ log = logging.getLogger(__name__)
 
 
 class DeadlineWatcher:
-    def __init__(self, *, uow_factory: UnitOfWorkFactory, clock: Clock, interval_s: float) -> None:
+    def __init__(self, *, uow_factory: UnitOfWorkFactory, clock: Clock, interval_s: float,
+                 notices: Any = None) -> None:
         self.uow_factory = uow_factory
         self.clock = clock
         self.interval_s = interval_s
+        #: services.routing.notifications.service.Notices: a breach's messages to the people named.
+        self.notices = notices
         self.fired = 0
 
     async def scan_once(self) -> int:
         fired = 0
         while True:
             async with self.uow_factory() as uow:
-                batch = await service.fire_due_deadlines(uow=uow, clock=self.clock)
+                batch = await service.fire_due_deadlines(uow=uow, clock=self.clock, notices=self.notices)
                 await uow.commit()
             fired += batch
             if batch == 0:
