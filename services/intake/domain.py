@@ -99,7 +99,8 @@ def idempotency_key_of(submission: FeedbackSubmission, header_key: str | None) -
 
 def fingerprint(submission: FeedbackSubmission) -> str:
     """A stable hash of what was submitted, to tell a retry from a different request."""
-    canonical = json.dumps(submission.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    canonical = json.dumps(submission.model_dump(mode="json", exclude=submission.unset_later_fields),
+                           sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -230,6 +231,7 @@ def feedback_received(
             duplicate_of=links.duplicate_of,
             incident_group_id=links.incident_group_id,
             attachments=submission.attachments,
+            follow_up_of=submission.follow_up_of,
         ),
         org=submission.org,
         aggregate_id=feedback_id,

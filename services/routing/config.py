@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-
 from typing import Literal
 
 from pydantic import Field, SecretStr
@@ -10,6 +9,7 @@ from services.routing.deadlines import DeadlinePolicy
 from services.routing.notifications.domain import RecipientGroup, RetryPolicy
 from services.routing.notifications.senders import SmtpConfig
 from services.routing.repairs.domain import RepairPolicy
+from services.routing.return_visits import ReturnVisitRule
 from shared.settings import Settings
 
 SERVICE = "routing"
@@ -29,6 +29,11 @@ class RoutingSettings(Settings):
     measures_report_working_days: float = Field(default=1.0, gt=0)
     result_delivery_hours: float = Field(default=48, gt=0)
     deadline_scan_interval_s: float = Field(default=5.0, gt=0)
+    # Return visits (回访, services.routing.return_visits): important complaints always; for the
+    # others the quality department's decision per case, else this rule.
+    return_visit_rule: ReturnVisitRule = Field(default=ReturnVisitRule.IMPORTANT_ONLY, description=(
+        "important_only: no return visit unless the quality department chooses one; class_1: every class-1 "
+        "complaint; all_valid: every valid complaint (a decision for the case wins; important ones always)"))
     # Notifications to people (services.routing.notifications): who, how, when, how often again.
     notify_recipients: list[RecipientGroup] = Field(default_factory=list, description=(
         "JSON: [{org, role, people: [{id, email}], chats: [{name, kind: wecom|dingtalk, url}]}]; "

@@ -9,7 +9,8 @@ what each action requires. Pure: the use cases load a case, ask here, and store 
     acknowledged ─resolve─▶ resolved ─deliver_result─▶ result_delivered
     result_delivered ─record_acceptance(accepted)─▶ accepted ─close─▶ closed
                      └record_acceptance(rejected)─▶ acknowledged   (rework)
-    accepted ─complete_return_visit─▶ return_visited ─close─▶ closed   (always for important ones)
+    accepted ─complete_return_visit─▶ return_visited ─close─▶ closed   (important ones and those
+                                                                       decided for: see return_visits)
     any open state ─hand_over─▶ handed_over ─close─▶ closed   (claims beyond our authority)
     assigned/acknowledged ─request_scope_confirmation─▶ awaiting_confirmation
     awaiting_confirmation ─confirm_scope(confirmed)─▶ acknowledged
@@ -165,6 +166,8 @@ class CaseFacts:
     corrective_action: CorrectiveStatus = CorrectiveStatus.MISSING
     complaint_class: int | None = None
     difficult: bool = False
+    #: a return visit was decided for the case (services.routing.return_visits)
+    return_visit_required: bool = False
 
 
 def allowed_actions(state: CaseState) -> list[Action]:
@@ -176,10 +179,10 @@ def next_state(action: Action, facts: CaseFacts) -> CaseState:
     sources, target = TRANSITIONS[action]
     if facts.state not in sources:
         raise TransitionRefused(action, facts.state)
-    if action is Action.CLOSE and facts.state is S.ACCEPTED and facts.important and not facts.return_visit_done:
-        raise TransitionRefused(
-            action, facts.state, "an important complaint is closed only after its return visit (回访)"
-        )
+    if (action is Action.CLOSE and facts.state is S.ACCEPTED and not facts.return_visit_done
+            and (facts.important or facts.return_visit_required)):
+        raise TransitionRefused(action, facts.state, "重要投诉须回访后方可关闭" if facts.important
+                                else "该案件已决定回访，须回访后方可关闭")
     if (action is Action.CLOSE and facts.is_complaint and facts.valid
             and not facts.corrective_action.settled):
         raise TransitionRefused(action, facts.state, CORRECTIVE_REFUSALS[facts.corrective_action])

@@ -38,7 +38,6 @@ def deps_from(settings: SurveySettings, clock: Clock) -> service.Deps:
         clock=clock,
         public_url=settings.survey_public_url,
         marks=domain.PassMarks(five_level_score=d(str(settings.five_level_pass_score))),
-        sampling_rate=settings.return_visit_sampling_rate,
         return_visit_valid=timedelta(days=settings.return_visit_valid_days),
         return_visit_reminders=tuple(settings.return_visit_reminder_days),
         campaign_reminders=tuple(settings.campaign_reminder_days),

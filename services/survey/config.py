@@ -13,8 +13,8 @@ class SurveySettings(Settings):
     survey_public_url: str = Field(
         default="http://127.0.0.1:8103", description="base of the one-time links households open (no trailing /)"
     )
-    # Return visits (回访): important complaints always; others by this share, decided per case.
-    return_visit_sampling_rate: float = Field(default=0.2, ge=0, le=1)
+    # Return visits (回访): which cases get one is routing's decision (important complaints always,
+    # the others as the quality department chooses); survey issues them.
     return_visit_valid_days: float = Field(default=14, gt=0, description="how long a return-visit link works")
     return_visit_reminder_days: list[float] = Field(default=[3.0], description="days after issue")
     # Campaigns (seed 002): hand out within 3 days, collect within 10 days.

@@ -1,5 +1,5 @@
-"""Survey rules (docs/domain.md §5): templates, checking a returned form, scoring it, the return-visit
-sample, one-time tokens, and what a dissatisfied answer sends back to intake.
+"""Survey rules (docs/domain.md §5): templates, checking a returned form, scoring it, one-time tokens,
+and what a dissatisfied answer sends back to intake.
 
 Pure: no I/O, no clock. The formulas themselves are in :mod:`services.survey.scoring`; this module
 applies them to a template and a form.
@@ -402,20 +402,6 @@ def campaign_figure(
         passed = None if overall.needs_review is None else not overall.needs_review
         return CampaignFigure(overall.rate, passed, tuple(per_item))
     raise ValueError("a campaign is not scored with a project service sheet (scheme C)")
-
-
-# --- return visits ----------------------------------------------------------------------------
-
-
-def sampled_for_return_visit(case_id: uuid.UUID, rate: float) -> bool:
-    """Whether a non-important complaint gets a return visit: the same answer for the same case
-    every time (a redelivered event decides alike), and over many cases about ``rate`` of them."""
-    if rate >= 1:
-        return True
-    if rate <= 0:
-        return False
-    digest = hashlib.sha256(b"careloop-survey:return-visit:" + case_id.bytes).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < rate
 
 
 # --- one-time tokens --------------------------------------------------------------------------

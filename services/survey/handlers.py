@@ -1,7 +1,8 @@
 """Survey's subscribers: thin; decoding and the inbox are the consumer's, the work the use cases'.
 
 - ``survey.events``: intake's registry (projects, units, households, erasures) and routing's case
-  events (return visits after an accepted complaint result or a jointly accepted repair).
+  events (return visits after an accepted complaint result, as routing decided them, or a jointly
+  accepted repair).
 - ``survey.inbound``: returned forms from other survey tools on ``inbound.survey-answers``.
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 from services.survey import domain, registry, return_visits, service
 from shared.db import OutboxMessage, UnitOfWork
 from shared.events import ComplaintClassified, Event, RepairAccepted
-from shared.events.cases import CaseOpened, CaseTransitioned, ComplaintReclassified
+from shared.events.cases import CaseOpened, CaseTransitioned, ComplaintReclassified, ReturnVisitDecided
 from shared.events.catalog import CustomerErased, CustomerRegistered, ProjectRegistered, UnitsRegistered
 from shared.events.surveys import ANSWERS_NAMESPACE, InboundSurveyAnswers
 from shared.messaging.inbound import inbound_decoder, source_allow_list
@@ -51,6 +52,10 @@ def build_handlers(*, deps: service.Deps) -> dict[str, Handler]:
         assert isinstance(event, CaseTransitioned)
         await return_visits.note_transition(event, uow=uow, deps=deps)
 
+    async def on_return_visit_decided(event: Event, uow: UnitOfWork) -> None:
+        assert isinstance(event, ReturnVisitDecided)
+        await return_visits.note_return_visit_decided(event, uow=uow, deps=deps)
+
     async def on_repair_accepted(event: Event, uow: UnitOfWork) -> None:
         assert isinstance(event, RepairAccepted)
         await return_visits.on_repair_accepted(event, uow=uow, deps=deps)
@@ -65,6 +70,7 @@ def build_handlers(*, deps: service.Deps) -> dict[str, Handler]:
         ComplaintReclassified.EVENT_TYPE: on_classified,
         CaseTransitioned.EVENT_TYPE: on_transitioned,
         RepairAccepted.EVENT_TYPE: on_repair_accepted,
+        ReturnVisitDecided.EVENT_TYPE: on_return_visit_decided,
     }
 
 

@@ -139,7 +139,9 @@ class CaseRecord(Base):
     org_subsidiary: Mapped[str | None] = mapped_column(sa.Text)
     org_project: Mapped[str | None] = mapped_column(sa.Text)
     accepted_at: Mapped[datetime | None] = mapped_column(_TS)
-    decision: Mapped[str | None] = mapped_column(sa.Text)  # important | sampled | not_sampled | repair
+    # important | decided (routing's decision) | none (routing: no visit) | repair; earlier rows may
+    # say sampled / not_sampled (the random sample this replaced)
+    decision: Mapped[str | None] = mapped_column(sa.Text)
     correlation_id: Mapped[uuid.UUID | None] = mapped_column(_UUID)
     updated_at: Mapped[datetime] = mapped_column(_TS)
 

@@ -1,10 +1,11 @@
 """Return visits (回访, docs/domain.md §3–§4) triggered by routing's events.
 
-- A complaint whose result the customer accepted gets a return visit: always when it is important
-  (seed: "Important complaints always get a return visit"), otherwise when the case falls in the
-  sample (``Deps.sampling_rate``), decided from the case id so a redelivery decides alike.
-  Routing's events arrive on several topics in no guaranteed order, so the case's importance and
-  its acceptance are both remembered: whichever comes last issues the return visit.
+- A complaint whose result the customer accepted gets a return visit when routing decided one
+  (ReturnVisitDecided: always for an important complaint; for the others the quality department's
+  choice for the case, else routing's rule setting). Nothing is drawn at random here.
+- An important complaint gets one even before that decision arrives: routing's events come on
+  several topics in no guaranteed order, so the case's importance and its acceptance are both
+  remembered, and whichever comes last issues the return visit.
 - A repair jointly accepted (RepairAccepted) gets one return visit per case it closes, asking
   about attitude, punctuality and quality.
 
@@ -19,12 +20,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from services.survey import builtin, domain
+from services.survey import builtin
 from services.survey.models import CaseRecord, Invitation
 from services.survey.service import Deps, NewInvitation, issue_invitations, load_template
 from shared.db import UnitOfWork
 from shared.events import ComplaintClassified, RepairAccepted
-from shared.events.cases import CaseOpened, CaseTransitioned, ComplaintReclassified
+from shared.events.cases import CaseOpened, CaseTransitioned, ComplaintReclassified, ReturnVisitDecided
 from shared.events.envelope import Event, OrgPath
 
 
@@ -62,29 +63,41 @@ async def note_transition(event: CaseTransitioned, *, uow: UnitOfWork, deps: Dep
     await _maybe_visit(case, uow=uow, deps=deps, caused_by=event)
 
 
+#: Decisions under which the case's return visit has been issued ("sampled": before routing decided).
+ISSUED = frozenset({"important", "decided", "repair", "sampled"})
+
+
 async def _maybe_visit(case: CaseRecord, *, uow: UnitOfWork, deps: Deps, caused_by: Event) -> None:
-    if case.accepted_at is None:
+    if case.accepted_at is None or not case.important or case.decision in ISSUED:
         return
-    if case.important:
-        decision = "important"
-    elif case.decision is None:
-        decision = "sampled" if domain.sampled_for_return_visit(case.case_id, deps.sampling_rate) else "not_sampled"
-    else:
-        return  # decided before; only a later "important" changes a "not sampled"
-    if case.decision in ("important", "sampled", "repair"):
-        return
-    case.decision = decision
-    if decision == "not_sampled":
-        return
+    case.decision = "important"
     await _visit(case, purpose="complaint_return_visit", template_id=builtin.COMPLAINT_RETURN_VISIT,
                  uow=uow, deps=deps, caused_by=caused_by)
+
+
+async def note_return_visit_decided(event: ReturnVisitDecided, *, uow: UnitOfWork, deps: Deps) -> None:
+    """Routing's decision: a visit is issued once it says yes and the customer accepted the result;
+    a "no" is remembered ("none") until a later decision says yes."""
+    case = await _case(uow, event.data.case_id, event, deps)
+    if case.decision in ISSUED:
+        return
+    if not event.data.return_visit:
+        case.decision = "none"
+        return
+    if not event.data.result_accepted:
+        return  # routing decides again when the result is accepted
+    if case.accepted_at is None:
+        case.accepted_at = event.data.at
+    case.decision = "important" if event.data.basis == "important" else "decided"
+    await _visit(case, purpose="complaint_return_visit", template_id=builtin.COMPLAINT_RETURN_VISIT,
+                 uow=uow, deps=deps, caused_by=event)
 
 
 async def on_repair_accepted(event: RepairAccepted, *, uow: UnitOfWork, deps: Deps) -> None:
     for case_id in dict.fromkeys(event.data.case_ids):
         case = await _case(uow, case_id, event, deps)
         case.project_id = case.project_id or event.data.project_id
-        if case.decision in ("important", "sampled", "repair"):
+        if case.decision in ISSUED:
             continue
         case.decision = "repair"
         await _visit(case, purpose="repair_return_visit", template_id=builtin.REPAIR_RETURN_VISIT,

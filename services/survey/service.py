@@ -51,7 +51,6 @@ class Deps:
     clock: Clock
     public_url: str = "http://127.0.0.1:8103"
     marks: domain.PassMarks = domain.PassMarks()
-    sampling_rate: float = 0.2
     return_visit_valid: timedelta = timedelta(days=14)
     return_visit_reminders: tuple[float, ...] = (3.0,)
     campaign_reminders: tuple[float, ...] = (5.0, 8.0)
@@ -308,10 +307,11 @@ def _send_feedback(
     received_at: datetime,
 ) -> None:
     """Into intake through its inbound topic, in this transaction (the outbox): intake turns it into
-    a FeedbackReceived, and routing routes it to the responsible department."""
+    a FeedbackReceived, and routing routes it to the responsible department. A form about a case (its
+    return visit) names that case: the follow-up case keeps its first-contact owner (首问负责制)."""
     message = InboundFeedback(
         kind=item.kind, channel=item.channel, text=item.text, org=cmd.org, received_at=received_at,
-        customer_id=cmd.household_id,
+        customer_id=cmd.household_id, follow_up_of=cmd.case_id,
         project_id=project_id if project_id and _CODE.match(project_id) else None,
         unit=unit, source_system=FEEDBACK_SOURCE, external_id=item.external_id, correlation_id=cmd.correlation_id,
     )

@@ -53,6 +53,9 @@ class FeedbackReceivedData(Payload):
         default=None, description="feedback from several households about one defect share this id"
     )
     attachments: tuple[str, ...] = Field(default=(), description="object keys or URLs, never blobs")
+    follow_up_of: UUID | None = Field(
+        default=None, description="the case this feedback follows up: the new case keeps its first-contact owner"
+    )
 
 
 class FeedbackReceived(Event):

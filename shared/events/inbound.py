@@ -66,6 +66,17 @@ class FeedbackSubmission(BaseModel):
     attachments: tuple[AttachmentRef, ...] = Field(default=(), max_length=20)
     source_system: str | None = Field(default=None, pattern=CODE_PATTERN)
     external_id: str | None = Field(default=None, min_length=1, max_length=128)
+    follow_up_of: uuid.UUID | None = Field(
+        default=None,
+        description="the case this feedback follows up (e.g. a dissatisfied answer on its return visit): the new "
+                    "case is linked to it and keeps its first-contact owner (首问负责制)",
+    )
+
+    @property
+    def unset_later_fields(self) -> set[str]:
+        """Fields added after the first version that are unset: left out of what tells a retry from a
+        new request, so that a retry of a submission taken before they existed still matches."""
+        return {"follow_up_of"} if self.follow_up_of is None else set()
 
 
 class InboundFeedback(FeedbackSubmission):
@@ -96,7 +107,8 @@ class InboundFeedback(FeedbackSubmission):
 
         Kept once computed: the consumer asks for it several times per message.
         """
-        content = hashlib.sha256(self.model_dump_json(exclude={"correlation_id"}).encode()).hexdigest()
+        exclude = {"correlation_id"} | self.unset_later_fields
+        content = hashlib.sha256(self.model_dump_json(exclude=exclude).encode()).hexdigest()
         return uuid.uuid5(SUBMISSION_NAMESPACE, f"{self.source_system}\x1f{self.external_id}\x1f{content}")
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:

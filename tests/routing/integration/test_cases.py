@@ -109,7 +109,7 @@ async def test_a_class_1_complaint_walks_its_whole_lifecycle(migrated: Settings)
         assert case["state"] == "closed" and case["corrective_action_status"] == "effective"
         assert [s["action"] for s in case["history"]] == [
             "classify", "assign", "acknowledge", "report_measures", "resolve", "deliver_result", "accept_result",
-            "record_corrective_action", "verify_corrective_action", "close",
+            "decide_return_visit", "record_corrective_action", "verify_corrective_action", "close",
         ]
         assert all(d["met_at"] for d in case["deadlines"])
 
@@ -139,7 +139,7 @@ async def test_class_2_rework_class_3_and_an_important_complaints_return_visit(m
                            ("customer-acceptance", {"accepted": True})]:
             case = await post(client, case, step, **body)
         refused = await client.post(f"/api/v1/cases/{case['case_id']}/close", json={"actor": "h-1"})
-        assert refused.status_code == 409 and "return visit" in refused.json()["reason"]
+        assert refused.status_code == 409 and refused.json()["reason"] == "重要投诉须回访后方可关闭"
 
         visit = SurveyReturned.create(
             data=SurveyReturnedData(response_id=uuid.uuid4(), template_id="return-visit", template_version=1,

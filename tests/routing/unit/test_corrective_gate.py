@@ -67,7 +67,7 @@ def test_invalid_complaints_and_other_feedback_are_not_gated() -> None:
 
 
 def test_the_return_visit_of_an_important_complaint_is_still_required() -> None:
-    with pytest.raises(TransitionRefused, match="return visit"):
+    with pytest.raises(TransitionRefused, match="须回访后方可关闭"):
         next_state(A.CLOSE, CaseFacts(state=S.ACCEPTED, valid=True, important=True, corrective_action=C.EFFECTIVE))
     visited = CaseFacts(state=S.RETURN_VISITED, valid=True, important=True, return_visit_done=True)
     with pytest.raises(TransitionRefused, match="纠正措施"):

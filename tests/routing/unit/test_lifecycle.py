@@ -33,10 +33,22 @@ def test_the_main_path_to_closure() -> None:
 
 def test_an_important_complaint_needs_its_return_visit_before_closing() -> None:
     accepted = walk([A.CLASSIFY, A.ASSIGN, A.ACKNOWLEDGE, A.RESOLVE, A.DELIVER_RESULT, A.ACCEPT_RESULT])
-    with pytest.raises(TransitionRefused, match="return visit"):
+    with pytest.raises(TransitionRefused) as refused:
         next_state(A.CLOSE, CaseFacts(state=accepted, important=True))
+    assert refused.value.reason == "重要投诉须回访后方可关闭"
     visited = next_state(A.COMPLETE_RETURN_VISIT, CaseFacts(state=accepted, important=True))
     assert next_state(A.CLOSE, CaseFacts(state=visited, important=True, return_visit_done=True)) == S.CLOSED
+
+
+def test_a_case_decided_for_a_return_visit_needs_it_before_closing_and_one_not_decided_does_not() -> None:
+    # an invalid class-1 complaint (no corrective action is asked of it), result accepted
+    facts = {"state": S.ACCEPTED, "valid": False}
+    with pytest.raises(TransitionRefused) as refused:
+        next_state(A.CLOSE, CaseFacts(**facts, return_visit_required=True))  # type: ignore[arg-type]
+    assert refused.value.reason == "该案件已决定回访，须回访后方可关闭"
+    assert next_state(A.CLOSE, CaseFacts(**facts, return_visit_required=True,  # type: ignore[arg-type]
+                                         return_visit_done=True)) == S.CLOSED
+    assert next_state(A.CLOSE, CaseFacts(**facts)) == S.CLOSED  # type: ignore[arg-type]
 
 
 def test_a_rejected_result_goes_back_to_rework() -> None:

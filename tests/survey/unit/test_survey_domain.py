@@ -20,7 +20,6 @@ from services.survey.domain import (
     feedback_for,
     looks_like_token,
     new_token,
-    sampled_for_return_visit,
     score_answers,
     token_hash,
 )
@@ -162,15 +161,6 @@ def test_feedback_per_dissatisfied_item() -> None:
     assert "迟到" in visit[0].text
     campaign = feedback_for(REPAIR, form, response_id=response_id, return_visit=False)
     assert [(f.kind, f.channel) for f in campaign] == [("survey_remark", "solicitation"), ("complaint", "solicitation")]
-
-
-def test_return_visit_sample_is_deterministic_and_near_the_rate() -> None:
-    cases = [uuid.UUID(int=i * 7919 + 17) for i in range(4000)]
-    first = [sampled_for_return_visit(c, 0.25) for c in cases]
-    assert first == [sampled_for_return_visit(c, 0.25) for c in cases]  # a redelivery decides alike
-    assert 0.22 < sum(first) / len(first) < 0.28
-    assert all(sampled_for_return_visit(c, 1) for c in cases[:50])
-    assert not any(sampled_for_return_visit(c, 0) for c in cases[:50])
 
 
 def test_tokens_are_long_random_and_stored_hashed() -> None:
