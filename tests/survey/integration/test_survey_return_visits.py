@@ -18,6 +18,8 @@ from shared.events.cases import (
     CaseTransitionedData,
     ComplaintReclassified,
     ComplaintReclassifiedData,
+    ReturnVisitDecided,
+    ReturnVisitDecidedData,
 )
 from shared.events.inbound import InboundFeedback
 from shared.settings import Settings
@@ -50,6 +52,16 @@ def result_accepted(case_id: uuid.UUID, correlation_id: uuid.UUID | None = None)
         org=ORG, aggregate_id=case_id, occurred_at=now, producer="routing", correlation_id=correlation_id)
 
 
+def return_visit_decided(case_id: uuid.UUID, *, return_visit: bool, result_accepted: bool,
+                         basis: str = "quality_department") -> ReturnVisitDecided:
+    now = datetime.now(UTC)
+    return ReturnVisitDecided.create(
+        data=ReturnVisitDecidedData(case_id=case_id, return_visit=return_visit, basis=basis, rule="important_only",
+                                    result_accepted=result_accepted, actor="q-1" if not result_accepted else "system",
+                                    at=now),
+        org=ORG, aggregate_id=case_id, occurred_at=now, producer="routing")
+
+
 async def invitations_of(client: httpx.AsyncClient, **params: str) -> list[dict]:
     response = await client.get("/api/v1/invitations", params=params)
     assert response.status_code == 200, response.text
@@ -62,7 +74,7 @@ async def test_an_accepted_important_complaint_gets_one_return_visit_and_its_ans
     case_id = uuid.uuid4()
     important = classified(case_id, important=True)
     accepted = result_accepted(case_id, important.correlation_id)  # one case, one correlation id
-    async with running_service(create_app(survey_settings(migrated, return_visit_sampling_rate=0.0),
+    async with running_service(create_app(survey_settings(migrated),
                                           clock=FakeClock())) as client:
         for _ in range(2):  # both events delivered twice
             await publish(migrated, important, accepted)
@@ -92,6 +104,8 @@ async def test_an_accepted_important_complaint_gets_one_return_visit_and_its_ans
         assert (feedback.source_system, feedback.external_id) == ("careloop-survey", f"{response_id}:result")
         assert (feedback.kind, feedback.channel, feedback.org) == ("complaint", "return_visit", ORG)
         assert "漏水没有彻底解决" in feedback.text and feedback.correlation_id == accepted.correlation_id
+        # the follow-up names the case: routing keeps that case's first-contact owner for it
+        assert feedback.follow_up_of == case_id
 
         again = await client.post(f"/s/{token}", data={"item.result": "satisfied", "item.timeliness": "satisfied"})
         assert again.status_code == 410 and 'data-reason="token_used"' in again.text
@@ -110,7 +124,7 @@ async def test_a_repair_visits_each_case_and_a_late_importance_still_gets_its_vi
                                 owner_signature_ref="sig-owner", contractor_signature_ref="sig-contractor"),
         org=ORG, aggregate_id=uuid.uuid4(), occurred_at=now, producer="routing")
     ordinary = uuid.uuid4()
-    async with running_service(create_app(survey_settings(migrated, return_visit_sampling_rate=0.0),
+    async with running_service(create_app(survey_settings(migrated),
                                           clock=FakeClock())) as client:
         await publish(migrated, repair, repair, result_accepted(ordinary), classified(ordinary, important=False))
 
@@ -123,14 +137,32 @@ async def test_a_repair_visits_each_case_and_a_late_importance_still_gets_its_vi
         template = (await client.get("/api/v1/templates/repair-return-visit")).json()
         assert [i["item_id"] for i in template["items"]] == ["attitude", "punctuality", "quality"]
 
-        # Outside the sample (rate 0): no visit, until routing reclassifies it as important.
-        decided = await eventually(lambda: client.get(f"/api/v1/cases/{ordinary}/return-visit"),
-                                   until=lambda r: r.status_code == 200 and r.json()["decision"] is not None)
-        assert decided.json()["decision"] == "not_sampled" and decided.json()["invitation"] is None
+        # Not important and nothing decided by routing: no visit (nothing is drawn at random) ...
+        known = await eventually(lambda: client.get(f"/api/v1/cases/{ordinary}/return-visit"),
+                                 until=lambda r: r.status_code == 200 and r.json()["result_accepted"])
+        assert known.json()["decision"] is None and known.json()["invitation"] is None
+        # ... until routing reclassifies it as important.
         await publish(migrated, classified(ordinary, important=True, reclassified=True))
         visit = await eventually(lambda: client.get(f"/api/v1/cases/{ordinary}/return-visit"),
                                  until=lambda r: r.json()["invitation"] is not None)
         assert visit.json()["decision"] == "important"
+
+        # The quality department's choice reaches survey as routing's decision: a "yes" before the
+        # result is accepted waits; routing's decision at the acceptance issues the visit; a "no"
+        # issues nothing.
+        chosen, declined = uuid.uuid4(), uuid.uuid4()
+        await publish(migrated, classified(chosen, important=False), classified(declined, important=False),
+                      return_visit_decided(chosen, return_visit=True, result_accepted=False),
+                      return_visit_decided(declined, return_visit=False, result_accepted=True, basis="none"))
+        waiting = await eventually(lambda: client.get(f"/api/v1/cases/{declined}/return-visit"),
+                                   until=lambda r: r.status_code == 200 and r.json()["decision"] == "none")
+        assert waiting.json()["invitation"] is None
+        assert (await client.get(f"/api/v1/cases/{chosen}/return-visit")).json()["invitation"] is None
+        await publish(migrated, return_visit_decided(chosen, return_visit=True, result_accepted=True))
+        chosen_visit = await eventually(lambda: client.get(f"/api/v1/cases/{chosen}/return-visit"),
+                                        until=lambda r: r.json()["invitation"] is not None)
+        assert chosen_visit.json()["decision"] == "decided"
+        assert chosen_visit.json()["invitation"]["purpose"] == "complaint_return_visit"
 
         # A return visit done by phone: staff enter it against the invitation.
         first = visits[0]
@@ -146,5 +178,5 @@ async def test_a_repair_visits_each_case_and_a_late_importance_still_gets_its_vi
         assert twice.status_code == 409 and twice.json()["error"] == "token_used"
         returned = await events_on(migrated, "SurveyReturned", until=lambda e: len(e) >= 1)
         assert [(e["data"]["case_id"], e["data"]["channel"]) for e in returned] == [(first["case_id"], "phone")]
-    issued = await events_on(migrated, "SurveyInvitationIssued", until=lambda e: len(e) >= 4)
-    assert len(issued) == 4
+    issued = await events_on(migrated, "SurveyInvitationIssued", until=lambda e: len(e) >= 5)
+    assert len(issued) == 5  # three repairs, the late important one, the one routing decided for
