@@ -115,6 +115,10 @@ SUMMARY_MEASURES = (
 )
 
 
+# Complaints that also reached an outside body (logged in routing), counted apart in the summary.
+REACHED_BODY_NAMES = {"group": "投诉至集团公司", "government": "投诉至政府部门", "media": "投诉至媒体"}
+
+
 def monthly_summary(view: dict[str, Any]) -> list[Block]:
     prefix = (view["period"], view["org"])
     by_department: list[Sequence[Any]] = []
@@ -128,6 +132,8 @@ def monthly_summary(view: dict[str, Any]) -> list[Block]:
                                   unclassified))
     totals: list[Sequence[Any]] = [(*prefix, key, zh, view[key]) for key, zh in SUMMARY_MEASURES]
     totals += [(*prefix, f"class_{cls}", name_of("complaint_class", cls), n) for cls, n in view["by_class"].items()]
+    totals += [(*prefix, f"reached_{body}", REACHED_BODY_NAMES[body], n)
+               for body, n in view.get("reached_external_body", {}).items()]
     return [
         Block("部门×类别 by department×class",
               (PERIOD, ORG, Column("department", "责任部门"), Column("department_name", "部门名称"), CLASS,
@@ -321,6 +327,11 @@ def _beijing(iso: str | None) -> datetime | None:
     return datetime.fromisoformat(iso).astimezone(CHINA).replace(tzinfo=None) if iso else None
 
 
+def deadline_header(kind: str) -> str:
+    name = name_of("deadline", kind)
+    return name if name.endswith(("时限", "期限")) else f"{name}时限"
+
+
 def complaint_list(view: dict[str, Any]) -> list[Block]:
     """Every value in Chinese words (no codes, no TRUE/FALSE), times in Beijing time."""
     kinds = view["deadline_kinds"]
@@ -343,7 +354,7 @@ def complaint_list(view: dict[str, Any]) -> list[Block]:
             PlainColumn("category", "投诉内容分类"), PlainColumn("valid", "有效性"),
             PlainColumn("important", "重要投诉"), PlainColumn("lead_department", "责任部门"),
             PlainColumn("state", "状态"),
-            *(PlainColumn(f"deadline_{kind}", f"{name_of('deadline', kind)}时限") for kind in kinds),
+            *(PlainColumn(f"deadline_{kind}", deadline_header(kind)) for kind in kinds),
             PlainColumn("deadlines", "时限达成"), PlainColumn("corrective_status", "纠正措施状态"),
             PlainColumn("corrective_department", "纠正措施责任部门"), PlainColumn("corrective_action", "纠正措施"),
             PlainColumn("corrective_recorded_at", "纠正措施记录时间", "datetime"),

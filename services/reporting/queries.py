@@ -26,7 +26,10 @@ from services.reporting.models import (
 )
 from shared.db import UnitOfWork
 
-DEADLINE_KINDS = ("first_response", "difficult_escalation", "measures_report", "result_delivery")
+DEADLINE_KINDS = ("first_response", "difficult_escalation", "measures_report", "result_delivery",
+                  "quality_department")
+# Where a complaint also went besides the company (logged in routing); the summary counts each.
+EXTERNAL_BODIES = ("group", "government", "media")
 SATISFACTION_PASS = Decimal(96)
 
 
@@ -115,12 +118,13 @@ async def summary(*, periods: list[str], label: str, org: str, now: datetime, uo
             sa.func.count().filter(c.c.state == "triage"),
             sa.func.count().filter(c.c.reclassified.is_(True)),
             sa.func.count().filter(c.c.return_visit_done.is_(True)),
+            *(sa.func.count().filter(c.c.escalated_to_body == body) for body in EXTERNAL_BODIES),
         )
         .where(*where)
         .group_by(sa.func.grouping_sets(sa.text("()"), sa.tuple_(cls), sa.tuple_(category),
                                         sa.tuple_(department, cls)))
     )).all()
-    totals: tuple[Any, ...] = (0,) * 8
+    totals: tuple[Any, ...] = (0,) * (8 + len(EXTERNAL_BODIES))
     by_class = {str(k): 0 for k in (1, 2, 3)}
     by_category: dict[str, int] = {}
     by_department: dict[str, dict[str, int]] = {}
@@ -150,6 +154,8 @@ async def summary(*, periods: list[str], label: str, org: str, now: datetime, uo
         "in_triage": int(totals[5]),
         "reclassified": int(totals[6]),
         "return_visits_done": int(totals[7]),
+        # complaints that also reached the group company, a government office or the media
+        "reached_external_body": {body: int(n) for body, n in zip(EXTERNAL_BODIES, totals[8:], strict=True)},
         "by_class": by_class,
         "by_category": dict(sorted(by_category.items(), key=lambda kv: (-kv[1], kv[0]))),
         "by_department": dict(sorted(by_department.items())),

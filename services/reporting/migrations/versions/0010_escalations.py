@@ -1,8 +1,15 @@
-"""reporting: escalation notifications, complaints to the group and government offices
+"""reporting: complaints that reached the group company, a government office or the media
+
+``case_facts.escalated_to_body``: group / government / media, as logged in routing by whoever
+received the complaint there (CaseEscalated.data.external_body); the monthly summary counts these
+complaints separately.
 
 Revision ID: 0010
 Revises: 0009
 """
+
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0010"
 down_revision = "0009"
@@ -13,8 +20,10 @@ SCHEMA = "reporting"
 
 
 def upgrade() -> None:
-    pass
+    op.add_column("case_facts", sa.Column(
+        "escalated_to_body", sa.Text, comment="group / government / media: where the complaint also went"),
+        schema=SCHEMA)
 
 
 def downgrade() -> None:
-    pass
+    op.drop_column("case_facts", "escalated_to_body", schema=SCHEMA)
