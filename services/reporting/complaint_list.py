@@ -272,6 +272,8 @@ def _complaint(r: Any, deadlines: dict[str, Any], now: datetime) -> dict[str, An
         "customer_acceptance": answer, "customer_acceptance_name": name_of("acceptance", answer),
         "acceptance_rejections": r["acceptance_rejections"] or 0,
         "return_visit": visit, "return_visit_name": name_of("return_visit", visit),
+        "corrective_effective": r["corrective_effective"] if r["corrective_verified_at"] else None,
         "published": r["published_at"] is not None, "published_at": _iso(r["published_at"]),
+        "publication_basis": r["publication_basis"],
         "publication_name": name_of("publication_basis", r["publication_basis"]) if r["published_at"] else "未发布",
     }
