@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from services.routing.classification.classifier import LEAD_ALONE
 from services.routing.lifecycle import (
     Action,
     CaseFacts,
@@ -485,6 +486,11 @@ async def assign(
     uow: UnitOfWork, deps: Collaborators,
 ) -> Case:
     case = await _load(uow, case_id, for_update=True)
+    alone = LEAD_ALONE.get(ComplaintCategory(case.category)) if case.category else None
+    if alone is not None and lead not in alone:  # service attitude: customer service or general affairs
+        raise InvalidInput("lead_department", "服务态度、服务提供类投诉由客户服务部或综合部牵头")
+    if alone is not None and assisting:
+        raise InvalidInput("assisting_departments", "服务态度、服务提供类投诉不设协办部门")
     await _assign(uow, case, deps, deps.clock(), lead=lead, assisting=tuple(assisting), handler=handler, actor=actor)
     return case
 

@@ -183,3 +183,21 @@ async def test_a_follow_up_case_keeps_the_original_first_contact_owner_and_links
     assert (cases[follow_up["case_id"]]["first_contact_owner"], cases[follow_up["case_id"]]["follow_up_of"]) == (
         "cs-0007", original["case_id"])
     assert cases[original["case_id"]]["follow_up_of"] is None
+
+
+async def test_service_attitude_is_led_by_customer_service_or_general_affairs_with_no_one_assisting(
+        migrated: Settings) -> None:
+    clock = FakeClock(datetime(2026, 6, 1, 9, 0, tzinfo=CN))
+    async with routing(migrated, clock) as client:
+        case = await opened(migrated, client, feedback(RUDE, at=clock.now))
+        assert (case["category"], case["lead_department"], case["assisting_departments"]) == (
+            "service_attitude", "customer_service", [])  # as classified: no assisting department
+        helped = await post(client, case, "assign", status=422, lead_department="customer_service",
+                            assisting_departments=["general_affairs"])
+        assert helped["fields"] == [{"field": "assisting_departments", "reason": "服务态度、服务提供类投诉不设协办部门",
+                                     "type": "value_error"}]
+        elsewhere = await post(client, case, "assign", status=422, lead_department="business")
+        assert elsewhere["fields"][0]["field"] == "lead_department"
+        moved = await post(client, case, "assign", lead_department="general_affairs", handler="ga-01")
+        assert (moved["lead_department"], moved["assisting_departments"], moved["handler"]) == (
+            "general_affairs", [], "ga-01")
