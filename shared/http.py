@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth.http import check_routes_declare_roles, install_auth
 from shared.auth.tokens import TokenVerifier
+from shared.i18n import language_of, reset_language, set_language
 from shared.logging import reset_correlation_id, set_correlation_id
 from shared.runtime import ServiceRuntime
 
@@ -65,9 +66,15 @@ class CorrelationIdMiddleware:
             await send(message)
 
         token = set_correlation_id(str(correlation_id))
+        # The language people read answers in: Chinese unless ?lang=en or Accept-Language says English.
+        query = scope.get("query_string", b"")
+        query_lang = next((part[5:].decode("latin-1") for part in query.split(b"&") if part.startswith(b"lang=")), None)
+        accept = next((value for name, value in scope["headers"] if name == b"accept-language"), None)
+        language = set_language(language_of(query_lang, accept.decode("latin-1") if accept else None))
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            reset_language(language)
             reset_correlation_id(token)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException
@@ -25,6 +26,7 @@ from shared.auth import Principal, Role, current_access, require
 from shared.auth.scoping import org_columns_clause
 from shared.db import UnitOfWork, UnitOfWorkFactory
 from shared.events.vocabulary import ComplaintCategory, Department
+from shared.i18n import pick
 
 Actor = Field(min_length=1, max_length=64, description="staff id of the person acting")
 
@@ -85,6 +87,9 @@ class CaseOut(BaseModel):
     quality_notified_at: datetime | None = None
     executive_notified_at: datetime | None = None
     escalated_to_body: str | None = Field(default=None, description="group / government / media")
+    claim_kind: str | None = Field(default=None, description="compensation / return_exchange")
+    claim_amount_yuan: Decimal | None = None
+    claim_decision: str | None = Field(default=None, description="who handles the claim, and why")
     # Return visits: the quality department's choice for the case (None: not decided), the basis of
     # the decision in force, and once the result is accepted whether a visit is due before closing.
     return_visit_choice: bool | None = None
@@ -199,6 +204,16 @@ class ExternalBodyIn(BaseModel):
     note: str | None = Field(default=None, max_length=4000)
 
 
+class ClaimIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    actor: str = Actor
+    kind: Literal["compensation", "return_exchange"] = Field(description="索赔 / 入伙后退（换）房")
+    amount_yuan: Decimal | None = Field(default=None, gt=0, max_digits=14, decimal_places=2,
+                                        description="the amount claimed, yuan (for compensation)")
+    developer_involved: bool = Field(default=False, description="the loss involves the developer")
+    note: str | None = Field(default=None, max_length=4000)
+
+
 class PartyReportIn(StepIn):
     note: str = Field(min_length=1, max_length=4000,
                       description="the special report: to which party, what was asked; or the result published")
@@ -270,14 +285,16 @@ def case_out(case: Case) -> dict[str, Any]:
         in_working_time=case.in_working_time, closed_at=case.closed_at, correlation_id=case.correlation_id,
         allowed_actions=[a.value for a in allowed_actions(CaseState(case.status))],
         quality_notified_at=case.quality_notified_at, executive_notified_at=case.executive_notified_at,
-        escalated_to_body=case.escalated_to_body,
+        escalated_to_body=case.escalated_to_body, claim_kind=case.claim_kind,
+        claim_amount_yuan=case.claim_amount_yuan, claim_decision=case.claim_decision,
         return_visit_choice=case.return_visit_choice, return_visit_basis=case.return_visit_basis,
         return_visit_required=case.return_visit_required, follow_up_of=case.follow_up_of,
     )
 
 
 def _deadline_out(d: DeadlineRecord) -> DeadlineOut:
-    return DeadlineOut(kind=d.kind, starts_at=d.starts_at, due_at=d.due_at, explanation=d.explanation,
+    # Chinese by default; English on request (?lang=en or Accept-Language: en)
+    return DeadlineOut(kind=d.kind, starts_at=d.starts_at, due_at=d.due_at, explanation=pick(d.explanation, d.explanation_en),
                        calendar_version=d.calendar_version, met_at=d.met_at, breached_at=d.breached_at,
                        cancelled_at=d.cancelled_at, escalated_to=d.escalated_to, provisional=bool(d.provisional))
 
@@ -483,6 +500,13 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Collaborators)
     async def external_body(case_id: uuid.UUID, body: ExternalBodyIn) -> CaseDetailOut:
         return await run(case_id, lambda uow: service.record_external_body(
             case_id, body=body.body, note=body.note, actor=body.actor, uow=uow, deps=deps))
+
+    @router.post("/{case_id}/claim", dependencies=[Depends(HANDLE)], response_model=CaseDetailOut,
+                 summary="A claim for compensation or a return / exchange: the developer's beyond our authority")
+    async def claim(case_id: uuid.UUID, body: ClaimIn) -> CaseDetailOut:
+        return await run(case_id, lambda uow: service.record_claim(
+            case_id, kind=body.kind, amount_yuan=body.amount_yuan, developer_involved=body.developer_involved,
+            note=body.note, actor=body.actor, uow=uow, deps=deps))
 
     def party_step(action: Action) -> Callable[..., Awaitable[CaseDetailOut]]:
         async def endpoint(case_id: uuid.UUID, body: PartyReportIn) -> CaseDetailOut:

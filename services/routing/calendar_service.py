@@ -125,7 +125,8 @@ async def recompute_open_deadlines(
         org_path = "/".join(part for part in (group, subsidiary, project) if part)
         planned = _plan(calendar, deps, record.kind, record.starts_at, org_path)
         same = planned.due_at == record.due_at and planned.provisional == record.provisional
-        record.explanation, record.calendar_version = planned.explanation, planned.calendar_version
+        record.explanation, record.explanation_en = planned.explanation, planned.explanation_en
+        record.calendar_version = planned.calendar_version
         if same:
             continue
         record.due_at, record.provisional = planned.due_at, planned.provisional
@@ -137,7 +138,8 @@ async def recompute_open_deadlines(
                 case_id=record.case_id, calendar_version=planned.calendar_version, case_received_at=received_at,
                 complaint_important=bool(important), rescheduled_by=reason,
                 deadlines=(Deadline(kind=record.kind, due_at=planned.due_at,  # type: ignore[arg-type]
-                                    explanation=planned.explanation, provisional=planned.provisional),),
+                                    explanation=planned.explanation, explanation_en=planned.explanation_en,
+                                    provisional=planned.provisional),),
             ),
             org=OrgPath(group=case.org_group, subsidiary=case.org_subsidiary, project=case.org_project),
             aggregate_id=case.id, occurred_at=now, producer=PRODUCER, correlation_id=case.correlation_id,

@@ -7,6 +7,7 @@ setting in ``DeadlinePolicy``; the defaults are the stricter values of the seed 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,6 +19,8 @@ from shared.calendar import (
     WorkingTimeSpan,
 )
 from shared.events.cases import DeadlineKind
+from shared.i18n import WEEKDAYS_ZH
+from shared.national_calendar import holiday_name_zh
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,8 @@ class Deadline:
     #: True when the count depended on a day whose year has no official holiday schedule yet
     #: (statutory holidays by rule only): recomputed when that year's schedule is loaded.
     provisional: bool = False
+    #: The explanation in English (``explanation`` is Chinese, what people read by default).
+    explanation_en: str | None = None
 
 
 @dataclass(frozen=True)
@@ -102,32 +107,41 @@ def first_response_deadline(
 ) -> Deadline:
     """8 working hours when received in working time, else 24 calendar hours (seed 002)."""
     received = unit.local(received_at)
-    hours = _hours_note(unit)
     if not unit.is_working_time(received):
         due = unit.add_calendar_time(received, policy.first_response_outside_working_time)
         # Whether the day was a working one decided the rule: provisional if that day is.
         received_day = unit.day(received.date())
-        explanation = (
-            f"received {_stamp(received)} outside working time; "
-            f"{_calendar_text(policy.first_response_outside_working_time)} → due {_stamp(due)}"
-            f"{_provisional_note((received_day,), unit)}; {hours}"
-        )
-        return Deadline("first_response", received, due, explanation, False, unit.calendar_version,
-                        received_day.provisional)
+        span = policy.first_response_outside_working_time
+
+        def outside(zh: bool) -> str:
+            if zh:
+                return (f"{_stamp(received, zh)} 收到，非工作时间；{_calendar_text(span, zh)} → {_stamp(due, zh)} 到期"
+                        f"{_provisional_note((received_day,), zh)}；{_hours_note(unit, zh)}")
+            return (f"received {_stamp(received, zh)} outside working time; {_calendar_text(span, zh)} → due "
+                    f"{_stamp(due, zh)}{_provisional_note((received_day,), zh)}; {_hours_note(unit, zh)}")
+
+        return Deadline("first_response", received, due, outside(True), False, unit.calendar_version,
+                        received_day.provisional, outside(False))
 
     span = unit.count_working_time(received, policy.first_response_in_working_time)
-    rule = _working_text(policy.first_response_in_working_time)
+    amount = policy.first_response_in_working_time
     cap = policy.first_response_calendar_cap
     if cap is not None and (capped := unit.add_calendar_time(received, cap)) < span.due:
-        explanation = (
-            f"received {_stamp(received)} in working time; {rule} would end {_stamp(span.due)}, "
-            f"but the cap of {_calendar_text(cap)} ends earlier → due {_stamp(capped)}; {hours}"
-        )
-        return Deadline("first_response", received, capped, explanation, False, unit.calendar_version,
-                        bool(span.provisional_days))
-    explanation = _working_explanation("received", span, rule, hours, unit)
-    return Deadline("first_response", received, span.due, explanation, True, unit.calendar_version,
-                    bool(span.provisional_days))
+        def capped_text(zh: bool) -> str:
+            if zh:
+                return (f"{_stamp(received, zh)} 收到，在工作时间内；{_working_text(amount, zh)}本应于 "
+                        f"{_stamp(span.due, zh)} 到期，但 {_calendar_text(cap, zh)}的上限更早 → {_stamp(capped, zh)} 到期；"
+                        f"{_hours_note(unit, zh)}")
+            return (f"received {_stamp(received, zh)} in working time; {_working_text(amount, zh)} would end "
+                    f"{_stamp(span.due, zh)}, but the cap of {_calendar_text(cap, zh)} ends earlier → due "
+                    f"{_stamp(capped, zh)}; {_hours_note(unit, zh)}")
+
+        return Deadline("first_response", received, capped, capped_text(True), False, unit.calendar_version,
+                        bool(span.provisional_days), capped_text(False))
+    return Deadline("first_response", received, span.due,
+                    _working_explanation("received", span, lambda zh: _working_text(amount, zh), unit, True),
+                    True, unit.calendar_version, bool(span.provisional_days),
+                    _working_explanation("received", span, lambda zh: _working_text(amount, zh), unit, False))
 
 
 def difficult_escalation_deadline(
@@ -155,11 +169,15 @@ def result_delivery_deadline(
     """48 calendar hours after handling ended: nights, weekends and holidays count (seeds 000, 004)."""
     resolved = unit.local(resolved_at)
     due = unit.add_calendar_time(resolved, policy.result_delivery)
-    explanation = (
-        f"handling ended {_stamp(resolved)}; {_calendar_text(policy.result_delivery)} "
-        f"(holidays included) → due {_stamp(due)}"
-    )
-    return Deadline("result_delivery", resolved, due, explanation, False, unit.calendar_version)
+    span = policy.result_delivery
+
+    def text(zh: bool) -> str:
+        if zh:
+            return f"{_stamp(resolved, zh)} 处理结束；{_calendar_text(span, zh)}（节假日照算）→ {_stamp(due, zh)} 到期"
+        return f"handling ended {_stamp(resolved, zh)}; {_calendar_text(span, zh)} (holidays included) → due {_stamp(due, zh)}"
+
+    return Deadline("result_delivery", resolved, due, text(True), False, unit.calendar_version,
+                    explanation_en=text(False))
 
 
 def compute_deadlines(
@@ -195,40 +213,76 @@ def _working_days_deadline(
 ) -> Deadline:
     amount = unit.working_day_length * working_days
     span = unit.count_working_time(unit.local(start), amount)
-    rule = f"{_working_days_text(working_days)} ({_duration(amount)} of working time)"
-    explanation = _working_explanation(event, span, rule, _hours_note(unit), unit)
-    return Deadline(kind, span.start, span.due, explanation, True, unit.calendar_version, bool(span.provisional_days))
+
+    def rule(zh: bool) -> str:
+        if zh:
+            return f"{_working_days_text(working_days, zh)}（{_duration(amount, zh)}工作时间）"
+        return f"{_working_days_text(working_days, zh)} ({_duration(amount, zh)} of working time)"
+
+    return Deadline(kind, span.start, span.due, _working_explanation(event, span, rule, unit, True), True,
+                    unit.calendar_version, bool(span.provisional_days),
+                    _working_explanation(event, span, rule, unit, False))
 
 
-def _working_explanation(event: str, span: WorkingTimeSpan, rule: str, hours: str, unit: UnitCalendar) -> str:
-    where = "in" if span.counting_from == span.start else "outside"
-    text = f"{event} {_stamp(span.start)} {where} working time"
-    if span.counting_from != span.start:
-        text += f", counting from {_stamp(span.counting_from)}"
-    text += f"; {rule} → due {_stamp(span.due)}"
-    notes = [f"skipped {run}" for run in _runs(span.skipped)]
-    notes += [f"worked {_day(day)}: {day.label}" for day in span.adjusted_working_days]
+_EVENTS_ZH = {"received": "收到", "marked difficult": "列为疑难", "assigned": "分派"}
+
+
+def _working_explanation(event: str, span: WorkingTimeSpan, rule: Callable[[bool], str], unit: UnitCalendar,
+                         zh: bool) -> str:
+    inside = span.counting_from == span.start
+    if zh:
+        text = f"{_stamp(span.start, zh)} {_EVENTS_ZH[event]}，{'在工作时间内' if inside else '非工作时间'}"
+        if not inside:
+            text += f"，自 {_stamp(span.counting_from, zh)} 起算"
+        text += f"；{rule(zh)} → {_stamp(span.due, zh)} 到期"
+    else:
+        text = f"{event} {_stamp(span.start, zh)} {'in' if inside else 'outside'} working time"
+        if not inside:
+            text += f", counting from {_stamp(span.counting_from, zh)}"
+        text += f"; {rule(zh)} → due {_stamp(span.due, zh)}"
+    notes = [("跳过 " if zh else "skipped ") + run for run in _runs(span.skipped, zh)]
+    notes += [(f"{_day(day, zh)}上班：{_label(day.label, zh)}" if zh else f"worked {_day(day, zh)}: {day.label}")
+              for day in span.adjusted_working_days]
     if fallback := span.by_weekday_rules:
         notes.append(
-            f"no holiday data in {unit.holidays.version} for {_date_range(fallback)}: weekday rules used, "
+            f"{unit.holidays.version} 没有 {_date_range(fallback, zh)} 的节假日数据：按星期规则计算，其间的节假日未知"
+            if zh else
+            f"no holiday data in {unit.holidays.version} for {_date_range(fallback, zh)}: weekday rules used, "
             "public holidays there are not known"
         )
     if notes:
-        text += f" ({'; '.join(notes)})"
-    return f"{text}{_provisional_note(span.provisional_days, unit)}; {hours}"
+        text += f"（{'；'.join(notes)}）" if zh else f" ({'; '.join(notes)})"
+    return f"{text}{_provisional_note(span.provisional_days, zh)}{'；' if zh else '; '}{_hours_note(unit, zh)}"
 
 
-def _provisional_note(days: tuple[CalendarDay, ...], unit: UnitCalendar) -> str:
+def _provisional_note(days: tuple[CalendarDay, ...], zh: bool) -> str:
     """Says which years were counted on the statutory rules only, and what will change that."""
     years = sorted({day.date.year for day in days if day.provisional})
     if not years:
         return ""
+    if zh:
+        return (f"；暂定：{'、'.join(str(year) for year in years)} 年国务院节假日安排尚未载入，按法定节假日规则计算，"
+                "载入后将重新计算")
     listed = ", ".join(str(year) for year in years)
     return (f"; PROVISIONAL (暂定): no official holiday schedule for {listed} is loaded, statutory holidays "
             "by rule were used; recomputed when the State Council's schedule is loaded")
 
 
-def _runs(days: tuple[CalendarDay, ...]) -> list[str]:
+_LABELS_ZH = {"weekend": "周末", "rest day": "休息日", "local rest day": "本单位休息日",
+              "public holiday": "法定节假日", "day off": "休息日", "adjusted working day": "调休上班日"}
+
+
+def _label(label: str | None, zh: bool) -> str:
+    """A calendar day's reason as a person reads it: '周末', '春节', '调休上班日（国庆节）'."""
+    text = label or "day off"
+    if not zh:
+        return text
+    if text.startswith("adjusted working day (") and text.endswith(")"):
+        return f"调休上班日（{holiday_name_zh(text[len('adjusted working day ('):-1])}）"
+    return _LABELS_ZH.get(text) or holiday_name_zh(text) or text
+
+
+def _runs(days: tuple[CalendarDay, ...], zh: bool) -> list[str]:
     """Consecutive skipped days as one range with their reasons: 'Sat 2026-05-30 to Sun 2026-05-31: weekend'."""
     groups: list[list[CalendarDay]] = []
     for day in days:
@@ -238,47 +292,61 @@ def _runs(days: tuple[CalendarDay, ...]) -> list[str]:
             groups.append([day])
     out = []
     for group in groups:
-        reasons = list(dict.fromkeys(day.label or "day off" for day in group))
-        out.append(f"{_date_range(group)}: {', '.join(reasons)}")
+        reasons = list(dict.fromkeys(_label(day.label, zh) for day in group))
+        out.append(f"{_date_range(group, zh)}{'：' if zh else ': '}{('、' if zh else ', ').join(reasons)}")
     return out
 
 
-def _date_range(days: tuple[CalendarDay, ...] | list[CalendarDay]) -> str:
+def _date_range(days: tuple[CalendarDay, ...] | list[CalendarDay], zh: bool) -> str:
     first, last = days[0], days[-1]
-    return _day(first) if first.date == last.date else f"{_day(first)} to {_day(last)}"
+    if first.date == last.date:
+        return _day(first, zh)
+    return f"{_day(first, zh)}{'至' if zh else ' to '}{_day(last, zh)}"
 
 
-def _day(day: CalendarDay) -> str:
-    # Weekday names from our own table: strftime's %a follows the process locale.
+def _day(day: CalendarDay, zh: bool) -> str:
+    # Weekday names from our own tables: strftime's %a follows the process locale.
+    if zh:
+        return f"{day.date.isoformat()}（{WEEKDAYS_ZH[day.date.weekday()]}）"
     return f"{WEEKDAY_NAMES[day.date.weekday()]} {day.date.isoformat()}"
 
 
-def _stamp(moment: datetime) -> str:
-    """'Fri 2026-05-29 17:55' in the moment's own (the unit's) zone; seconds only when there are some."""
+def _stamp(moment: datetime, zh: bool) -> str:
+    """'Fri 2026-05-29 17:55' ('2026-05-29（周五）17:55') in the moment's own (the unit's) zone;
+    seconds only when there are some."""
     clock = f"{moment:%H:%M:%S}" if moment.second or moment.microsecond else f"{moment:%H:%M}"
+    if zh:
+        return f"{moment:%Y-%m-%d}（{WEEKDAYS_ZH[moment.weekday()]}）{clock}"
     return f"{WEEKDAY_NAMES[moment.weekday()]} {moment:%Y-%m-%d} {clock}"
 
 
-def _duration(span: timedelta) -> str:
-    """'8h', '3h45m', '45m': hours and minutes, seconds only when there are some."""
+def _duration(span: timedelta, zh: bool = False) -> str:
+    """'8h', '3h45m', '45m' ('8小时', '3小时45分'): hours and minutes, seconds only when there are some."""
     seconds = int(span.total_seconds())
     hours, rest = divmod(seconds, 3600)
     minutes, seconds = divmod(rest, 60)
-    parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else "", f"{seconds}s" if seconds else ""]
-    return "".join(parts) or "0m"
+    units = ("小时", "分", "秒") if zh else ("h", "m", "s")
+    parts = [f"{value}{unit}" for value, unit in zip((hours, minutes, seconds), units, strict=True) if value]
+    return "".join(parts) or ("0分" if zh else "0m")
 
 
-def _working_text(span: timedelta) -> str:
+def _working_text(span: timedelta, zh: bool) -> str:
     hours, rest = divmod(span, timedelta(hours=1))
+    if zh:
+        return f"{hours} 个工作小时" if not rest else f"{_duration(span, zh)}工作时间"
     return f"{hours} working hours" if not rest else f"{_duration(span)} of working time"
 
 
-def _calendar_text(span: timedelta) -> str:
+def _calendar_text(span: timedelta, zh: bool) -> str:
     hours, rest = divmod(span, timedelta(hours=1))
+    if zh:
+        return f"{hours} 小时" if not rest else f"{_duration(span, zh)}（自然时间）"
     return f"{hours} hours" if not rest else f"{_duration(span)} (calendar time)"
 
 
-def _working_days_text(days: float) -> str:
+def _working_days_text(days: float, zh: bool) -> str:
+    if zh:
+        return "半个工作日" if days == 0.5 else f"{days:g} 个工作日"
     if days == 0.5:
         return "half a working day"
     if days == 1:
@@ -286,8 +354,18 @@ def _working_days_text(days: float) -> str:
     return f"{days:g} working days"
 
 
-def _hours_note(unit: UnitCalendar) -> str:
+def _hours_note(unit: UnitCalendar, zh: bool) -> str:
+    if zh:
+        whose = "默认工作时间" if unit.hours_from == "default" else f"{unit.hours_from} 的工作时间"
+        return f"{whose}：{_hours_zh(unit)}"
     return f"hours of {unit.hours_from}: {unit.hours.describe()}"
+
+
+def _hours_zh(unit: UnitCalendar) -> str:
+    described = unit.hours.describe()  # 'Mon-Fri 08:30-12:00, 13:30-17:30 Asia/Shanghai'
+    for index, name in enumerate(WEEKDAY_NAMES):
+        described = described.replace(name, WEEKDAYS_ZH[index])
+    return described.replace("-", "至", 1) if described[:2] in WEEKDAYS_ZH else described
 
 
 __all__ = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
@@ -74,6 +75,10 @@ class Case(Base):
     executive_notified_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     escalated_to_body: Mapped[str | None] = mapped_column(
         sa.Text, comment="group / government / media: where the complaint also went")
+    # A claim for compensation or a return / exchange of the home (services.routing.claims).
+    claim_kind: Mapped[str | None] = mapped_column(sa.Text)
+    claim_amount_yuan: Mapped[Decimal | None] = mapped_column(sa.Numeric(14, 2))
+    claim_decision: Mapped[str | None] = mapped_column(sa.Text)
     correlation_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     version: Mapped[int] = mapped_column(sa.Integer, server_default="1")
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
@@ -117,6 +122,8 @@ class DeadlineRecord(Base):
     escalated_to: Mapped[str | None] = mapped_column(sa.Text)
     #: Counted over a year with no official holiday schedule yet; counted again when it is loaded.
     provisional: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    #: ``explanation`` is Chinese (read by default); this the same in English (``?lang=en``).
+    explanation_en: Mapped[str | None] = mapped_column(sa.Text)
     # The "about to be missed" notice (services.routing.notifications): when it is due, for which
     # due time it was worked out, and when it went out.
     warn_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))

@@ -10,12 +10,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from services.routing.claims import DEFAULT_AUTHORITY_YUAN, ClaimKind, decide_claim
 from services.routing.classification.classifier import LEAD_ALONE
 from services.routing.lifecycle import (
     Action,
@@ -149,6 +151,8 @@ class Collaborators:
     planner: DeadlinePlanner
     #: Notifications to people (services.routing.notifications.service.Notices); None: none.
     notices: Any = None
+    #: The company's authority for claims, in yuan: above it a claim goes to the developer.
+    claim_authority_yuan: Decimal = DEFAULT_AUTHORITY_YUAN
     #: Which cases get a return visit besides the important ones (services.routing.return_visits).
     return_visit_rule: ReturnVisitRule = ReturnVisitRule.IMPORTANT_ONLY
 
@@ -642,6 +646,29 @@ async def record_external_body(case_id: uuid.UUID, *, body: str, note: str | Non
     return case
 
 
+async def record_claim(case_id: uuid.UUID, *, kind: ClaimKind, amount_yuan: Decimal | None, developer_involved: bool,
+                       note: str | None, actor: str, uow: UnitOfWork, deps: Collaborators) -> Case:
+    """A claim for compensation, or a request to return or exchange a home after move-in, is
+    recorded on the case and decided (services.routing.claims): handed to the developer when the
+    loss involves it or the amount exceeds the company's authority (a setting) and always for a
+    return or exchange; otherwise the company settles it and handling goes on."""
+    if kind == "compensation" and amount_yuan is None:
+        raise InvalidInput("amount_yuan", "索赔须填写金额（元）")
+    decision = decide_claim(kind, amount_yuan=amount_yuan, developer_involved=developer_involved,
+                            authority_yuan=deps.claim_authority_yuan)
+    now = deps.clock()
+    case = await _load(uow, case_id, for_update=True)
+    if decision.to_developer:
+        next_state(Action.HAND_OVER, _facts(case))  # refuses once handling has ended
+    case.claim_kind, case.claim_amount_yuan, case.claim_decision = kind, amount_yuan, decision.reason
+    uow.session.add(CaseStepRecord(case_id=case.id, action="claim", previous_state=case.status, state=case.status,
+                                   actor=actor, at=now, note=decision.reason + (f"；{note}" if note else "")))
+    if decision.to_developer:
+        await act(case_id, Action.HAND_OVER, actor=actor, note=decision.reason, uow=uow, deps=deps,
+                  handed_over_to="developer")
+    return case
+
+
 async def corrective_action_status(uow: UnitOfWork, case_id: uuid.UUID) -> CorrectiveStatus:
     """Where the case's corrective action stands (services.routing.lifecycle.corrective_status)."""
     actions = (await uow.session.execute(
@@ -741,7 +768,7 @@ async def publish_complaint(
     published = ComplaintPublication(case_id=case.id, basis=basis, summary=redact(summary), published_by=actor,
                                      published_at=now)
     uow.session.add(published)
-    uow.session.add(CaseStepRecord(case_id=case.id, action="publish", previous_state=case.status,
+    uow.session.add(CaseStepRecord(case_id=case.id, action="publish_complaint", previous_state=case.status,
                                    state=case.status, actor=actor, at=now, note=basis))
     _emit(uow, ComplaintPublished, case, ComplaintPublishedData(
         case_id=case.id, basis=basis, summary=published.summary, actor=actor, at=now),  # type: ignore[arg-type]
@@ -842,6 +869,7 @@ _DEFERRED_SCHEDULE = ManyRows(_DEADLINE_INSERT.on_conflict_do_update(
           "explanation": _DEADLINE_INSERT.excluded.explanation,
           "calendar_version": _DEADLINE_INSERT.excluded.calendar_version,
           "provisional": _DEADLINE_INSERT.excluded.provisional,
+          "explanation_en": _DEADLINE_INSERT.excluded.explanation_en,
           "met_at": None, "breached_at": None, "cancelled_at": None, "escalated_to": None},
     where=_DEADLINES.c.met_at.is_(None),
 ))
@@ -861,18 +889,21 @@ async def _schedule(uow: UnitOfWork, case: Case, deps: Collaborators, now: datet
                 "due_at": deadline.due_at, "explanation": deadline.explanation,
                 "calendar_version": deps.planner.calendar_version,
                 "provisional": bool(getattr(deadline, "provisional", False)),
+                "explanation_en": getattr(deadline, "explanation_en", None),
             }, row=("deadline", case.id, deadline.kind))
             continue
         await uow.session.execute(
             pg_insert(DeadlineRecord)
             .values(case_id=case.id, kind=deadline.kind, starts_at=deadline.starts_at, due_at=deadline.due_at,
                     explanation=deadline.explanation, calendar_version=deps.planner.calendar_version,
-                    provisional=bool(getattr(deadline, "provisional", False)))
+                    provisional=bool(getattr(deadline, "provisional", False)),
+                    explanation_en=getattr(deadline, "explanation_en", None))
             .on_conflict_do_update(
                 constraint="uq_deadline_case_kind",
                 set_={"starts_at": deadline.starts_at, "due_at": deadline.due_at,
                       "explanation": deadline.explanation, "calendar_version": deps.planner.calendar_version,
                       "provisional": bool(getattr(deadline, "provisional", False)),
+                      "explanation_en": getattr(deadline, "explanation_en", None),
                       "met_at": None, "breached_at": None, "cancelled_at": None, "escalated_to": None},
                 where=DeadlineRecord.met_at.is_(None),
             )
@@ -881,7 +912,8 @@ async def _schedule(uow: UnitOfWork, case: Case, deps: Collaborators, now: datet
         case_id=case.id, calendar_version=deps.planner.calendar_version, case_received_at=case.received_at,
         complaint_important=bool(case.important if important is None else important),
         deadlines=tuple(Deadline(kind=d.kind, due_at=d.due_at, explanation=d.explanation,  # type: ignore[arg-type]
-                                 provisional=bool(getattr(d, "provisional", False)))
+                                 provisional=bool(getattr(d, "provisional", False)),
+                                 explanation_en=getattr(d, "explanation_en", None))
                         for d in planned),
     ), now, caused_by=caused_by)
 

@@ -107,6 +107,8 @@ class Deadline(Payload):
     explanation: str
     # Added in place (schema version 1): counted over a year with no official holiday schedule yet.
     provisional: bool = False
+    # Added in place: ``explanation`` is Chinese (what people read by default); this is English.
+    explanation_en: str | None = None
 
 
 class DeadlinesScheduledData(Payload):

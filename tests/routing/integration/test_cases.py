@@ -84,7 +84,9 @@ async def test_a_class_1_complaint_walks_its_whole_lifecycle(migrated: Settings)
         deadlines = {d["kind"]: d for d in case["deadlines"]}
         # Mon 09:00 + 8 working hours (08:30-12:00, 13:30-17:30): 3h + 4h Monday, 1h Tuesday → Tue 09:30
         assert datetime.fromisoformat(deadlines["first_response"]["due_at"]) == datetime(2026, 6, 2, 9, 30, tzinfo=CN)
-        assert "8 working hours" in deadlines["first_response"]["explanation"]
+        assert "8 个工作小时" in deadlines["first_response"]["explanation"]  # Chinese unless asked otherwise
+        english = (await client.get(f"/api/v1/cases/{case['case_id']}", params={"lang": "en"})).json()
+        assert "8 working hours" in {d["kind"]: d for d in english["deadlines"]}["first_response"]["explanation"]
         assert set(deadlines) == {"first_response", "measures_report"}
 
         clock.now += timedelta(hours=1)

@@ -95,7 +95,7 @@ async def test_loading_2027_counts_open_deadlines_again_on_every_replica(migrate
         before = await first_response(a, new_years_eve), await first_response(a, spring)
         assert [due(d) for d in before] == [datetime(2027, 1, 4, 16, 30, tzinfo=CN),
                                             datetime(2027, 2, 11, 16, 30, tzinfo=CN)]
-        assert all(d["provisional"] and "PROVISIONAL (暂定)" in d["explanation"] for d in before)
+        assert all(d["provisional"] and "暂定：2027 年国务院节假日安排尚未载入" in d["explanation"] for d in before)
 
         views = await eventually(lambda: _json(reporting, "/api/v1/reports/calendar"),
                                  until=lambda v: v["open_provisional_deadlines"]["total"] == 2)
@@ -121,7 +121,7 @@ async def test_loading_2027_counts_open_deadlines_again_on_every_replica(migrate
         after = await first_response(a, new_years_eve), await first_response(a, spring)
         assert [due(d) for d in after] == [datetime(2027, 1, 4, 16, 30, tzinfo=CN),
                                            datetime(2027, 2, 15, 16, 30, tzinfo=CN)]
-        assert not any(d["provisional"] for d in after) and "PROVISIONAL" not in after[1]["explanation"]
+        assert not any(d["provisional"] for d in after) and "暂定" not in after[1]["explanation"]
 
         again = await a.post("/api/v1/calendar/schedules", content=EXAMPLE)
         assert again.status_code == 200 and not again.json()["changed"] and again.json()["deadlines_recomputed"] == 0

@@ -45,7 +45,7 @@ def test_friday_1755_in_working_time_is_due_monday_after_five_minutes_on_friday(
     deadline = first_response_deadline(at(2026, 5, 29, 17, 55), HX)
     assert deadline.due_at == at(2026, 6, 1, 17, 55)
     assert deadline.in_working_time
-    assert deadline.explanation == (
+    assert deadline.explanation_en == (
         "received Fri 2026-05-29 17:55 in working time; 8 working hours → due Mon 2026-06-01 17:55 "
         "(skipped Sat 2026-05-30 to Sun 2026-05-31: weekend); "
         "hours of hx: Mon-Fri 08:30-12:00, 13:30-18:00 Asia/Shanghai"
@@ -57,7 +57,7 @@ def test_friday_1755_outside_working_time_is_due_24_calendar_hours_later() -> No
     deadline = first_response_deadline(at(2026, 5, 29, 17, 55), DEFAULT)
     assert deadline.due_at == at(2026, 5, 30, 17, 55)
     assert not deadline.in_working_time
-    assert deadline.explanation.startswith(
+    assert deadline.explanation_en.startswith(
         "received Fri 2026-05-29 17:55 outside working time; 24 hours → due Sat 2026-05-30 17:55"
     )
 
@@ -75,8 +75,14 @@ def test_a_complaint_on_an_adjusted_working_saturday_counts_from_receipt() -> No
     deadline = first_response_deadline(at(2025, 10, 11, 10), DEFAULT)
     assert deadline.due_at == at(2025, 10, 13, 10, 30)
     assert deadline.in_working_time
-    assert "worked Sat 2025-10-11: adjusted working day (National Day)" in deadline.explanation
-    assert "skipped Sun 2025-10-12: weekend" in deadline.explanation
+    assert "worked Sat 2025-10-11: adjusted working day (National Day)" in deadline.explanation_en
+    # what people read by default: the same, in Chinese
+    assert deadline.explanation == (
+        "2025-10-11（周六）10:00 收到，在工作时间内；8 个工作小时 → 2025-10-13（周一）10:30 到期"
+        "（跳过 2025-10-12（周日）：周末；2025-10-11（周六）上班：调休上班日（国庆节））；"
+        "默认工作时间：周一至周五 08:30-12:00, 13:30-17:30 Asia/Shanghai"
+    )
+    assert "skipped Sun 2025-10-12: weekend" in deadline.explanation_en
 
 
 def test_a_complaint_on_an_adjusted_working_sunday_counts_from_receipt() -> None:
@@ -90,7 +96,7 @@ def test_eight_working_hours_run_over_the_national_day_holiday() -> None:
     # Mid-autumn Festival). Thu 9 Oct 08:30-12:00 3h30m, 3h left; 13:30 + 3h = 16:30.
     deadline = first_response_deadline(at(2025, 9, 30, 16), DEFAULT)
     assert deadline.due_at == at(2025, 10, 9, 16, 30)
-    assert "skipped Wed 2025-10-01 to Wed 2025-10-08: National Day, Mid-autumn Festival" in deadline.explanation
+    assert "skipped Wed 2025-10-01 to Wed 2025-10-08: National Day, Mid-autumn Festival" in deadline.explanation_en
 
 
 def test_seed_004s_24_hours_can_be_set_as_a_cap_on_the_first_response() -> None:
@@ -99,7 +105,7 @@ def test_seed_004s_24_hours_can_be_set_as_a_cap_on_the_first_response() -> None:
     # is earlier and wins.
     deadline = first_response_deadline(at(2026, 6, 1, 9), DEFAULT, capped)
     assert deadline.due_at == at(2026, 6, 2, 9)
-    assert "but the cap of 24 hours ends earlier → due Tue 2026-06-02 09:00" in deadline.explanation
+    assert "but the cap of 24 hours ends earlier → due Tue 2026-06-02 09:00" in deadline.explanation_en
     # Mon 1 Jun 14:00: 14:00-17:30 3h30m, Tue 08:30 + 4h30m → 08:30-12:00 3h30m, 13:30 + 1h = 14:30.
     # The cap, Tue 14:00, is earlier again.
     assert first_response_deadline(at(2026, 6, 1, 14), DEFAULT, capped).due_at == at(2026, 6, 2, 14)
@@ -134,10 +140,10 @@ def test_a_difficult_complaint_is_escalated_within_half_a_working_day(
 def test_half_a_working_day_is_half_of_the_units_own_day() -> None:
     assert "half a working day (3h45m of working time)" in difficult_escalation_deadline(
         at(2026, 6, 1, 10), DEFAULT
-    ).explanation
+    ).explanation_en
     assert "half a working day (4h of working time)" in difficult_escalation_deadline(
         at(2026, 6, 1, 10), HX
-    ).explanation
+    ).explanation_en
 
 
 def test_only_a_class_1_complaint_gets_the_escalation_deadline() -> None:
@@ -155,7 +161,7 @@ def test_measures_are_due_one_working_day_later_across_national_day() -> None:
     # Thu 8 Oct 08:30-12:00 3h30m, 1h30m left; 13:30 + 1h30m = 15:00.
     deadline = measures_report_deadline(at(2026, 9, 30, 15), DEFAULT)
     assert deadline.due_at == at(2026, 10, 8, 15)
-    assert deadline.explanation == (
+    assert deadline.explanation_en == (
         "assigned Wed 2026-09-30 15:00 in working time; 1 working day (7h30m of working time) "
         "→ due Thu 2026-10-08 15:00 (skipped Thu 2026-10-01 to Wed 2026-10-07: National Day); "
         "hours of default: Mon-Fri 08:30-12:00, 13:30-17:30 Asia/Shanghai"
@@ -170,7 +176,7 @@ def test_measures_for_a_complaint_assigned_on_a_holiday_count_from_the_next_work
     assert deadline.starts_at == at(2026, 10, 1, 10)
     assert (
         "assigned Thu 2026-10-01 10:00 outside working time, counting from Thu 2026-10-08 08:30"
-        in deadline.explanation
+        in deadline.explanation_en
     )
 
 
@@ -187,7 +193,7 @@ def test_the_result_is_due_48_calendar_hours_after_handling_ends_holidays_includ
     deadline = result_delivery_deadline(at(2026, 9, 24, 15), DEFAULT)
     assert deadline.due_at == at(2026, 9, 26, 15)
     assert not deadline.in_working_time
-    assert deadline.explanation == (
+    assert deadline.explanation_en == (
         "handling ended Thu 2026-09-24 15:00; 48 hours (holidays included) → due Sat 2026-09-26 15:00"
     )
 
@@ -218,7 +224,7 @@ def test_a_receipt_time_in_utc_gives_due_times_in_shanghai_wall_time() -> None:
     assert deadline.due_at.tzinfo == SH
     assert (deadline.due_at.hour, deadline.due_at.minute) == (17, 55)
     assert deadline.starts_at.hour == 17
-    assert deadline.explanation.startswith("received Fri 2026-05-29 17:55 in working time")
+    assert deadline.explanation_en.startswith("received Fri 2026-05-29 17:55 in working time")
     # 00:00 UTC is 08:00 in Shanghai, before the day starts: 24 hours → Sat 30 May 08:00 local.
     early = first_response_deadline(datetime(2026, 5, 29, 0, 0, tzinfo=UTC), HX)
     assert not early.in_working_time
@@ -268,7 +274,7 @@ def test_a_source_without_data_leaves_weekday_rules_and_says_so() -> None:
     deadline = first_response_deadline(at(2026, 12, 31, 16), bare)
     assert deadline.due_at == at(2027, 1, 1, 16, 30)
     assert (
-        "no holiday data in chinese_calendar-1.11.0 for Fri 2027-01-01: weekday rules used" in deadline.explanation
+        "no holiday data in chinese_calendar-1.11.0 for Fri 2027-01-01: weekday rules used" in deadline.explanation_en
     )
 
 

@@ -83,8 +83,13 @@ def test_new_years_eve_2026_is_due_on_the_first_working_day_of_2027() -> None:
     deadline = first_response_deadline(at(2026, 12, 31, 16), unit(NO_2027))
     assert deadline.due_at == at(2027, 1, 4, 16, 30)
     assert deadline.provisional
-    assert "skipped Fri 2027-01-01 to Sun 2027-01-03: New Year's Day, weekend" in deadline.explanation
-    assert "PROVISIONAL (暂定): no official holiday schedule for 2027" in deadline.explanation
+    assert "skipped Fri 2027-01-01 to Sun 2027-01-03: New Year's Day, weekend" in deadline.explanation_en
+    assert "PROVISIONAL (暂定): no official holiday schedule for 2027" in deadline.explanation_en
+    assert deadline.explanation == (
+        "2026-12-31（周四）16:00 收到，在工作时间内；8 个工作小时 → 2027-01-04（周一）16:30 到期"
+        "（跳过 2027-01-01（周五）至2027-01-03（周日）：元旦、周末）；暂定：2027 年国务院节假日安排尚未载入，"
+        "按法定节假日规则计算，载入后将重新计算；默认工作时间：周一至周五 08:30-12:00, 13:30-17:30 Asia/Shanghai"
+    )
 
 
 def test_whatever_package_is_installed_new_years_day_2027_is_never_worked() -> None:
@@ -126,7 +131,7 @@ def test_a_loaded_schedule_replaces_the_rules_for_its_year() -> None:
     deadline = first_response_deadline(at(2027, 2, 4, 16), lakeside)
     assert deadline.due_at == at(2027, 2, 15, 16, 30)
     assert not deadline.provisional
-    assert "PROVISIONAL" not in deadline.explanation
+    assert "PROVISIONAL" not in deadline.explanation_en
     # Fri 29 Jan 17:00-17:30 30m; Sat 30 off; Sun 31 Jan worked (调休): 08:30 + 30m = 09:00.
     assert lakeside.add_working_time(at(2027, 1, 29, 17), timedelta(hours=1)) == at(2027, 1, 31, 9)
     assert lakeside.day(date(2027, 1, 31)).label == "adjusted working day (Spring Festival)"
