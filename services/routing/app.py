@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
         classifier=RuleClassifier(rules),
         planner=CalendarPlanner(calendar, settings.deadline_policy()),
         notices=notices,
+        claim_authority_yuan=settings.claim_authority_yuan,
         return_visit_rule=settings.return_visit_rule,
     )
     repairs = RepairCollaborators(clock=clock, policy=settings.repair_policy(),

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import Field, SecretStr
 
+from services.routing.claims import DEFAULT_AUTHORITY_YUAN
 from services.routing.deadlines import DeadlinePolicy
 from services.routing.notifications.domain import RecipientGroup, RetryPolicy
 from services.routing.notifications.senders import SmtpConfig
@@ -51,6 +53,9 @@ class RoutingSettings(Settings):
     notify_retry_max_s: float = Field(default=3600.0, gt=0)
     notify_max_attempts: int = Field(default=8, ge=1)
     notify_scan_interval_s: float = Field(default=5.0, gt=0)
+    claim_authority_yuan: Decimal = Field(
+        default=DEFAULT_AUTHORITY_YUAN, gt=0,
+        description="the company's authority for compensation, yuan: a larger claim goes to the developer")
     # Warranty repairs (docs/domain.md §4; services.routing.repairs).
     repair_defects_file: str | None = Field(default=None, description="defect vocabulary; the shipped file if unset")
     repair_response_hours: float = Field(default=24, gt=0, description="in warranty: site response, calendar hours")

@@ -3,6 +3,8 @@
 - ``cases``: when the quality department and the responsible executive were told of a difficult
   complaint (the escalation deadline is met only when both were), and whether the complaint reached
   the group company, a government office or the media (logged by whoever received it).
+- ``cases``: a claim for compensation or a return / exchange of the home: its kind, amount and
+  who handles it (the developer beyond the company's authority).
 - ``deadlines``: the moment its "about to be missed" notice is due (``warn_at``, worked out by the
   notification watcher for the due time in ``warn_for_due``) and when it went out (``warned_at``).
 - ``notifications``: one row per message to one person or group chat, claimed with SKIP LOCKED by
@@ -32,6 +34,9 @@ def upgrade() -> None:
     op.add_column("cases", sa.Column("escalated_to_body", sa.Text(),
                                      comment="group / government / media: where the complaint also went"),
                   schema=SCHEMA)
+    op.add_column("cases", sa.Column("claim_kind", sa.Text(), comment="compensation / return_exchange"), schema=SCHEMA)
+    op.add_column("cases", sa.Column("claim_amount_yuan", sa.Numeric(14, 2)), schema=SCHEMA)
+    op.add_column("cases", sa.Column("claim_decision", sa.Text(), comment="who handles it, and why"), schema=SCHEMA)
     op.add_column("deadlines", sa.Column("warn_at", sa.DateTime(timezone=True)), schema=SCHEMA)
     op.add_column("deadlines", sa.Column("warn_for_due", sa.DateTime(timezone=True)), schema=SCHEMA)
     op.add_column("deadlines", sa.Column("warned_at", sa.DateTime(timezone=True)), schema=SCHEMA)
@@ -74,5 +79,6 @@ def downgrade() -> None:
     op.drop_index("ix_deadlines_warning_unplanned", "deadlines", schema=SCHEMA)
     for column in ("warned_at", "warn_for_due", "warn_at"):
         op.drop_column("deadlines", column, schema=SCHEMA)
-    for column in ("escalated_to_body", "executive_notified_at", "quality_notified_at"):
+    for column in ("claim_decision", "claim_amount_yuan", "claim_kind", "escalated_to_body", "executive_notified_at",
+                   "quality_notified_at"):
         op.drop_column("cases", column, schema=SCHEMA)
