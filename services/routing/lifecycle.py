@@ -23,7 +23,8 @@ A valid complaint (class 1: our own service failed) is closed only when its corr
 settled (the complaint list, 客诉清单): the responsible department recorded a corrective action and
 the quality department verified that it worked, or the quality department recorded why none is
 needed. Every recorded action must be verified, and the newest one found effective: an action
-judged not effective needs a new one. See :func:`corrective_status`.
+judged not effective needs a new one. See :func:`corrective_status`. Only ``close`` is gated: a
+customer declining a chargeable out-of-scope job (``decline_scope``) ends the case on their choice.
 """
 
 from __future__ import annotations
