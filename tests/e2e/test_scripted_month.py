@@ -188,3 +188,18 @@ async def test_a_scripted_month_gives_the_hand_worked_monthly_summary(migrated: 
         # q1: 2 of 2 satisfied = 100 %; q2: 1 of 2 = 50 %; overall the mean, 75 % < 96 %
         assert [(i["item_id"], i["rate"]) for i in sat["items"]] == [("q1", 100.0), ("q2", 50.0)]
         assert (sat["overall_rate"], sat["qualified"]) == (75.0, False)
+
+        # the complaint list (客诉清单): each complaint with its deadlines and corrective action, worked out above
+        listed = (await reporting.get("/api/v1/reports/complaint-list", params={"period": "2026-05", "org": "hx"})).json()
+        assert [x["case_id"] for x in listed["complaints"]] == [x["case_id"] for x in (a, b, c, d)]
+        rows = {name: x for name, x in zip("abcd", listed["complaints"], strict=True)}
+        assert {name: (x["state_name"], x["deadlines_summary_name"], x["corrective_action_status_name"])
+                for name, x in rows.items()} == {
+            "a": ("措施已上报", "有超时：首次响应、处理措施上报", "未记录纠正措施"),  # answered 12th 10:00, due 09:30
+            "b": ("已关闭", "全部按时", "验证有效"),
+            "c": ("已分派", "有超时：首次响应、处理措施上报", "未记录纠正措施"),  # never answered
+            "d": ("已移交", "全部按时", "未记录纠正措施"),  # class 3: handed over before its measures fell due
+        }
+        assert rows["d"]["deadline_names"]["measures_report"] == "已终止计时"
+        assert (rows["b"]["customer_acceptance_name"], rows["b"]["validity_name"], rows["d"]["validity_name"]) == (
+            "客户认可", "有效投诉", "不适用")
