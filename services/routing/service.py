@@ -685,6 +685,9 @@ async def record_corrective_action(
     """The responsible department records what it changes so that the complaint does not recur."""
     now = deps.clock()
     case = await _load(uow, case_id, for_update=True)  # serialised with closing and verifying
+    responsible = {case.lead_department, *(case.assisting_departments or [])} - {None}
+    if responsible and department.value not in responsible:
+        raise StepRefused("纠正措施须由该投诉的责任部门（牵头或协办部门）记录")
     action = CorrectiveAction(id=uuid.uuid4(), case_id=case.id, department=department.value,
                               description=description, recorded_by=actor, recorded_at=now)
     uow.session.add(action)

@@ -81,6 +81,9 @@ async def test_no_corrective_action_needed_an_action_after_it_and_an_important_p
         assert (await post(a, "close"))["state"] == "closed"
         assert "已关闭" in (await post(a, "corrective-action-waiver", 409, reason="关闭后"))["reason"]
 
+        # only the responsible department (lead or assisting) records a corrective action
+        wrong = await post(p, "corrective-actions", 409, department="production", description="加强生产计划")
+        assert "责任部门" in wrong["reason"]
         # the price complaint: waived, then the department records an action all the same: it is verified first
         await post(p, "corrective-action-waiver", 201, reason="收费标准理解差异")
         action = await post(p, "corrective-actions", 201, department="business", description="收费标准上墙公示")
