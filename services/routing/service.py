@@ -612,9 +612,11 @@ async def set_quality_deadline(case_id: uuid.UUID, *, due_at: datetime, note: st
     unit_due = due_at  # as the quality department gave it, with its offset
     explanation = (f"质量部（{actor}）于 {now.astimezone(unit_due.tzinfo):%Y-%m-%d %H:%M} 设定的跟踪期限："
                    f"须于 {unit_due:%Y-%m-%d %H:%M} 前处理结束（案件办结“resolve”一步即满足）")
+    explanation_en = (f"set by the quality department ({actor}) on {now.astimezone(unit_due.tzinfo):%Y-%m-%d %H:%M}: "
+                      f"handling must end by {unit_due:%Y-%m-%d %H:%M} (met when the case is resolved)")
     planned = SimpleNamespace(kind="quality_department", starts_at=now, due_at=unit_due, explanation=explanation,
-                              in_working_time=False, calendar_version=deps.planner.calendar_version,
-                              provisional=False)
+                              explanation_en=explanation_en, in_working_time=False,
+                              calendar_version=deps.planner.calendar_version, provisional=False)
     uow.session.add(CaseStepRecord(case_id=case.id, action=Action.SET_QUALITY_DEADLINE.value,
                                    previous_state=case.status, state=case.status, actor=actor, at=now,
                                    note=f"due {unit_due.isoformat()}" + (f": {note}" if note else "")))

@@ -182,7 +182,9 @@ async def sent(client: httpx.AsyncClient, case: dict, count: int) -> dict:
     async def probe() -> dict:
         return (await client.get(f"/api/v1/cases/{case['case_id']}")).json()
 
-    return await eventually(probe, until=lambda c: sum(1 for n in c["notifications"] if n["sent_at"]) >= count)
+    # the detail reads history and notifications in separate statements: wait until both say so
+    return await eventually(probe, until=lambda c: sum(1 for n in c["notifications"] if n["sent_at"]) >= count
+                            and sum(1 for s in c["history"] if s["action"] == "notified") >= count)
 
 
 def assert_no_customer_data(text: str) -> None:
@@ -264,6 +266,10 @@ async def test_the_quality_departments_deadline_is_warned_breached_escalated_and
             quality = deadline(case, "quality_department")
             assert datetime.fromisoformat(quality["due_at"]) == datetime(2026, 6, 1, 16, 0, tzinfo=CN)
             assert "质量部（qa-1）" in quality["explanation"] and quality["met_at"] is None
+            english = (await one.get(f"/api/v1/cases/{case['case_id']}", params={"lang": "en"})).json()
+            assert deadline(english, "quality_department")["explanation"] == (
+                "set by the quality department (qa-1) on 2026-06-01 09:00: handling must end by 2026-06-01 16:00 "
+                "(met when the case is resolved)")
 
             # 1 working hour before Mon 16:00 is 15:00: at 14:59 nothing, at 15:00 the warning.
             # (The escalation deadline, due 14:15 and unmet, is breached at 14:59 meanwhile.)
