@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth.http import check_routes_declare_roles, install_auth
 from shared.auth.tokens import TokenVerifier
-from shared.i18n import language_of, reset_language, set_language
+from shared.i18n import current_language, language_of, reset_language, set_language
 from shared.logging import reset_correlation_id, set_correlation_id
 from shared.runtime import ServiceRuntime
 
@@ -78,8 +78,69 @@ class CorrelationIdMiddleware:
             reset_correlation_id(token)
 
 
+# Pydantic's error types as people read them (Chinese first); {name}s come from the error's context.
+_REASONS_ZH: dict[str, str] = {
+    "missing": "必填",
+    "extra_forbidden": "不认识的字段",
+    "string_too_short": "太短：至少 {min_length} 个字符",
+    "string_too_long": "太长：至多 {max_length} 个字符",
+    "string_pattern_mismatch": "格式不对",
+    "string_type": "应为文本",
+    "int_parsing": "应为整数",
+    "int_type": "应为整数",
+    "int_from_float": "应为整数",
+    "float_parsing": "应为数字",
+    "float_type": "应为数字",
+    "decimal_parsing": "应为数字",
+    "bool_parsing": "应为是或否（true / false）",
+    "bool_type": "应为是或否（true / false）",
+    "greater_than": "应大于 {gt}",
+    "greater_than_equal": "应不小于 {ge}",
+    "less_than": "应小于 {lt}",
+    "less_than_equal": "应不大于 {le}",
+    "literal_error": "应为以下之一：{expected}",
+    "enum": "应为以下之一：{expected}",
+    "uuid_parsing": "应为 UUID",
+    "uuid_type": "应为 UUID",
+    "datetime_parsing": "应为日期时间（ISO 8601，如 2027-01-04T09:30:00+08:00）",
+    "datetime_from_date_parsing": "应为日期时间（ISO 8601，如 2027-01-04T09:30:00+08:00）",
+    "datetime_type": "应为日期时间（ISO 8601）",
+    "timezone_aware": "需要带时区的时间（如 +08:00）",
+    "date_parsing": "应为日期（YYYY-MM-DD）",
+    "date_from_datetime_parsing": "应为日期（YYYY-MM-DD）",
+    "date_type": "应为日期（YYYY-MM-DD）",
+    "json_invalid": "请求体不是合法的 JSON",
+    "model_type": "应为对象",
+    "model_attributes_type": "应为对象",
+    "dict_type": "应为对象",
+    "list_type": "应为列表",
+    "tuple_type": "应为列表",
+    "too_short": "至少 {min_length} 项",
+    "too_long": "至多 {max_length} 项",
+    "url_parsing": "应为网址",
+    "value_error": "{error}",
+    "assertion_error": "{error}",
+}
+
+
+def _reason_zh(error: Any) -> str:
+    template = _REASONS_ZH.get(str(error.get("type")))
+    if template is None:
+        return "取值无效"
+    context = {key: str(value).replace(" or ", " 或 ") for key, value in (error.get("ctx") or {}).items()}
+    try:
+        text = template.format(**context)
+    except (KeyError, IndexError):
+        text = template.split("：")[0]
+    # a value_error carries our own words, already written for people ("Value error, " is pydantic's)
+    return text.removeprefix("Value error, ") if text else "取值无效"
+
+
 def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
-    """Pydantic errors as ``[{field, reason, type}]``; the offending input is never echoed."""
+    """Pydantic errors as ``[{field, reason, type}]``; the offending input is never echoed.
+
+    ``reason`` is Chinese unless the request asked for English (shared/i18n.py)."""
+    english = current_language() == "en"
     out = []
     for error in errors:
         loc = [str(p) for p in error.get("loc", ())]
@@ -90,7 +151,7 @@ def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
         out.append(
             {
                 "field": ".".join(loc) or "(body)",
-                "reason": str(error.get("msg", "invalid")),
+                "reason": str(error.get("msg", "invalid")) if english else _reason_zh(error),
                 "type": str(error.get("type", "value_error")),
             }
         )
