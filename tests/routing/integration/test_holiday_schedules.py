@@ -175,3 +175,46 @@ async def _version(app: object) -> str:
 
 def _version_now(app: object) -> str:
     return app.state.calendar_refresher.live.calendar_version  # type: ignore[attr-defined]
+
+
+async def test_the_operators_command_loads_a_schedule_into_routing(
+    migrated: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+    import json
+
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from shared.cli import main
+
+    monkeypatch.setenv("CARELOOP_DB_URL_ROUTING", migrated.db.service_url("routing"))
+    schedule = tmp_path / "2027.toml"
+    schedule.write_bytes(EXAMPLE)
+    broken = tmp_path / "broken.toml"
+    broken.write_bytes(EXAMPLE.replace(b'days_off = ["2027-09-15"]', b'days_off = ["2027-09-16"]'))
+
+    assert await asyncio.to_thread(main, ["calendar", "check", str(broken)]) == 2
+    assert "2027-09-15 是法定节假日（中秋节）" in capsys.readouterr().err
+    assert await asyncio.to_thread(main, ["calendar", "load", str(schedule), "--dry-run"]) == 0
+    assert json.loads(capsys.readouterr().out)["dry_run"] is True
+    assert await asyncio.to_thread(main, ["calendar", "load", str(schedule), "--by", "ops-1"]) == 0
+    loaded = json.loads(capsys.readouterr().out)
+    assert loaded["changed"] and loaded["year"] == 2027
+    assert await asyncio.to_thread(main, ["calendar", "load", str(schedule)]) == 0
+    assert json.loads(capsys.readouterr().out)["changed"] is False  # the same file again: nothing
+    assert await asyncio.to_thread(main, ["calendar", "status"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["missing_official_schedule"] == [] and [s["year"] for s in status["loaded"]] == [2027]
+
+    engine = create_async_engine(migrated.db.service_url("routing"))
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(sa.text(
+                "SELECT year, loaded_by FROM routing.holiday_schedules"))).all()
+            events = (await conn.execute(sa.text(
+                "SELECT count(*) FROM routing.outbox WHERE event_type = 'HolidayScheduleLoaded'"))).scalar_one()
+    finally:
+        await engine.dispose()
+    assert [tuple(r) for r in rows] == [(2027, "ops-1")]
+    assert events == 1  # published by routing's relay when it runs
