@@ -480,6 +480,9 @@ async def act(
     if action is Action.ACCEPT_RESULT:
         # The return-visit decision in force now is the one that counts; the survey service issues it.
         _decide_return_visit(uow, case, deps, now, actor=SYSTEM, note=None)
+        if case.return_visit_done:  # the visit came back before the result was accepted
+            await _step(uow, case, Action.COMPLETE_RETURN_VISIT, actor=SYSTEM, now=now,
+                        note="回访结果已在顾客认可处理结果前返回")
     if state in (CaseState.CLOSED, CaseState.HANDED_OVER, CaseState.INVALID_EXPLAINED):
         await _cancel_pending(uow, case, now)
     return case
@@ -846,10 +849,22 @@ async def return_visit_done(case_id: uuid.UUID, *, uow: UnitOfWork, deps: Collab
     """The survey service returned the case's return visit; record it once the result is accepted."""
     case = (await uow.session.execute(
         sa.select(Case).where(Case.id == case_id).with_for_update(key_share=True))).scalar_one_or_none()
-    if case is None or CaseState(case.status) is not CaseState.ACCEPTED:
+    if case is None:
         return False
-    await _step(uow, case, Action.COMPLETE_RETURN_VISIT, actor="survey", now=deps.clock(), caused_by=caused_by)
+    state = CaseState(case.status)
+    if state is CaseState.ACCEPTED:
+        await _step(uow, case, Action.COMPLETE_RETURN_VISIT, actor="survey", now=deps.clock(), caused_by=caused_by)
+        case.return_visit_done = True
+        return True
+    if state in (CaseState.CLOSED, CaseState.RETURN_VISITED) or case.return_visit_done:
+        return False
+    # Back before the customer accepted the result (a repair's return visit after the joint
+    # acceptance): remembered, and the step is taken when the result is accepted, so that a case
+    # due a return visit is not left waiting for one that already happened.
     case.return_visit_done = True
+    uow.session.add(CaseStepRecord(case_id=case.id, action="return_visit_returned", previous_state=case.status,
+                                   state=case.status, actor="survey", at=deps.clock(),
+                                   note="回访结果已返回，待顾客认可处理结果后记为已回访"))
     return True
 
 

@@ -201,3 +201,32 @@ async def test_service_attitude_is_led_by_customer_service_or_general_affairs_wi
         moved = await post(client, case, "assign", lead_department="general_affairs", handler="ga-01")
         assert (moved["lead_department"], moved["assisting_departments"], moved["handler"]) == (
             "general_affairs", [], "ga-01")
+
+
+async def test_a_return_visit_back_before_the_acceptance_counts_when_the_result_is_accepted(migrated: Settings) -> None:
+    clock = FakeClock(datetime(2026, 6, 1, 9, 0, tzinfo=CN))
+    async with routing(migrated, clock) as client:
+        case = await opened(migrated, client, feedback(RUDE, at=clock.now))
+        await post(client, case, "return-visit-decision", actor="q-1", return_visit=True)
+        case = await post(client, case, "acknowledge")
+        # the visit's answers come back while the case is still being handled (e.g. a repair's visit)
+        visit = SurveyReturned.create(
+            data=SurveyReturnedData(response_id=uuid.uuid4(), template_id="repair-return-visit",
+                                    template_version=1, scheme="B", case_id=uuid.UUID(case["case_id"]),
+                                    returned_at=clock.now, answers=()),
+            org=ORG, aggregate_id=uuid.uuid4(), occurred_at=clock.now, producer="survey")
+        await publish_raw(migrated, SURVEY_RETURNED, visit.to_json(), key=visit.key)
+
+        async def detail() -> dict:
+            return (await client.get(f"/api/v1/cases/{case['case_id']}")).json()
+
+        noted = await eventually(detail, until=lambda c: c["return_visit_done"])
+        assert (noted["state"], noted["history"][-1]["action"]) == ("acknowledged", "return_visit_returned")
+        for step, body in [("resolve", {"note": "客服主管致歉"}), ("deliver-result", {}),
+                           ("customer-acceptance", {"accepted": True})]:
+            case = await post(client, case, step, **body)
+        assert case["state"] == "return_visited"
+        assert [h["action"] for h in case["history"]][-3:] == [
+            "accept_result", "decide_return_visit", "complete_return_visit"]
+        await settle_corrective_action(client, case)
+        assert (await post(client, case, "close"))["state"] == "closed"
