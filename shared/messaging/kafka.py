@@ -128,3 +128,24 @@ async def ensure_topics(settings: Settings, names: list[str], *, attempts: int =
             return
         finally:
             await admin.close()
+
+
+async def topic_partitions(settings: Settings, name: str) -> list[int]:
+    """The partitions of topic ``name`` (full name, prefix included), [] when it does not exist.
+
+    Asked of the cluster by a metadata request that names the topic (the admin client), so it holds
+    on Apache Kafka, whose answer to a consumer's topic listing does not fill in that consumer's
+    partition metadata, as on the embedded broker (which answers with every topic)."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap(settings), request_timeout_ms=settings.kafka.request_timeout_ms,
+        **settings.kafka.client_options(),  # type: ignore[arg-type]
+    )
+    await admin.start()
+    try:
+        described = await admin.describe_topics([name])
+    finally:
+        await admin.close()
+    for topic in described:
+        if topic.get("topic") == name and not topic.get("error_code"):
+            return sorted(p["partition"] for p in topic.get("partitions", ()))
+    return []

@@ -16,7 +16,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from shared.db.migrate import migrate_service
-from shared.messaging.kafka import bootstrap, ensure_topics
+from shared.messaging.kafka import bootstrap, ensure_topics, topic_partitions
 from shared.settings import Settings
 from shared.testing.auth import operator_headers, test_auth_env
 from shared.topics import all_topics
@@ -71,14 +71,13 @@ async def read_topic(
     await consumer.start()
     records: list[ConsumerRecord[bytes, bytes]] = []
     try:
-        partitions = consumer.partitions_for_topic(name)
+        partitions = await topic_partitions(settings, name)
         deadline = time.monotonic() + timeout
         while not partitions:
             if time.monotonic() > deadline:
                 raise AssertionError(f"topic {name} does not exist")
             await asyncio.sleep(0.1)
-            await consumer.topics()  # refreshes the cluster metadata
-            partitions = consumer.partitions_for_topic(name)
+            partitions = await topic_partitions(settings, name)
         consumer.assign([TopicPartition(name, p) for p in sorted(partitions)])
         await consumer.seek_to_beginning()
         while not until(records):
