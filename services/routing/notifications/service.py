@@ -168,7 +168,7 @@ class Notices:
                 if note.attempts >= self.retry.max_attempts:
                     note.failed_at = now
                     _history(uow, note, status, now, "notification_failed",
-                             f"{_describe(note)}：{note.attempts} 次均未发送成功，已放弃（{note.last_error}）")
+                             f"{_describe(note, sent=False)}：{note.attempts} 次均未发送成功，已放弃（{note.last_error}）")
                 else:
                     note.next_attempt_at = now + self.retry.delay_after(note.attempts)
                 log.warning("notification not sent", extra={
@@ -185,12 +185,13 @@ def _with_mentions(body: str, mentions: tuple[str, ...]) -> str:
     return body + ("\n请 " + " ".join(f"@{m}" for m in mentions) + " 关注" if mentions else "")
 
 
-def _describe(note: Notification) -> str:
+def _describe(note: Notification, *, sent: bool = True) -> str:
     what = REASON_LABELS.get(note.reason, note.reason)
     if note.deadline_kind:
         what += f"·{DEADLINE_LABELS.get(note.deadline_kind, note.deadline_kind)}"
     role = ROLE_LABELS.get(note.recipient_role, note.recipient_role)
-    return f"已通过{CHANNEL_LABELS.get(note.channel, note.channel)}通知 {note.recipient}（{role}）：{what}"
+    channel = CHANNEL_LABELS.get(note.channel, note.channel)
+    return f"{'已通过' if sent else '未能通过'}{channel}通知 {note.recipient}（{role}）：{what}"
 
 
 def _history(uow: UnitOfWork, note: Notification, status: str, now: datetime, action: str, text: str) -> None:

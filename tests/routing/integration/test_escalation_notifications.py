@@ -341,3 +341,33 @@ async def test_the_quality_departments_deadline_is_warned_breached_escalated_and
 
 async def _detail(client: httpx.AsyncClient, case: dict) -> dict:
     return (await client.get(f"/api/v1/cases/{case['case_id']}")).json()
+
+
+async def test_a_message_that_never_gets_through_is_given_up_and_that_is_recorded(migrated: Settings) -> None:
+    clock = FakeClock(datetime(2026, 6, 1, 9, 0, tzinfo=CN))
+    closed_port = free_port()  # nothing listens there: every SMTP attempt fails
+    config = RoutingSettings(**{
+        **dict(migrated), "deadline_scan_interval_s": 0.1, "notify_scan_interval_s": 0.1,
+        "notify_smtp_host": "127.0.0.1", "notify_smtp_port": closed_port, "notify_send_timeout_s": 2,
+        "notify_retry_first_s": 60, "notify_max_attempts": 2,
+        "notify_recipients": [{"org": "hx", "role": "quality_department",
+                               "people": [{"id": "q-group", "email": "q-group@hx.example"}]}],
+    })
+    async with running_service(create_app(config, clock=clock)) as client:
+        case = await open_case(migrated, client, clock)
+        case = await post(client, case, "escalate", to="quality_department", reason="请质量部跟进")
+        first = await eventually(lambda: _detail(client, case), until=lambda c: c["notifications"]
+                                 and c["notifications"][0]["attempts"] == 1)
+        [note] = first["notifications"]
+        assert note["sent_at"] is None and note["failed_at"] is None and note["last_error"].startswith("SMTP: ")
+        # the second and last attempt is due 60 s after the first
+        clock.now += timedelta(seconds=59)
+        assert (await _detail(client, case))["notifications"][0]["attempts"] == 1
+        clock.now += timedelta(seconds=1)
+        given_up = await eventually(lambda: _detail(client, case),
+                                    until=lambda c: c["notifications"][0]["failed_at"] is not None
+                                    and any(s["action"] == "notification_failed" for s in c["history"]))
+    [note] = given_up["notifications"]
+    assert (note["attempts"], note["sent_at"]) == (2, None)
+    [failed] = [s for s in given_up["history"] if s["action"] == "notification_failed"]
+    assert failed["note"].startswith("未能通过邮件通知 q-group（质量部）：投诉升级：2 次均未发送成功，已放弃（SMTP: ")
