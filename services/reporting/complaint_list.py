@@ -44,6 +44,7 @@ from shared.events.cases import (
     ComplaintPublished,
     CorrectiveActionRecorded,
     CorrectiveActionWaived,
+    ReturnVisitDecided,
 )
 from shared.logging import redact
 
@@ -56,6 +57,8 @@ _old = LIST.c
 _action_is_newer = sa.and_(_new.corrective_recorded_at.is_not(None), sa.or_(
     _old.corrective_recorded_at.is_(None), _old.corrective_recorded_at < _new.corrective_recorded_at))
 _same_action = _old.corrective_action_id == _new.corrective_action_id
+_decision_is_newer = sa.and_(_new.return_visit_as_of.is_not(None), sa.or_(
+    _old.return_visit_as_of.is_(None), _old.return_visit_as_of <= _new.return_visit_as_of))
 _answer_is_newer = sa.and_(_new.acceptance_as_of.is_not(None), sa.or_(
     _old.acceptance_as_of.is_(None), _old.acceptance_as_of <= _new.acceptance_as_of))
 
@@ -83,6 +86,8 @@ UPSERT = pg_insert(LIST).on_conflict_do_update(index_elements=["case_id"], set_=
     "acceptance_as_of": sa.case((_answer_is_newer, _new.acceptance_as_of), else_=_old.acceptance_as_of),
     "acceptance_rejections": _old.acceptance_rejections + _new.acceptance_rejections,
     "published_at": sa.func.coalesce(_old.published_at, _new.published_at),
+    **{c: sa.case((_decision_is_newer, _new[c]), else_=_old[c])
+       for c in ("return_visit_decided", "return_visit_basis", "return_visit_as_of")},
     "publication_basis": sa.case((_old.published_at.is_(None), _new.publication_basis),
                                  else_=_old.publication_basis),
 })
@@ -127,7 +132,14 @@ async def on_case_transitioned(event: CaseTransitioned, uow: UnitOfWork) -> None
          acceptance_rejections=0 if accepted else 1)
 
 
+async def on_return_visit_decided(event: ReturnVisitDecided, uow: UnitOfWork) -> None:
+    d = event.data
+    _row(uow, d.case_id, event.org, return_visit_decided=d.return_visit, return_visit_basis=d.basis,
+         return_visit_as_of=d.at)
+
+
 PROJECTIONS: dict[str, Projection] = {
+    ReturnVisitDecided.EVENT_TYPE: on_return_visit_decided,
     CorrectiveActionRecorded.EVENT_TYPE: on_corrective_action,
     CorrectiveActionWaived.EVENT_TYPE: on_corrective_action_waived,
     ComplaintPublished.EVENT_TYPE: on_complaint_published,
@@ -175,9 +187,13 @@ def deadline_summary(outcomes: dict[str, str]) -> str:
     return "全部按时" if all(o in ("on_time", "stopped") for o in outcomes.values()) else "进行中，未超时"
 
 
-def return_visit(*, done: bool, important: bool | None) -> str:
+def return_visit(*, done: bool, important: bool | None, decided: bool | None = None) -> str:
+    """``done``; else ``required`` when routing decided on one (ReturnVisitDecided: important, the
+    quality department's choice or the rule), or, before any decision, for an important complaint."""
     if done:
         return "done"
+    if decided is not None:
+        return "required" if decided else "none"
     return "required" if important else "none"
 
 
@@ -239,7 +255,8 @@ def _complaint(r: Any, deadlines: dict[str, Any], now: datetime) -> dict[str, An
                 for kind, dl in sorted(deadlines.items())}
     status = corrective_status(actions=r["corrective_actions"] or 0, verified=r["corrective_verified"] or 0,
                                newest_effective=r["corrective_effective"], waived=r["corrective_waived_at"] is not None)
-    visit = return_visit(done=bool(r["return_visit_done"]), important=r["important"])
+    visit = return_visit(done=bool(r["return_visit_done"]), important=r["important"],
+                         decided=r["return_visit_decided"])
     answer = acceptance(r["customer_accepted"])
     valid = r["valid"]
     missed = [k for k, o in outcomes.items() if o in ("late", "missed")]

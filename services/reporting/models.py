@@ -302,3 +302,7 @@ class ComplaintListFact(Base):
     acceptance_rejections: Mapped[int] = mapped_column(sa.Integer, server_default="0")
     published_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     publication_basis: Mapped[str | None] = mapped_column(sa.Text, comment="'important' or 'representative'")
+    #: The newest return-visit decision (ReturnVisitDecided): whether the case gets one, and why.
+    return_visit_decided: Mapped[bool | None] = mapped_column(sa.Boolean)
+    return_visit_basis: Mapped[str | None] = mapped_column(sa.Text)
+    return_visit_as_of: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
