@@ -179,10 +179,11 @@ async def test_the_dashboard_draws_the_hand_worked_month_in_both_languages_and_d
                 assert pareto["series"]["cumulative"]["type"] == "line"
 
                 compliance = await page.evaluate(READ_CHART, "chart-compliance")
-                assert compliance["yAxis"] == [["首次响应", "疑难投诉上报", "处理措施上报", "结果反馈"]]
+                # (the quality department's deadline: none set in this history)
+                assert compliance["yAxis"] == [["首次响应", "疑难投诉上报", "处理措施上报", "结果反馈", "质量部跟踪期限"]]
                 assert {k: v["data"] for k, v in compliance["series"].items()} == {
-                    "met_on_time": [3, 0, 0, 1], "met_late": [1, 0, 0, 0], "overdue_open": [2, 0, 0, 0],
-                    "pending": [0, 0, 1, 0]}
+                    "met_on_time": [3, 0, 0, 1, 0], "met_late": [1, 0, 0, 0, 0], "overdue_open": [2, 0, 0, 0, 0],
+                    "pending": [0, 0, 1, 0, 0]}
 
                 gauge = await page.evaluate(READ_CHART, "chart-satisfaction")
                 assert gauge["series"]["overall"]["data"] == [EXPECTED["satisfaction"]]
