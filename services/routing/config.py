@@ -64,6 +64,9 @@ class RoutingSettings(Settings):
     repair_recurrence_window_days: int = Field(default=90, ge=1)
     repair_link_floor_span: int = Field(
         default=2, ge=0, description="floors apart that reports of one defect kind in one building still share an order")
+    repair_link_threshold: float = Field(
+        default=0.7, gt=0, le=1,
+        description="the score (place and defect kind, repairs.domain.score_link) from which a report joins an open order")
 
     def deadline_policy(self) -> DeadlinePolicy:
         return DeadlinePolicy(
@@ -98,4 +101,5 @@ class RoutingSettings(Settings):
             recurrence_threshold=self.repair_recurrence_threshold,
             recurrence_window_days=self.repair_recurrence_window_days,
             link_floor_span=self.repair_link_floor_span,
+            link_threshold=self.repair_link_threshold,
         )

@@ -71,6 +71,12 @@ class WorkOrderCaseLinkedData(Payload):
     )
     case_count: int = Field(ge=1, description="cases on the work order after this one")
     at: AwareDatetime
+    link_score: float | None = Field(
+        default=None, ge=0, le=1,
+        description="how likely the case is about the order's defect (place and defect kind), 0..1")
+    link_explanation: str | None = Field(
+        default=None, max_length=500,
+        description="the score's reason a person can check, in Chinese, e.g. 同一楼栋（3号楼）、同类缺陷（渗漏）、楼层相距 1 层：0.85")
 
 
 class WorkOrderCaseLinked(Event):

@@ -152,6 +152,9 @@ class LinkedCaseOut(BaseModel):
     linked_at: datetime
     unit: str | None
     defect_kind: str | None
+    link_score: float | None = None  # 0..1 (place and defect kind); none for the case that opened the order
+    link_explanation: str | None = None  # the score's reason, in Chinese
+    shared_part: str | None = None  # the shared part the report names (外墙, 屋面, 地下车库, 电梯, 楼道)
 
 
 class WorkOrderStepOut(BaseModel):
@@ -312,7 +315,10 @@ async def work_order_detail(uow: UnitOfWork, work_order: WorkOrder) -> WorkOrder
     return WorkOrderDetailOut(
         **work_order_out(work_order, case_count=len(cases)),
         cases=[LinkedCaseOut(case_id=c.case_id, kind=c.kind, case_state=c.status, link_reason=c.link_reason,
-                             linked_at=c.linked_at, unit=c.unit, defect_kind=c.defect_kind) for c in cases],
+                             linked_at=c.linked_at, unit=c.unit, defect_kind=c.defect_kind,
+                             link_score=c.link_score, link_explanation=c.link_explanation,
+                             shared_part=part.label if (part := domain.shared_part(c.shared_part)) else None)
+               for c in cases],
         steps=[WorkOrderStepOut(step=s.step, previous_state=s.previous_state, state=s.state, actor=s.actor, at=s.at,
                                 note=s.note, details=s.details or {}, client_step_id=s.client_step_id)
                for s in await service.steps_of(work_order.id, uow=uow)],

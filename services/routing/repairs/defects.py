@@ -53,8 +53,24 @@ class DefectMatch:
         return bool(self.phrases)
 
 
+#: Traditional characters households type (Hong Kong, Taiwan, an old input method) folded to the
+#: simplified ones the vocabulary and the address reading are written in: only the characters of
+#: defects, parts of a building and addresses, not a whole conversion table.
+_TRADITIONAL = str.maketrans(
+    "滲牆縫門電開關黴衛廁樓層頂濕漬發脫磚燈線閘龍頭馬戶鎖頁車庫單號棟間陽臺雞鬆裝窪霧遲壞斷跡積"
+    "漲壁紋隙滿廳廚臥麼態這個氣熱點樣還沒們說現場兒",
+    "渗墙缝门电开关霉卫厕楼层顶湿渍发脱砖灯线闸龙头马户锁页车库单号栋间阳台鸡松装洼雾迟坏断迹积"
+    "涨壁纹隙满厅厨卧么态这个气热点样还没们说现场儿",
+)
+
+
+def fold_variants(text: str) -> str:
+    """Full-width forms and compatibility characters (NFKC), lower case, simplified characters."""
+    return unicodedata.normalize("NFKC", text).lower().translate(_TRADITIONAL)
+
+
 def _normalise(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).lower()
+    return fold_variants(text)
 
 
 def _english_pattern(phrase: str) -> re.Pattern[str]:

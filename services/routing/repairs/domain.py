@@ -49,10 +49,13 @@ class RepairPolicy:
     recurrence_threshold: int = 3
     recurrence_window_days: int = 90
     link_floor_span: int = 2
+    link_threshold: float = 0.7
 
     def __post_init__(self) -> None:
         if self.response_hours <= 0:
             raise ValueError("response_hours must be positive")
+        if not 0 < self.link_threshold <= 1:
+            raise ValueError("link_threshold is a score between 0 (exclusive) and 1")
         if self.recurrence_threshold < 2:
             raise ValueError("a defect recurs from its second repair: recurrence_threshold must be at least 2")
         if self.recurrence_window_days < 1 or self.link_floor_span < 0:
@@ -121,6 +124,49 @@ def same_area(a: Location, b: Location, *, floor_span: int) -> bool:
 
 
 @dataclass(frozen=True)
+class SharedPart:
+    """A part of the estate several households share: one defect there is one repair.
+
+    ``scope``: ``building`` (the facade, the roof: the whole building's, whatever the entrance),
+    ``entrance`` (a lift, a stairwell: one entrance's), ``project`` (the underground garage: the
+    estate's, whatever the building)."""
+
+    key: str
+    label: str
+    scope: str
+    phrases: tuple[str, ...]
+
+
+#: Read from the unit field and the text (simplified, lower case); the first part listed whose
+#: phrase appears is the one.
+SHARED_PARTS: tuple[SharedPart, ...] = (
+    SharedPart("exterior_wall", "外墙", "building", ("外墙", "外立面", "exterior wall", "outer wall", "facade")),
+    SharedPart("roof", "屋面", "building", ("屋面", "屋顶", "天台", "楼顶", "顶楼平台", "roof")),
+    SharedPart("garage", "地下车库", "project", ("地下车库", "地库", "车库", "停车场", "garage", "car park",
+                                             "parking")),
+    SharedPart("lift", "电梯", "entrance", ("电梯", "梯井", "lift", "elevator")),
+    SharedPart("stairwell", "楼道", "entrance", ("楼道", "楼梯间", "走廊", "过道", "大堂", "门厅", "stairwell",
+                                             "corridor", "hallway", "lobby")),
+)
+_PARTS_BY_KEY = {part.key: part for part in SHARED_PARTS}
+
+
+def read_shared_part(*texts: str | None) -> SharedPart | None:
+    """The shared part a report names, if any (``None`` for a household's own rooms)."""
+    from services.routing.repairs.defects import fold_variants
+
+    text = " ".join(fold_variants(t) for t in texts if t)
+    for part in SHARED_PARTS:
+        if any(phrase in text for phrase in part.phrases):
+            return part
+    return None
+
+
+def shared_part(key: str | None) -> SharedPart | None:
+    return _PARTS_BY_KEY.get(key) if key else None
+
+
+@dataclass(frozen=True)
 class Report:
     """What one household's case says about a defect (no text, no contact details)."""
 
@@ -128,6 +174,105 @@ class Report:
     defect_kind: str
     location: Location
     incident_group_id: uuid.UUID | None = None
+    shared_part: str | None = None  # SharedPart.key
+
+
+@dataclass(frozen=True)
+class LinkScore:
+    """How likely two reports are about one defect, with the reason a person can check.
+
+    ``reason``: ``incident_group`` or ``same_area`` (the link's code); ``score`` between 0 and 1;
+    ``explanation``: the facts that made the score, in Chinese, ending with the score.
+    """
+
+    reason: str
+    score: float
+    explanation: str
+
+    def links(self, policy: RepairPolicy) -> bool:
+        return round(self.score * 100) >= round(policy.link_threshold * 100)
+
+
+# The score, in hundredths: the same recognised defect kind in the same building is the base; the
+# entrance and the floors (or the same shared part) move it up or down.
+BASE_SAME_BUILDING = 60       # 同一楼栋 + 同类缺陷
+SAME_ENTRANCE = 10            # both entrances known and equal
+OTHER_ENTRANCE = -25          # both known and different (not for a building's or the estate's part)
+SAME_PART = 30                # both name the same shared part: the floors do not matter
+SAME_FLOOR = 30               # floors within the span: 30 less 5 per floor apart
+PER_FLOOR_APART = 5
+BEYOND_SPAN = -20             # floors farther apart than the span
+
+
+def score_link(report: Report, other: Report, *, defect_kind: str, policy: RepairPolicy,
+               kind_label: str | None = None, fallback_kind: str = "other") -> LinkScore:
+    """Whether ``report`` is about the same defect as ``other`` (a report on a work order about
+    ``defect_kind``), scored:
+
+    - another project: 0; intake put both in one incident group: 1.00;
+    - a defect kind that is the fallback (not recognised) or not the work order's: 0;
+    - both name the same part of the estate the households share (``project`` scope, e.g. 地下车库):
+      0.60 + 0.30 = 0.90, whatever the building;
+    - another building, or either building unknown: 0;
+    - otherwise 0.60 for the same building and defect kind, then
+      - entrance: +0.10 the same, −0.25 another (not counted for the same facade or roof), 0 unknown;
+      - the same shared part (外墙, 屋面; 电梯, 楼道 of the same entrance): +0.30; otherwise floors d
+        apart, both known:
+        +0.30 − 0.05·d within ``link_floor_span``, −0.20 beyond it; 0 unknown;
+    - bounded to 0…1. The report joins when the score reaches ``link_threshold``.
+    """
+    label = kind_label or defect_kind
+    if report.project_id != other.project_id:
+        return LinkScore("same_area", 0.0, "不同项目：0.00")
+    if report.incident_group_id is not None and report.incident_group_id == other.incident_group_id:
+        return LinkScore("incident_group", 1.0, "受理时已归入同一事件组：1.00")
+    if report.defect_kind == fallback_kind or report.defect_kind != defect_kind:
+        return LinkScore("same_area", 0.0, "缺陷类别不同或未识别：0.00")
+    mine, theirs = report.location, other.location
+    part = shared_part(report.shared_part) if report.shared_part == other.shared_part else None
+    if (part is not None and part.scope == "entrance" and mine.entrance and theirs.entrance
+            and mine.entrance != theirs.entrance):
+        part = None  # another entrance's lift or stairwell is another one
+    if part is not None and part.scope == "project":
+        points = BASE_SAME_BUILDING + SAME_PART
+        return LinkScore("same_area", points / 100,
+                         f"同一项目共用部位（{part.label}）、同类缺陷（{label}）：{points / 100:.2f}")
+    if not mine.building or not theirs.building:
+        return LinkScore("same_area", 0.0, "楼栋不明：0.00")
+    if mine.building != theirs.building:
+        return LinkScore("same_area", 0.0, f"不同楼栋（{theirs.building}号楼、{mine.building}号楼）：0.00")
+    points = BASE_SAME_BUILDING
+    facts = [f"同一楼栋（{mine.building}号楼）"]
+    if mine.entrance and theirs.entrance:
+        if mine.entrance == theirs.entrance:
+            points += SAME_ENTRANCE
+            facts.append(f"同一单元（{mine.entrance}单元）")
+        elif part is None or part.scope != "building":
+            points += OTHER_ENTRANCE
+            facts.append(f"不同单元（{theirs.entrance}单元、{mine.entrance}单元）")
+    facts.append(f"同类缺陷（{label}）")
+    if part is not None:
+        points += SAME_PART
+        facts.append(f"同一共用部位（{part.label}）")
+    elif mine.floor is not None and theirs.floor is not None:
+        apart = abs(mine.floor - theirs.floor)
+        if apart <= policy.link_floor_span:
+            points += SAME_FLOOR - PER_FLOOR_APART * apart
+            facts.append("同一楼层" if apart == 0 else f"楼层相距 {apart} 层")
+        else:
+            points += BEYOND_SPAN
+            facts.append(f"楼层相距 {apart} 层（超过 {policy.link_floor_span} 层）")
+    points = max(0, min(100, points))
+    return LinkScore("same_area", points / 100, f"{'、'.join(facts)}：{points / 100:.2f}")
+
+
+def best_link(report: Report, linked: Sequence[Report], *, defect_kind: str, policy: RepairPolicy,
+              kind_label: str | None = None, fallback_kind: str = "other") -> LinkScore | None:
+    """The best score of ``report`` against the reports on a work order; None when none links."""
+    scores = [score_link(report, other, defect_kind=defect_kind, policy=policy, kind_label=kind_label,
+                         fallback_kind=fallback_kind) for other in linked]
+    best = max(scores, key=lambda s: s.score, default=None)
+    return best if best is not None and best.links(policy) else None
 
 
 def link_reason(report: Report, linked: Sequence[Report], *, defect_kind: str, policy: RepairPolicy,
@@ -135,18 +280,10 @@ def link_reason(report: Report, linked: Sequence[Report], *, defect_kind: str, p
     """Why a report joins a work order whose cases are ``linked``; None when it does not.
 
     - ``incident_group``: intake linked the households' feedback about one defect;
-    - ``same_area``: the same (recognised) defect kind in the same building and nearby floors.
+    - ``same_area``: the same (recognised) defect kind in the same place, scored (``score_link``).
     """
-    if not linked or linked[0].project_id != report.project_id:
-        return None
-    if report.incident_group_id is not None and any(r.incident_group_id == report.incident_group_id
-                                                    for r in linked):
-        return "incident_group"
-    if report.defect_kind == fallback_kind or report.defect_kind != defect_kind:
-        return None
-    if any(same_area(report.location, r.location, floor_span=policy.link_floor_span) for r in linked):
-        return "same_area"
-    return None
+    best = best_link(report, linked, defect_kind=defect_kind, policy=policy, fallback_kind=fallback_kind)
+    return best.reason if best is not None else None
 
 
 # --- warranty ------------------------------------------------------------------------------------

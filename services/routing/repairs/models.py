@@ -1,4 +1,4 @@
-"""The repairs module's tables, in routing's schema (revision 0003_repairs).
+"""The repairs module's tables, in routing's schema (revision 0003_repairs; 0009 the link scores).
 
 - ``repair_projects``: routing's own copy of intake's projects (ProjectRegistered), for the warranty;
 - ``repair_reports``: what each household's case says about a defect (kind, place; never the text);
@@ -50,6 +50,7 @@ class RepairReport(Base):
     entrance: Mapped[str | None] = mapped_column(sa.Text)
     floor: Mapped[int | None] = mapped_column(sa.Integer)
     room: Mapped[str | None] = mapped_column(sa.Text)
+    shared_part: Mapped[str | None] = mapped_column(sa.Text, comment="services.routing.repairs.domain.SharedPart key")
     defect_kind: Mapped[str] = mapped_column(sa.Text)
     defect_phrases: Mapped[list[str]] = mapped_column(ARRAY(sa.Text), server_default="{}")
     vocabulary_version: Mapped[str] = mapped_column(sa.Text)
@@ -127,6 +128,8 @@ class WorkOrderCase(Base):
     work_order_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), sa.ForeignKey("routing.work_orders.id"),
                                                      index=True)
     link_reason: Mapped[str] = mapped_column(sa.Text, comment="opened, incident_group or same_area")
+    link_score: Mapped[float | None] = mapped_column(sa.Float, comment="0..1, domain.score_link; none when opened")
+    link_explanation: Mapped[str | None] = mapped_column(sa.Text, comment="the score's reason, in Chinese")
     linked_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
 
 

@@ -14,8 +14,10 @@ How cases reach a work order:
   topics are read in does not matter. A complaint reclassified away from class 2 leaves its work
   order while nothing has been done on it yet.
 - attaching joins an open work order of the same project when intake put the households in one
-  incident group, or when the defect kind is the same and the place is the same building and
-  entrance within a few floors (``domain.link_reason``); otherwise a new work order opens.
+  incident group, or when the place (building, entrance, floor, or a shared part such as 外墙 or
+  地下车库) and the defect kind read from the text score at least ``link_threshold``
+  (``domain.score_link``; the best-scoring order, on a tie the oldest); otherwise a new work order
+  opens. The link keeps its score and the reason in Chinese. Every report keeps its own case.
   Attaching takes a per-project advisory lock, so concurrent consumers never open two work orders
   for one defect.
 
@@ -181,10 +183,12 @@ async def record_report(event: FeedbackReceived, case_id: uuid.UUID, *, uow: Uni
         return None
     match = deps.vocabulary.classify(data.text)
     location = domain.parse_location(data.unit, data.text)
+    part = domain.read_shared_part(data.unit, data.text)
     row = dict(
         case_id=case_id, feedback_id=data.feedback_id, kind=data.kind.value,
         project_id=data.project_id or event.org.project or "unassigned", unit=data.unit or location.label,
         building=location.building, entrance=location.entrance, floor=location.floor, room=location.room,
+        shared_part=part.key if part else None,
         defect_kind=match.kind, defect_phrases=list(match.phrases), vocabulary_version=match.vocabulary_version,
         incident_group_id=data.incident_group_id, attachments=list(data.attachments),
         received_at=data.received_at, org_group=event.org.group, org_subsidiary=event.org.subsidiary,
@@ -254,7 +258,8 @@ _LOCK = sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))")
 _LINKED_TO = sa.select(_link_t.c.work_order_id).where(_link_t.c.case_id == sa.bindparam("case_id"))
 _LINKABLE = (
     sa.select(_wo.c.id, _wo.c.defect_kind, _rr.c.project_id, _rr.c.defect_kind.label("report_kind"),
-              _rr.c.incident_group_id, _rr.c.building, _rr.c.entrance, _rr.c.floor, _rr.c.room)
+              _rr.c.incident_group_id, _rr.c.building, _rr.c.entrance, _rr.c.floor, _rr.c.room,
+              _rr.c.shared_part)
     .select_from(_wo.join(_link_t, _link_t.c.work_order_id == _wo.c.id).join(_rr, _rr.c.case_id == _link_t.c.case_id))
     .where(_wo.c.project_id == sa.bindparam("project_id"), _wo.c.org_group == sa.bindparam("org_group"),
            _wo.c.status == sa.func.any(sa.bindparam("linkable", sorted(s.value for s in domain.LINKABLE_STATES),
@@ -296,10 +301,12 @@ async def _report_of(case_id: uuid.UUID, *, uow: UnitOfWork,
     if case is None:
         raise case_service.CaseNotFound(str(case_id))
     location = domain.parse_location(case.unit)
+    part = domain.read_shared_part(case.unit)
     report = RepairReport(
         case_id=case.id, feedback_id=case.feedback_id, kind=case.kind,
         project_id=case.project_id or case.org_project or "unassigned", unit=case.unit,
         building=location.building, entrance=location.entrance, floor=location.floor, room=location.room,
+        shared_part=part.key if part else None,
         defect_kind=deps.vocabulary.fallback, defect_phrases=[], vocabulary_version=deps.vocabulary.version,
         incident_group_id=case.incident_group_id, attachments=[], received_at=case.received_at,
         org_group=case.org_group, org_subsidiary=case.org_subsidiary, org_project=case.org_project,
@@ -313,6 +320,7 @@ def _facts(report: RepairReport) -> domain.Report:
     return domain.Report(
         project_id=report.project_id, defect_kind=report.defect_kind, incident_group_id=report.incident_group_id,
         location=domain.Location(report.building, report.entrance, report.floor, report.room),
+        shared_part=getattr(report, "shared_part", None),
     )
 
 
@@ -335,19 +343,25 @@ async def attach_case(case_id: uuid.UUID, *, uow: UnitOfWork, deps: RepairCollab
     rows = await uow.fetch(_LINKABLE, {"project_id": report.project_id, "org_group": report.org_group})
     candidates: dict[uuid.UUID, tuple[str, list[domain.Report]]] = {}
     for (work_order_id, defect_kind, project_id, report_kind, incident_group_id, building, entrance, floor,
-         room) in rows:
+         room, part) in rows:
         candidates.setdefault(work_order_id, (defect_kind, []))[1].append(domain.Report(
             project_id=project_id, defect_kind=report_kind, incident_group_id=incident_group_id,
-            location=domain.Location(building, entrance, floor, room)))
+            location=domain.Location(building, entrance, floor, room), shared_part=part))
     facts = _facts(report)
+    # The work order whose reports score highest (place and defect kind, domain.score_link) from the
+    # threshold on; on a tie the oldest.
+    chosen: tuple[uuid.UUID, domain.LinkScore] | None = None
     for work_order_id, (defect_kind, linked) in candidates.items():
-        reason = domain.link_reason(facts, linked, defect_kind=defect_kind, policy=deps.policy,
-                                    fallback_kind=deps.vocabulary.fallback)
-        if reason is not None:
-            work_order = await session.get(WorkOrder, work_order_id)
-            assert work_order is not None
-            await _link(work_order, report, reason, uow=uow, now=now, caused_by=caused_by)
-            return work_order
+        best = domain.best_link(facts, linked, defect_kind=defect_kind, policy=deps.policy,
+                                kind_label=deps.vocabulary.labels.get(defect_kind),
+                                fallback_kind=deps.vocabulary.fallback)
+        if best is not None and (chosen is None or best.score > chosen[1].score):
+            chosen = (work_order_id, best)
+    if chosen is not None:
+        work_order = await session.get(WorkOrder, chosen[0])
+        assert work_order is not None
+        await _link(work_order, report, chosen[1], uow=uow, now=now, caused_by=caused_by)
+        return work_order
     return await _open(report, uow=uow, deps=deps, now=now, caused_by=caused_by)
 
 
@@ -401,22 +415,25 @@ async def _open(report: RepairReport, *, uow: UnitOfWork, deps: RepairCollaborat
     return work_order
 
 
-async def _link(work_order: WorkOrder, report: RepairReport, reason: str, *, uow: UnitOfWork, now: datetime,
-                caused_by: Any) -> None:
+async def _link(work_order: WorkOrder, report: RepairReport, score: domain.LinkScore, *, uow: UnitOfWork,
+                now: datetime, caused_by: Any) -> None:
     # The household that reported first sets the request time (the warranty was decided on it).
+    # Only the work order is shared: the case keeps its own deadlines, result and acceptance.
     if report.received_at < work_order.requested_at:
         work_order.requested_at = report.received_at
+    reason = score.reason
     count = await _write_new(uow, report, link=WorkOrderCase(
         case_id=report.case_id, work_order_id=work_order.id, link_reason=reason, linked_at=now,
+        link_score=score.score, link_explanation=score.explanation,
     ), step=WorkOrderStep(
         work_order_id=work_order.id, step="link_case", previous_state=work_order.status, state=work_order.status,
-        actor=SYSTEM, at=now, note=f"{report.kind} case {report.case_id} ({reason})",
-        details={"case_id": str(report.case_id), "link_reason": reason},
+        actor=SYSTEM, at=now, note=f"{report.kind} case {report.case_id} ({reason}; {score.explanation})",
+        details={"case_id": str(report.case_id), "link_reason": reason, "link_score": score.score},
     ), count_cases=True)
     await _add_photos(uow, work_order.id, report.attachments or [], by="intake", at=now)
     _emit(uow, WorkOrderCaseLinked, work_order, WorkOrderCaseLinkedData(
         work_order_id=work_order.id, case_id=report.case_id, link_reason=reason,  # type: ignore[arg-type]
-        case_count=count, at=now,
+        case_count=count, at=now, link_score=score.score, link_explanation=score.explanation,
     ), now, caused_by=caused_by)
 
 
@@ -1040,7 +1057,8 @@ async def case_counts(work_order_ids: Sequence[uuid.UUID], *, uow: UnitOfWork) -
 async def linked_cases(work_order_id: uuid.UUID, *, uow: UnitOfWork) -> list[Any]:
     rows = await uow.session.execute(
         sa.select(WorkOrderCase.case_id, WorkOrderCase.link_reason, WorkOrderCase.linked_at, Case.kind, Case.status,
-                  RepairReport.unit, RepairReport.defect_kind)
+                  RepairReport.unit, RepairReport.defect_kind, WorkOrderCase.link_score,
+                  WorkOrderCase.link_explanation, RepairReport.shared_part)
         .join(Case, Case.id == WorkOrderCase.case_id)
         .outerjoin(RepairReport, RepairReport.case_id == WorkOrderCase.case_id)
         .where(WorkOrderCase.work_order_id == work_order_id)
