@@ -120,3 +120,26 @@ async def test_three_households_describing_one_leak_in_their_own_words_share_one
         sorted([(cases[1]["case_id"], 0.95, 2), (cases[2]["case_id"], 0.95, 3)])
     assert all("同类缺陷（渗漏）" in e["data"]["link_explanation"] for e in linked_events)
     assert {e["data"]["link_reason"] for e in linked_events} == {"same_area"}
+
+
+async def test_a_report_joins_the_best_scoring_open_order_not_merely_the_oldest(migrated: Settings) -> None:
+    clock = FakeClock(datetime(2026, 6, 1, 9, 0, tzinfo=CN))
+    async with routing(migrated, clock) as client:
+        await register_project(migrated, client, warranty_end=date(2027, 6, 30))
+        # 1501 opens an order; 1201 is three floors below (0.60 + 0.10 − 0.20 = 0.50) and opens its own.
+        upper = feedback("厨房顶上滴水", unit="3-2-1501", at=clock.now)
+        lower = feedback("阳台墙根渗水", unit="3-2-1201", at=clock.now + timedelta(minutes=5))
+        orders = []
+        for request in (upper, lower):
+            await send(migrated, request)
+            orders.append(await work_order_of(client, (await case_of(client, request))["case_id"]))
+        assert orders[0]["work_order_id"] != orders[1]["work_order_id"]
+        # 1301: two floors from 1501 (0.60 + 0.10 + 0.20 = 0.90), one from 1201 (0.60 + 0.10 + 0.25 = 0.95):
+        # it joins the newer order, whose score is higher.
+        middle = feedback("卧室墙上有水痕", unit="3-2-1301", at=clock.now + timedelta(minutes=10))
+        await send(migrated, middle)
+        joined = await work_order_of(client, (await case_of(client, middle))["case_id"])
+        assert joined["work_order_id"] == orders[1]["work_order_id"]
+        [link] = [c for c in joined["cases"] if c["link_reason"] != "opened"]
+        assert (link["link_score"], link["link_explanation"]) == (
+            0.95, "同一楼栋（3号楼）、同一单元（2单元）、同类缺陷（渗漏）、楼层相距 1 层：0.95")
