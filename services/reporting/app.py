@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from services.reporting import calendar_view
@@ -22,6 +22,7 @@ from services.reporting.handlers import HANDLERS
 from services.reporting.publication import Publisher, published_router
 from services.reporting.rebuild import hold_live_lock
 from shared.clock import Clock, utc_now
+from shared.labels import LABELS_FILE
 from shared.http import create_service_app
 from shared.runtime import ServiceRuntime
 from shared.settings import service_settings
@@ -59,5 +60,10 @@ def mount_dashboard(app: FastAPI) -> None:
         # relative, so that it works behind a proxy that serves the service under a path prefix
         query = f"?{request.url.query}" if request.url.query else ""
         return RedirectResponse(f"dashboard/{query}")
+
+    @app.get("/dashboard/labels.json", include_in_schema=False)
+    async def dashboard_labels() -> FileResponse:
+        # the codes' display names, shared with every service's answers (shared/labels.json)
+        return FileResponse(LABELS_FILE, media_type="application/json")
 
     app.mount("/dashboard", StaticFiles(directory=DASHBOARD, html=True), name="dashboard")

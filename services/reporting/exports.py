@@ -20,8 +20,6 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
-from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -30,6 +28,8 @@ from fastapi.responses import JSONResponse, Response
 import xlsxwriter
 
 from shared.clock import CHINA
+from shared.labels import labels
+from shared.labels import name_of as shared_name_of
 
 ExportFormat = Literal["json", "csv", "xlsx"]
 
@@ -42,19 +42,9 @@ RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {
     XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
 }}}
 
-LABELS_FILE = Path(__file__).parent / "dashboard" / "labels.json"
-
-
-@cache
-def labels() -> dict[str, dict[str, dict[str, str]]]:
-    """The codes' display names, the same file the dashboard reads."""
-    return json.loads(LABELS_FILE.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
-
-
 def name_of(vocabulary: str, code: Any) -> str:
-    if code is None:
-        return ""
-    return labels().get(vocabulary, {}).get(str(code), {}).get("zh", str(code))
+    """A code's Chinese name, as exports write it (shared/labels.json, the file the dashboard reads)."""
+    return shared_name_of(vocabulary, code, "zh")
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from shared.auth.scoping import org_columns_clause
 from shared.db import UnitOfWork, UnitOfWorkFactory
 from shared.events.vocabulary import ComplaintCategory, Department
 from shared.i18n import pick
+from shared.labels import name_of
 
 Actor = Field(min_length=1, max_length=64, description="staff id of the person acting")
 
@@ -379,7 +380,9 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Collaborators)
         except TransitionRefused as exc:
             raise HTTPException(409, {
                 "error": "invalid_transition", "action": exc.action.value, "state": exc.state.value,
-                "reason": exc.reason, "allowed_actions": [a.value for a in allowed_actions(exc.state)],
+                "reason": exc.reason_for_people(), "state_name": name_of("state", exc.state.value),
+                "allowed_actions": [a.value for a in allowed_actions(exc.state)],
+                "allowed_action_names": [name_of("action", a.value) for a in allowed_actions(exc.state)],
             }) from exc
         except service.InvalidInput as exc:
             raise HTTPException(422, {"error": "validation_failed", "fields": [

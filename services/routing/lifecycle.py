@@ -32,6 +32,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from shared.i18n import pick
+from shared.labels import name_of
+
 
 class CaseState(StrEnum):
     RECEIVED = "received"
@@ -113,13 +116,22 @@ TRANSITIONS: dict[Action, tuple[frozenset[CaseState], CaseState | None]] = {
 class TransitionRefused(Exception):
     """The action is not possible now; ``state`` is where the case is (HTTP 409)."""
 
-    def __init__(self, action: Action, state: CaseState, reason: str | None = None) -> None:
-        allowed = ", ".join(sorted(a.value for a in allowed_actions(state)))
-        message = reason or f"cannot {action.value} a case that is {state.value}"
-        super().__init__(f"{message} (possible now: {allowed or 'nothing'})")
+    def __init__(self, action: Action, state: CaseState, reason: str | None = None,
+                 reason_en: str | None = None) -> None:
+        """``reason`` as people read it (Chinese), ``reason_en`` the same in English; without either,
+        the refusal says which step the state does not allow, in both."""
+        allowed = sorted(a.value for a in allowed_actions(state))
+        message = reason or f"处于「{name_of('state', state.value, 'zh')}」的案件不能{name_of('action', action.value, 'zh')}"
+        english = reason_en or (None if reason else f"cannot {action.value} a case that is {state.value}")
+        super().__init__(f"{message} (possible now: {', '.join(allowed) or 'nothing'})")
         self.action = action
         self.state = state
         self.reason = message
+        self.reason_en = english
+
+    def reason_for_people(self) -> str:
+        """The reason in the request's language (Chinese unless English was asked for)."""
+        return pick(self.reason, self.reason_en)
 
 
 class CorrectiveStatus(StrEnum):
@@ -188,11 +200,13 @@ def next_state(action: Action, facts: CaseFacts) -> CaseState:
             and not facts.corrective_action.settled):
         raise TransitionRefused(action, facts.state, CORRECTIVE_REFUSALS[facts.corrective_action])
     if action is Action.ACKNOWLEDGE and facts.state is S.RECEIVED and facts.is_complaint:
-        raise TransitionRefused(action, facts.state, "a complaint is classified and assigned before it is acknowledged")
+        raise TransitionRefused(action, facts.state, "投诉须先分类、分派，再作首次响应",
+                                "a complaint is classified and assigned before it is acknowledged")
     if action in (Action.REPORT_TO_PARTY, Action.PUBLISH_RESULT) and facts.complaint_class != 3:
         raise TransitionRefused(action, facts.state, "只有三类投诉（外部环境、公共设施）才向相关方专题报告并公布结果")
     if action is Action.SET_QUALITY_DEADLINE and not facts.difficult:
         raise TransitionRefused(action, facts.state, "质量部跟踪期限只为已标记疑难的投诉设定")
     if action is Action.EXPLAIN_INVALID and facts.valid:
-        raise TransitionRefused(action, facts.state, "a valid complaint cannot be explained away as invalid")
+        raise TransitionRefused(action, facts.state, "有效投诉不能按无效投诉解释了结",
+                                "a valid complaint cannot be explained away as invalid")
     return target or facts.state

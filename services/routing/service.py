@@ -460,6 +460,7 @@ async def act(
     case = await _load(uow, case_id, for_update=True)
     if expected_version is not None and case.version != expected_version:
         raise TransitionRefused(action, CaseState(case.status),
+                                f"案件已被他人修改（您看到的是第 {expected_version} 版，现在是第 {case.version} 版），请刷新后再操作",
                                 f"the case changed since version {expected_version} (now {case.version})")
     if action is Action.ACCEPT_RESULT or action is Action.REJECT_RESULT:
         details["accepted"] = action is Action.ACCEPT_RESULT
@@ -560,7 +561,8 @@ async def mark_difficult(case_id: uuid.UUID, *, actor: str, note: str | None, uo
     now = deps.clock()
     case = await _load(uow, case_id, for_update=True)
     if CaseState(case.status) not in (CaseState.ASSIGNED, CaseState.ACKNOWLEDGED, CaseState.MEASURES_REPORTED):
-        raise TransitionRefused(Action.ASSIGN, CaseState(case.status), "only an assigned, open case can be marked difficult")
+        raise TransitionRefused(Action.ASSIGN, CaseState(case.status), "只有已分派、未结束的案件才能标记为疑难",
+                                "only an assigned, open case can be marked difficult")
     case.difficult, case.difficult_at = True, now
     uow.session.add(CaseStepRecord(case_id=case.id, action="mark_difficult", previous_state=case.status,
                                    state=case.status, actor=actor, at=now, note=note))
@@ -574,7 +576,8 @@ async def escalate(case_id: uuid.UUID, *, to: str, reason: str, actor: str, uow:
     now = deps.clock()
     case = await _load(uow, case_id, for_update=True)
     if CaseState(case.status) is CaseState.CLOSED:
-        raise TransitionRefused(Action.ASSIGN, CaseState.CLOSED, "a closed case cannot be escalated")
+        raise TransitionRefused(Action.ASSIGN, CaseState.CLOSED, "已关闭的案件不能再上报",
+                                "a closed case cannot be escalated")
     uow.session.add(CaseStepRecord(case_id=case.id, action="escalate", previous_state=case.status,
                                    state=case.status, actor=actor, at=now, note=f"to {to}: {reason}"))
     _emit(uow, CaseEscalated, case, CaseEscalatedData(

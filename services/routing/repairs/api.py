@@ -37,6 +37,8 @@ from shared.auth.scoping import org_columns_clause
 from shared.db import UnitOfWork, UnitOfWorkFactory
 from shared.events.repairs import Responsibility, SignerRole
 from shared.events.vocabulary import Department
+from shared.i18n import pick
+from shared.labels import name_of
 
 Actor = Field(min_length=1, max_length=64, description="staff id of the person acting")
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -406,12 +408,14 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.RepairCollabor
             raise HTTPException(404, {"error": "not_found", "id": str(exc)}) from exc
         except StepRefused as exc:
             raise HTTPException(409, {
-                "error": "invalid_step", "step": exc.step.value, "state": exc.state.value, "reason": exc.reason,
+                "error": "invalid_step", "step": exc.step.value, "state": exc.state.value,
+                "reason": pick(exc.reason, exc.reason_en), "state_name": name_of("work_order_state", exc.state.value),
                 "allowed_steps": [s.value for s in exc.allowed],
             }) from exc
         except RemediationRefused as exc:
             raise HTTPException(409, {
-                "error": "invalid_step", "step": exc.step.value, "state": exc.state.value, "reason": exc.reason,
+                "error": "invalid_step", "step": exc.step.value, "state": exc.state.value,
+                "reason": pick(exc.reason, exc.reason_en), "state_name": name_of("remediation_state", exc.state.value),
                 "allowed_steps": [s.value for s in allowed_remediation_steps(exc.state)],
             }) from exc
         except StepInvalid as exc:

@@ -37,6 +37,8 @@ from enum import StrEnum
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from shared.labels import name_of
+
 CHINA = ZoneInfo("Asia/Shanghai")
 K = TypeVar("K")
 
@@ -423,11 +425,13 @@ class StepRefused(Exception):
 
     def __init__(self, step: Step, state: WorkOrderState, reason: str | None = None, *,
                  quality_verified: bool | None = None) -> None:
-        message = reason or f"cannot {step.value} a work order that is {state.value}"
+        message = reason or (f"处于「{name_of('work_order_state', state.value, 'zh')}」的工单不能"
+                             f"{name_of('repair_step', step.value, 'zh')}")
         self.allowed = allowed_steps(state, quality_verified=quality_verified)
         allowed = ", ".join(s.value for s in self.allowed)
         super().__init__(f"{message} (possible now: {allowed or 'nothing'})")
         self.step, self.state, self.reason = step, state, message
+        self.reason_en = None if reason else f"cannot {step.value} a work order that is {state.value}"
 
 
 class StepInvalid(ValueError):
@@ -562,8 +566,10 @@ def allowed_remediation_steps(state: RemediationState) -> list[RemediationStep]:
 class RemediationRefused(Exception):
     def __init__(self, step: RemediationStep, state: RemediationState) -> None:
         allowed = ", ".join(s.value for s in allowed_remediation_steps(state))
-        self.reason = f"cannot {step.value} a remediation item that is {state.value}"
-        super().__init__(f"{self.reason} (possible now: {allowed or 'nothing'})")
+        self.reason = (f"处于「{name_of('remediation_state', state.value, 'zh')}」的整改项不能"
+                       f"{name_of('remediation_step', step.value, 'zh')}")
+        self.reason_en = f"cannot {step.value} a remediation item that is {state.value}"
+        super().__init__(f"{self.reason_en} (possible now: {allowed or 'nothing'})")
         self.step, self.state = step, state
 
 

@@ -117,7 +117,11 @@ async def test_a_class_1_complaint_walks_its_whole_lifecycle(migrated: Settings)
 
         wrong = await client.post(f"/api/v1/cases/{case['case_id']}/acknowledge", json={"actor": "h-1"})
         assert wrong.status_code == 409
-        assert wrong.json()["state"] == "closed" and "closed" in wrong.json()["reason"]
+        assert wrong.json()["state"] == "closed" and wrong.json()["reason"] == "处于「已关闭」的案件不能首次响应"
+        assert wrong.json()["state_name"] == "已关闭"
+        english = await client.post(f"/api/v1/cases/{case['case_id']}/acknowledge", params={"lang": "en"},
+                                    json={"actor": "h-1"})
+        assert english.json()["reason"] == "cannot acknowledge a case that is closed"
 
 
 async def test_class_2_rework_class_3_and_an_important_complaints_return_visit(migrated: Settings) -> None:

@@ -118,7 +118,7 @@ async def test_an_in_warranty_repair_walks_every_step_through_a_rejected_accepta
         assert [p["ref"] for p in order["photos"]] == ["intake/2026/06/f-1/ceiling.jpg"]
 
         refused = await step(client, order, "work-done", status=409)
-        assert refused["state"] == "opened" and "opened" in refused["reason"]
+        assert refused["state"] == "opened" and refused["reason"] == "处于「已开单」的工单不能完成施工"
         assert refused["allowed_steps"] == ["investigate", "assign", "attach_photos"]
 
         order = await step(client, order, "assignment", assignee="site-07")

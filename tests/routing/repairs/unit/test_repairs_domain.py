@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from shared.labels import name_of
+
 import uuid
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -159,7 +161,7 @@ def test_a_chargeable_repair_waits_for_the_fee_before_any_work() -> None:
     with pytest.raises(StepRefused) as refused:
         walk(Step.INVESTIGATE, Step.AGREE_PLAN, Step.COMPLETE_WORK, chargeable=True)
     assert refused.value.state is W.AWAITING_FEE_CONFIRMATION
-    assert "awaiting_fee_confirmation" in str(refused.value) and "confirm_fee" in str(refused.value)
+    assert "处于「待客户确认费用」的工单" in str(refused.value) and "confirm_fee" in str(refused.value)
     assert walk(Step.INVESTIGATE, Step.AGREE_PLAN, Step.CONFIRM_FEE, Step.COMPLETE_WORK,
                 chargeable=True) is W.WORK_DONE
     assert walk(Step.INVESTIGATE, Step.AGREE_PLAN, Step.DECLINE_FEE, chargeable=True) is W.DECLINED
@@ -192,7 +194,10 @@ def test_an_accepted_repair_is_archived_only_after_the_quality_verification_reco
 def test_a_wrong_step_is_refused_naming_the_state(step: Step, state: WorkOrderState) -> None:
     with pytest.raises(StepRefused) as refused:
         domain.next_state(step, state)
-    assert refused.value.state is state and state.value in refused.value.reason
+    assert refused.value.state is state and state.value in refused.value.reason_en
+    # people read the state's and the step's names in Chinese
+    assert refused.value.reason == (f"处于「{name_of('work_order_state', state.value, 'zh')}」的工单不能"
+                                    f"{name_of('repair_step', step.value, 'zh')}")
 
 
 def test_every_state_is_reachable_and_the_finished_ones_take_no_work() -> None:
