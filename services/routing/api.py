@@ -34,6 +34,7 @@ Actor = Field(min_length=1, max_length=64, description="staff id of the person a
 
 class DeadlineOut(BaseModel):
     kind: str
+    kind_name: str = ""
     starts_at: datetime
     due_at: datetime
     explanation: str
@@ -84,6 +85,16 @@ class CaseOut(BaseModel):
     closed_at: datetime | None
     correlation_id: uuid.UUID
     allowed_actions: list[str]
+    # What people read beside the codes: Chinese by default, English on request (shared/labels.json).
+    state_name: str = ""
+    kind_name: str = ""
+    category_name: str = ""
+    complaint_class_name: str = ""
+    valid_name: str = ""
+    important_name: str = ""
+    lead_department_name: str = ""
+    assisting_department_names: list[str] = Field(default_factory=list)
+    allowed_action_names: list[str] = Field(default_factory=list)
     # A difficult complaint's report (seed 002): both must have been told.
     quality_notified_at: datetime | None = None
     executive_notified_at: datetime | None = None
@@ -290,12 +301,18 @@ def case_out(case: Case) -> dict[str, Any]:
         claim_amount_yuan=case.claim_amount_yuan, claim_decision=case.claim_decision,
         return_visit_choice=case.return_visit_choice, return_visit_basis=case.return_visit_basis,
         return_visit_required=case.return_visit_required, follow_up_of=case.follow_up_of,
+        state_name=name_of("state", case.status), kind_name=name_of("kind", case.kind),
+        category_name=name_of("category", case.category), complaint_class_name=name_of("complaint_class", case.complaint_class),
+        valid_name=name_of("validity", case.valid), important_name=name_of("yes_no", case.important),
+        lead_department_name=name_of("department", case.lead_department),
+        assisting_department_names=[name_of("department", d) for d in case.assisting_departments or []],
+        allowed_action_names=[name_of("action", a.value) for a in allowed_actions(CaseState(case.status))],
     )
 
 
 def _deadline_out(d: DeadlineRecord) -> DeadlineOut:
     # Chinese by default; English on request (?lang=en or Accept-Language: en)
-    return DeadlineOut(kind=d.kind, starts_at=d.starts_at, due_at=d.due_at, explanation=pick(d.explanation, d.explanation_en),
+    return DeadlineOut(kind=d.kind, kind_name=name_of("deadline", d.kind), starts_at=d.starts_at, due_at=d.due_at, explanation=pick(d.explanation, d.explanation_en),
                        calendar_version=d.calendar_version, met_at=d.met_at, breached_at=d.breached_at,
                        cancelled_at=d.cancelled_at, escalated_to=d.escalated_to, provisional=bool(d.provisional))
 

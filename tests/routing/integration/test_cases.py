@@ -85,8 +85,14 @@ async def test_a_class_1_complaint_walks_its_whole_lifecycle(migrated: Settings)
         # Mon 09:00 + 8 working hours (08:30-12:00, 13:30-17:30): 3h + 4h Monday, 1h Tuesday → Tue 09:30
         assert datetime.fromisoformat(deadlines["first_response"]["due_at"]) == datetime(2026, 6, 2, 9, 30, tzinfo=CN)
         assert "8 个工作小时" in deadlines["first_response"]["explanation"]  # Chinese unless asked otherwise
+        assert deadlines["first_response"]["kind_name"] == "首次响应"
+        assert {k: case[k] for k in ("state_name", "category_name", "complaint_class_name", "valid_name",
+                                     "important_name", "lead_department_name")} == {
+            "state_name": "已分派", "category_name": "服务态度", "complaint_class_name": "一类投诉",
+            "valid_name": "有效投诉", "important_name": "否", "lead_department_name": "客户服务部"}
         english = (await client.get(f"/api/v1/cases/{case['case_id']}", params={"lang": "en"})).json()
         assert "8 working hours" in {d["kind"]: d for d in english["deadlines"]}["first_response"]["explanation"]
+        assert (english["state_name"], english["important_name"]) == ("Assigned", "No")
         assert set(deadlines) == {"first_response", "measures_report"}
 
         clock.now += timedelta(hours=1)
