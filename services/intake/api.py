@@ -25,6 +25,7 @@ from shared.events import OrgPath
 from shared.events.inbound import FeedbackSubmission
 from shared.events.vocabulary import Channel, FeedbackKind
 from shared.http import correlation_id_of
+from shared.i18n import pick
 from shared.logging import redact
 
 
@@ -70,12 +71,14 @@ READ_FEEDBACK = require(*PEOPLE)
 ERASE = require(Role.CUSTOMER_SERVICE, Role.ADMINISTRATOR)
 
 
-def out_of_scope(what: str) -> HTTPException:
-    return HTTPException(403, {"error": "out_of_scope", "reason": f"{what} is outside your org units"})
+def out_of_scope(what: str, what_zh: str) -> HTTPException:
+    return HTTPException(403, {"error": "out_of_scope",
+                               "reason": pick(f"{what_zh}不在你的组织范围内", f"{what} is outside your org units")})
 
 
 def refused(exc: domain.SubmissionRefused) -> HTTPException:
-    return HTTPException(422, {"error": "validation_failed", "fields": [{"field": exc.field, "reason": exc.reason}]})
+    return HTTPException(422, {"error": "validation_failed",
+                               "fields": [{"field": exc.field, "reason": pick(exc.reason, exc.reason_en)}]})
 
 
 class ErasureIn(BaseModel):
@@ -150,7 +153,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, writer: FeedbackWriter, cloc
         """Record feedback from any channel. Send an `Idempotency-Key` header so that a retried
         request returns the original feedback instead of recording it twice."""
         if not caller.may_see(body.org.as_path()):
-            raise out_of_scope("this org unit")
+            raise out_of_scope("this org unit", "该组织")
         correlation_id = correlation_id_of(request)
         try:
             # with the other requests of the moment, in one transaction (see feedback_writer)
@@ -159,7 +162,8 @@ def build_router(*, uow_factory: UnitOfWorkFactory, writer: FeedbackWriter, cloc
             raise refused(exc) from exc
         except domain.IdempotencyConflict as exc:
             raise HTTPException(409, {"error": "idempotency_key_reused",
-                                      "reason": "this key was used for a different submission"}) from exc
+                                      "reason": pick("此幂等键已用于另一份提交",
+                                                     "this key was used for a different submission")}) from exc
         accepted = FeedbackAccepted(
             feedback_id=receipt.feedback_id, correlation_id=correlation_id, created=receipt.created,
             duplicate_of=receipt.duplicate_of, incident_group_id=receipt.incident_group_id,

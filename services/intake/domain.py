@@ -26,12 +26,14 @@ GROUPABLE_KINDS = frozenset({FeedbackKind.COMPLAINT, FeedbackKind.REPAIR_REQUEST
 
 
 class SubmissionRefused(ValueError):
-    """A submission that cannot be accepted; ``field`` names the offending field."""
+    """A submission that cannot be accepted; ``field`` names the offending field, ``reason`` says
+    why in Chinese (what people read by default) and ``reason_en`` in English (``?lang=en``)."""
 
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
+    def __init__(self, field: str, reason: str, reason_en: str | None = None) -> None:
+        super().__init__(f"{field}: {reason_en or reason}")
         self.field = field
         self.reason = reason
+        self.reason_en = reason_en
 
 
 class IdempotencyConflict(Exception):
@@ -78,14 +80,15 @@ def received_by_of(submission: FeedbackSubmission, *, staff_required: bool) -> s
     if submission.received_by:
         return submission.received_by
     if staff_required or not submission.source_system:
-        raise SubmissionRefused("received_by", "name the staff member who received it (首问负责人)")
+        raise SubmissionRefused("received_by", "请填写接待的员工（首问负责人）",
+                                "name the staff member who received it (首问负责人)")
     return f"system:{submission.source_system}"
 
 
 def received_at_of(submission: FeedbackSubmission, *, now: datetime) -> datetime:
     received_at = submission.received_at or now
     if received_at > now + timedelta(minutes=2):  # a little clock skew between systems is fine
-        raise SubmissionRefused("received_at", "lies in the future")
+        raise SubmissionRefused("received_at", "接收时间晚于当前时间", "lies in the future")
     return received_at
 
 

@@ -37,6 +37,7 @@ from services.intake.api import StaffFeedbackSubmission
 from services.intake.registry import domain as registry_domain
 from services.intake.registry.api import _IMPORT_BODY, FieldReason, _uploaded_file
 from services.intake.registry.domain import (
+    EMPTY_CELL,
     CellInvalid,
     FieldProblem,
     RegistryConflict,
@@ -123,14 +124,15 @@ def _lookup() -> dict[str, str]:
 def read_logbook(content: bytes, *, filename: str | None = None, content_type: str | None = None) -> Sheet:
     """Parse an uploaded logbook into rows keyed by canonical column; refuses the file as a whole."""
     if not content.strip():
-        raise ImportRefused([FieldProblem("file", "is empty")])
+        raise ImportRefused([FieldProblem("file", "文件为空", "is empty")])
     if len(content) > MAX_IMPORT_BYTES:
-        raise ImportRefused([FieldProblem("file", f"is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB")])
+        raise ImportRefused([FieldProblem("file", f"大于 {MAX_IMPORT_BYTES // (1024 * 1024)} MB",
+                                             f"is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB")])
     fmt = detect_format(content, filename=filename, content_type=content_type)
     table = [(n, cells) for n, cells in (read_xlsx(content) if fmt == "xlsx" else read_csv(content))
              if not _blank(cells)]
     if not table:
-        raise ImportRefused([FieldProblem("file", "has no header row")])
+        raise ImportRefused([FieldProblem("file", "没有表头行", "has no header row")])
     lookup = _lookup()
     header_at = next(
         (i for i, (_, cells) in enumerate(table[:_HEADER_SEARCH_ROWS])
@@ -139,7 +141,8 @@ def read_logbook(content: bytes, *, filename: str | None = None, content_type: s
     )
     header, body = table[header_at][1], table[header_at + 1:]
     if len(body) > MAX_IMPORT_ROWS:
-        raise ImportRefused([FieldProblem("file", f"has more than {MAX_IMPORT_ROWS} rows: split it")])
+        raise ImportRefused([FieldProblem("file", f"超过 {MAX_IMPORT_ROWS} 行：请拆分",
+                                             f"has more than {MAX_IMPORT_ROWS} rows: split it")])
     columns, ignored = _map_columns(header, lookup)
     rows = [
         (number, {name: cells[i] if i < len(cells) else None for i, name in columns.items()})
@@ -160,16 +163,15 @@ def _map_columns(header: Sequence[object], lookup: Mapping[str, str]) -> tuple[d
         if name is None:
             ignored.append(title)
         elif name in columns.values():
-            problems.append(FieldProblem("columns", f"two columns mean {name}"))
+            problems.append(FieldProblem("columns", f"有两列都表示 {name}", f"two columns mean {name}"))
         else:
             columns[i] = name
     present = set(columns.values())
     for alternatives in REQUIRED:
         if not any(set(group) <= present for group in alternatives):
-            wanted = " or ".join(
-                " + ".join(f"{c} ({COLUMNS[c][1]})" for c in group) for group in alternatives
-            )
-            problems.append(FieldProblem("columns", f"missing column {wanted}"))
+            groups = [" + ".join(f"{c} ({COLUMNS[c][1]})" for c in group) for group in alternatives]
+            problems.append(FieldProblem("columns", f"缺少列 {' 或 '.join(groups)}",
+                                         f"missing column {' or '.join(groups)}"))
     if problems:
         raise ImportRefused(problems)
     return columns, ignored
@@ -212,27 +214,29 @@ _KINDS: dict[str, FeedbackKind] = {
 _ALTERNATIVES = re.compile(r"[/、,，;；|]")
 
 
-def _vocabulary(value: object, words: Mapping[str, Any], hint: str) -> Any:
+def _vocabulary(value: object, words: Mapping[str, Any], hint: tuple[str, str]) -> Any:
     word = _word(value)
     if word is None:
-        raise CellInvalid("is empty")
+        raise CellInvalid(*EMPTY_CELL)
     if word in words:
         return words[word]
     # "意见/建议": alternatives that all mean the same thing.
     meanings = {words.get(part.strip(" _")) for part in _ALTERNATIVES.split(word) if part.strip(" _")}
     if len(meanings) == 1 and None not in meanings:
         return meanings.pop()
-    raise CellInvalid(hint)
+    raise CellInvalid(*hint)
 
 
 def parse_channel(value: object) -> Channel:
-    return _vocabulary(value, _CHANNELS, "write 来电/来函/来访/回访/座谈会/家访/传真/邮件/网站/微信/现场例会 or "
-                       + "/".join(c.value for c in Channel if c is not Channel.SYSTEM))  # type: ignore[no-any-return]
+    words = "来电/来函/来访/回访/座谈会/家访/传真/邮件/网站/微信/现场例会"
+    codes = "/".join(c.value for c in Channel if c is not Channel.SYSTEM)
+    return _vocabulary(value, _CHANNELS, (f"请填写 {words} 或 {codes}", f"write {words} or {codes}"))  # type: ignore[no-any-return]
 
 
 def parse_kind(value: object) -> FeedbackKind:
-    return _vocabulary(value, _KINDS, "write 投诉/意见/建议/要求/问询/咨询/表扬/评价/报修 or "
-                       + "/".join(k.value for k in FeedbackKind))  # type: ignore[no-any-return]
+    words = "投诉/意见/建议/要求/问询/咨询/表扬/评价/报修"
+    codes = "/".join(k.value for k in FeedbackKind)
+    return _vocabulary(value, _KINDS, (f"请填写 {words} 或 {codes}", f"write {words} or {codes}"))  # type: ignore[no-any-return]
 
 
 _DATE_PREFIX = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[\sT]+|$)")
@@ -256,7 +260,7 @@ def parse_clock(value: object) -> time:
     text = cell_text(value)
     match = _CLOCK.match(text or "")
     if match is None:
-        raise CellInvalid("write a time as HH:MM")
+        raise CellInvalid("时间请写成 HH:MM", "write a time as HH:MM")
     hour, minute, second = (int(match[g] or 0) for g in ("h", "m", "s"))
     afternoon = match["half"] in ("下午", "晚上") or (match["ampm"] or "").lower() == "pm"
     if (afternoon or (match["half"] == "中午" and hour < 11)) and hour < 12:
@@ -264,7 +268,7 @@ def parse_clock(value: object) -> time:
     elif (match["ampm"] or "").lower() == "am" and hour == 12:
         hour = 0
     if hour > 23 or minute > 59 or second > 59:
-        raise CellInvalid("is not a time of day")
+        raise CellInvalid("不是一天中的时刻", "is not a time of day")
     return time(hour, minute, second)
 
 
@@ -281,7 +285,7 @@ def parse_moment(value: object) -> tuple[datetime, bool]:
         return moment, moment.time() != time(0)
     text = cell_text(value)
     if text is None:
-        raise CellInvalid("is empty")
+        raise CellInvalid(*EMPTY_CELL)
     try:
         moment = datetime.fromisoformat(text)
         return moment, "T" in text or ":" in text
@@ -289,11 +293,12 @@ def parse_moment(value: object) -> tuple[datetime, bool]:
         pass
     match = _DATE_PREFIX.match(text) or _COMPACT_DATE.match(text)
     if match is None:
-        raise CellInvalid("write a date as YYYY-MM-DD, with the time if known (YYYY-MM-DD HH:MM)")
+        raise CellInvalid("日期请写成 YYYY-MM-DD，知道时间的写上时间（YYYY-MM-DD HH:MM）",
+                          "write a date as YYYY-MM-DD, with the time if known (YYYY-MM-DD HH:MM)")
     try:
         day = date(*(int(g) for g in match.groups()))
     except ValueError:
-        raise CellInvalid("is not a date in the calendar") from None
+        raise CellInvalid("不是日历上的日期", "is not a date in the calendar") from None
     rest = text[match.end():].strip()
     if not rest:
         return datetime.combine(day, time(0)), False
@@ -332,7 +337,7 @@ class EntryRefused(ValueError):
 
     def __init__(self, problems: Sequence[FieldProblem]) -> None:
         self.problems = tuple(problems)
-        super().__init__("; ".join(f"{p.field}: {p.reason}" for p in self.problems))
+        super().__init__("; ".join(f"{p.field}: {p.reason_en or p.reason}" for p in self.problems))
 
 
 @dataclass(frozen=True)
@@ -359,22 +364,26 @@ class _Cells:
         self.cells = cells
         self.problems: dict[str, FieldProblem] = {}
 
-    def refuse(self, name: str, reason: str) -> None:
-        self.problems.setdefault(name, FieldProblem(name, reason))
+    def refuse(self, name: str, reason: str, reason_en: str | None = None) -> None:
+        self.problems.setdefault(name, FieldProblem(name, reason, reason_en))
 
-    def text(self, name: str, *, required: str | None = None) -> str | None:
+    def text(self, name: str, *, required: str | tuple[str, str] | None = None) -> str | None:
+        """``required``: what the column holds, one text for both languages or (Chinese, English)."""
         value = cell_text(self.cells.get(name))
-        if value is None and required is not None:
-            self.refuse(name, f"is required ({required})")
-        return value
+        if value is not None or required is None:
+            return value
+        hint_zh, hint_en = (required, required) if isinstance(required, str) else required
+        self.refuse(name, f"必填（{hint_zh}）", f"is required ({hint_en})")
+        return None
 
-    def parsed(self, name: str, parse: Callable[[object], Any], *, required: str | None = None) -> Any:
+    def parsed(self, name: str, parse: Callable[[object], Any], *,
+               required: str | tuple[str, str] | None = None) -> Any:
         if cell_text(self.cells.get(name)) is None:
             return self.text(name, required=required)
         try:
             return parse(self.cells[name])
         except CellInvalid as exc:
-            self.refuse(name, str(exc))
+            self.refuse(name, exc.reason, exc.reason_en)
             return None
 
 
@@ -382,10 +391,10 @@ def entry_of(cells: Mapping[str, object]) -> LogbookEntry:
     """Read one row; raises EntryRefused naming every column that cannot be read."""
     row = _Cells(cells)
     received_at = _received_at(row)
-    channel = row.parsed("channel", parse_channel, required="来源: 来电/来函/来访…")
-    kind = row.parsed("kind", parse_kind, required="类别: 投诉/意见/要求…")
+    channel = row.parsed("channel", parse_channel, required=("来源：来电/来函/来访…", "来源: 来电/来函/来访…"))
+    kind = row.parsed("kind", parse_kind, required=("类别：投诉/意见/要求…", "类别: 投诉/意见/要求…"))
     text = row.text("text", required="内容/事由")
-    received_by = row.text("received_by", required="接待人/记录人: who received it (首问负责人)")
+    received_by = row.text("received_by", required=("接待人/记录人：首问负责人", "接待人/记录人: who received it (首问负责人)"))
     contact = split_contact(cells.get("contact"))
     for part in ("name", "phone", "email", "company"):
         if (value := row.text(f"contact_{part}")) is not None:
@@ -408,13 +417,16 @@ def _received_at(row: _Cells) -> datetime | None:
     clock_given = cell_text(row.cells.get("time")) is not None
     if written is None and not clock_given:
         column = next(n for n in ("received_at", "date", "time") if n in row.cells)
-        row.refuse(column, "is required (日期): when the entry was written")
+        row.refuse(column, "必填（日期）：记录的时间", "is required (日期): when the entry was written")
         return None
     try:
         moment, has_time = parse_moment(row.cells[written or "time"])
     except CellInvalid as exc:
         # A 时间 column without a 日期 column must carry the date itself.
-        row.refuse(written or "time", str(exc) if written else "give the date too: 2024-03-05 09:30")
+        if written:
+            row.refuse(written, exc.reason, exc.reason_en)
+        else:
+            row.refuse("time", "请同时填写日期：2024-03-05 09:30", "give the date too: 2024-03-05 09:30")
         return None
     if written and clock_given and not has_time:
         try:
@@ -425,7 +437,7 @@ def _received_at(row: _Cells) -> datetime | None:
                 whole, whole_has_time = parse_moment(row.cells["time"])
                 if whole_has_time and whole.date() == moment.date():
                     return whole
-            row.refuse("time", str(exc))
+            row.refuse("time", exc.reason, exc.reason_en)
             return None
     return moment
 
@@ -437,7 +449,8 @@ def _org(row: _Cells) -> OrgPath | None:
         while levels and levels[-1] is None:
             levels.pop()
         if None in levels:
-            row.refuse("org", "name every level above the one given: group/subsidiary/project department")
+            row.refuse("org", "请写明所填层级之上的每一级：集团/子公司/项目经理部",
+                       "name every level above the one given: group/subsidiary/project department")
             return None
         written = "/".join(levels) or None  # type: ignore[arg-type]
     if written is None:
@@ -445,7 +458,7 @@ def _org(row: _Cells) -> OrgPath | None:
     try:
         segments = registry_domain.org_path_segments(written.replace("\\", "/"), field_name="org")
     except RegistryRefused as exc:
-        row.refuse("org", exc.problems[0].reason)
+        row.refuse("org", exc.problems[0].reason, exc.problems[0].reason_en)
         return None
     return OrgPath(**dict(zip(("group", "subsidiary", "project"), segments, strict=False)))
 
@@ -468,11 +481,12 @@ def external_id_of(entry: LogbookEntry, *, org: OrgPath, project_id: str | None,
     return f"row-{digest[:32]}"
 
 
-def _reason(error: Mapping[str, Any]) -> str:
-    # Reasons only, never the input: contact cells are personal data.
+def _reason(error: Mapping[str, Any]) -> tuple[str, str]:
+    """(Chinese, English). Reasons only, never the input: contact cells are personal data."""
     if error.get("type") == "string_pattern_mismatch":
-        return "write a code of letters, digits, '_', '.', '-' (starting with a letter or digit)"
-    return str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+        return ("请填写由字母、数字、'_'、'.'、'-' 组成的代码（以字母或数字开头）",
+                "write a code of letters, digits, '_', '.', '-' (starting with a letter or digit)")
+    return registry_domain.validation_reason(error)
 
 
 def submission_of(
@@ -494,7 +508,7 @@ def submission_of(
         for error in exc.errors():
             loc = [str(p) for p in error["loc"]] or ["(row)"]
             name = ".".join(loc[:2]) if loc[0] == "contact" else loc[0]  # org.group is the org column's
-            problems.setdefault(name, FieldProblem(name, _reason(error)))
+            problems.setdefault(name, FieldProblem(name, *_reason(error)))
         raise EntryRefused(list(problems.values())) from None
 
 
@@ -556,10 +570,12 @@ class _Projects:
             return _Placed(match.project_id, OrgPath(group=match.org_group, subsidiary=match.org_subsidiary,
                                                      project=match.org_project))
         if matches:
-            return FieldProblem("project_id", "several registered projects have this name: write the project code")
+            return FieldProblem("project_id", "有多个已登记项目叫这个名称：请填写项目编号",
+                                "several registered projects have this name: write the project code")
         if re.match(CODE_PATTERN, written):
             return _Placed(written, None)  # not registered: taken as written, as over HTTP
-        return FieldProblem("project_id", "no registered project has this code or name")
+        return FieldProblem("project_id", "没有已登记项目使用这个编号或名称",
+                            "no registered project has this code or name")
 
 
 async def import_logbook(
@@ -583,8 +599,9 @@ async def import_logbook(
             placed = await projects.place(entry.project) if entry.project else _Placed(None, None)
             org = entry.org or placed.org
             if org is None:
-                raise EntryRefused([FieldProblem("org", "name the org unit (组织: group/subsidiary/project) "
-                                                        "or a registered project")])
+                raise EntryRefused([FieldProblem("org", "请写明组织（组织：集团/子公司/项目）或已登记的项目",
+                                                 "name the org unit (组织: group/subsidiary/project) "
+                                                 "or a registered project")])
             submission = submission_of(entry, org=org, project_id=placed.project_id, zone=zone_of(org.as_path()))
             correlation_id = uuid.uuid5(SUBMISSION_NAMESPACE, f"corr:{SOURCE_SYSTEM}:{submission.external_id}")
             async with uow.session.begin_nested():
@@ -593,15 +610,16 @@ async def import_logbook(
         except EntryRefused as exc:
             report.rows.append(LogbookRowReport(number, "refused", reasons=exc.problems))
         except domain.SubmissionRefused as exc:
-            report.rows.append(LogbookRowReport(number, "refused", reasons=(FieldProblem(exc.field, exc.reason),)))
+            report.rows.append(LogbookRowReport(number, "refused", reasons=(FieldProblem(exc.field, exc.reason, exc.reason_en),)))
         except domain.IdempotencyConflict:
-            reason = "this 编号 was imported before with different content; a re-import does not change it"
-            report.rows.append(LogbookRowReport(number, "refused", reasons=(FieldProblem("external_id", reason),)))
+            clash = FieldProblem("external_id", "此编号以前导入过且内容不同；重新导入不会更改它",
+                                 "this 编号 was imported before with different content; a re-import does not change it")
+            report.rows.append(LogbookRowReport(number, "refused", reasons=(clash,)))
         except (RegistryRefused, RegistryConflict) as exc:
-            problems = exc.problems if isinstance(exc, RegistryRefused) else (FieldProblem("contact", exc.reason),)
+            problems = exc.problems if isinstance(exc, RegistryRefused) else (FieldProblem("contact", exc.reason, exc.reason_en),)
             report.rows.append(LogbookRowReport(number, "refused", reasons=problems))
         except IntegrityError:
-            clash = FieldProblem("(row)", "conflicts with what is stored")
+            clash = FieldProblem("(row)", "与已存数据冲突", "conflicts with what is stored")
             report.rows.append(LogbookRowReport(number, "refused", reasons=(clash,)))
         else:
             external_id = str(submission.external_id)
@@ -650,7 +668,7 @@ class LogbookReportOut(BaseModel):
             rows=[
                 LogbookRowOut(row=r.row, status=r.status, feedback_id=r.feedback_id, external_id=r.external_id,
                               repeats_row=r.repeats_row,
-                              reasons=[FieldReason(field=p.field, reason=p.reason) for p in r.reasons])
+                              reasons=[FieldReason(field=p.field, reason=p.for_people()) for p in r.reasons])
                 for r in report.rows
             ],
         )
@@ -673,12 +691,12 @@ def build_router(*, uow_factory: UnitOfWorkFactory, receive: service.Receiver, c
         try:
             sheet = read_logbook(content, filename=filename, content_type=content_type)
         except ImportRefused as exc:
-            fields = [{"field": p.field, "reason": p.reason} for p in exc.problems]
+            fields = [{"field": p.field, "reason": p.for_people()} for p in exc.problems]
             raise HTTPException(422, {"error": "validation_failed", "fields": fields}) from exc
         async def receive_in_scope(submission: StaffFeedbackSubmission, **kwargs: Any) -> Any:
             # A row for an org unit outside the caller's is refused like any other bad row.
             if not caller.may_see(submission.org.as_path()):
-                raise domain.SubmissionRefused("org", "outside your org units")
+                raise domain.SubmissionRefused("org", "不在你的组织范围内", "outside your org units")
             return await receive(submission, **kwargs)
 
         async with uow_factory() as uow:

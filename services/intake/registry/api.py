@@ -30,6 +30,7 @@ from shared.db import UnitOfWorkFactory
 from shared.events import OrgPath
 from shared.events.vocabulary import ProjectStage
 from shared.http import correlation_id_of
+from shared.i18n import pick
 from shared.pii import mask_email, mask_name, mask_phone
 
 # --- responses ---------------------------------------------------------------------------------
@@ -164,7 +165,7 @@ class ImportReportOut(BaseModel):
             refused=report.refused, ignored_columns=report.ignored_columns,
             rows=[
                 ImportRowOut(row=r.row, status=r.status, record=r.record, outcome=r.outcome,
-                             reasons=[FieldReason(field=p.field, reason=p.reason) for p in r.reasons])
+                             reasons=[FieldReason(field=p.field, reason=p.for_people()) for p in r.reasons])
                 for r in report.rows
             ],
         )
@@ -174,7 +175,16 @@ class ImportReportOut(BaseModel):
 
 
 def _fields(problems: tuple[FieldProblem, ...]) -> list[dict[str, str]]:
-    return [{"field": p.field, "reason": p.reason} for p in problems]
+    return [{"field": p.field, "reason": p.for_people()} for p in problems]
+
+
+def _conflict_body(exc: RegistryConflict) -> dict[str, object]:
+    """The 409's body: the reason, and each clashing field's, in the request's language."""
+    details = dict(exc.details)
+    if "fields" in details:
+        details["fields"] = [{"field": f["field"], "reason": pick(f["reason"], f.get("reason_en"))}
+                             for f in details["fields"]]
+    return {"error": exc.error, "reason": exc.for_people(), **details}
 
 
 @contextlib.contextmanager
@@ -186,7 +196,7 @@ def _registry_errors() -> Iterator[None]:
     except RecordNotFound as exc:
         raise HTTPException(404, {"error": "not_found", "kind": exc.kind, "key": exc.key}) from exc
     except RegistryConflict as exc:
-        raise HTTPException(409, {"error": exc.error, "reason": exc.reason, **exc.details}) from exc
+        raise HTTPException(409, _conflict_body(exc)) from exc
 
 
 def _not_found(kind: str, key: object) -> HTTPException:
@@ -436,13 +446,14 @@ def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
 async def _uploaded_file(request: Request) -> tuple[bytes, str | None, str | None]:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > imports.MAX_IMPORT_BYTES + 64 * 1024:
-        raise HTTPException(413, {"error": "too_large", "reason": f"at most {imports.MAX_IMPORT_BYTES} bytes"})
+        raise HTTPException(413, {"error": "too_large", "reason": pick(f"文件最大 {imports.MAX_IMPORT_BYTES} 字节",
+                                                                   f"at most {imports.MAX_IMPORT_BYTES} bytes")})
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         async with request.form(max_files=1, max_fields=10) as form:
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
-                reason = "attach the sheet as form field 'file'"
+                reason = pick("请把表格作为表单字段 'file' 上传", "attach the sheet as form field 'file'")
                 raise HTTPException(422, {"error": "validation_failed", "fields": [{"field": "file", "reason": reason}]})
             content = await upload.read(imports.MAX_IMPORT_BYTES + 1)
             return content, upload.filename, upload.content_type

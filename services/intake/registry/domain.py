@@ -30,6 +30,8 @@ from shared.events.catalog import (
 )
 from shared.events.envelope import CODE_PATTERN
 from shared.events.vocabulary import ProjectStage
+from shared.http import _reason_zh
+from shared.i18n import pick
 
 PRODUCER = "intake"
 
@@ -56,11 +58,37 @@ UNITS_PER_EVENT = 500
 
 _CODE = re.compile(CODE_PATTERN)
 
+_LEVEL_ZH = {"group": "集团", "subsidiary": "子公司", "project": "项目"}
+_UNIT_TYPE_ZH = {"group": "集团", "subsidiary": "子公司", "project_department": "项目经理部", "property_office": "管理处"}
+
 
 @dataclass(frozen=True)
 class FieldProblem:
+    """What is wrong with a field: ``reason`` in Chinese (what people read by default),
+    ``reason_en`` in English (``?lang=en``)."""
+
     field: str
     reason: str
+    reason_en: str | None = None
+
+    def for_people(self) -> str:
+        """The reason in the request's language."""
+        return pick(self.reason, self.reason_en)
+
+
+#: shared.pii's reasons for a contact it cannot read, as people read them in Chinese.
+CONTACT_REASONS_ZH = {
+    "not a valid mainland China phone number": "不是有效的中国大陆电话号码",
+    "not a valid phone number: give a mobile, a landline with its area code, or +country code":
+        "不是有效的电话号码：请填写手机号、带区号的座机或 +国家代码",
+    "not a valid e-mail address": "不是有效的电子邮箱地址",
+}
+
+
+def validation_reason(error: Any) -> tuple[str, str]:
+    """A pydantic error of an import row as (Chinese, English); never the input itself."""
+    english = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+    return CONTACT_REASONS_ZH.get(english) or _reason_zh(error), english
 
 
 class RegistryRefused(ValueError):
@@ -68,11 +96,15 @@ class RegistryRefused(ValueError):
 
     def __init__(self, problems: Iterable[FieldProblem]) -> None:
         self.problems = tuple(problems)
-        super().__init__("; ".join(f"{p.field}: {p.reason}" for p in self.problems))
+        super().__init__("; ".join(f"{p.field}: {p.reason_en or p.reason}" for p in self.problems))
 
     @classmethod
-    def one(cls, field: str, reason: str) -> RegistryRefused:
-        return cls([FieldProblem(field, reason)])
+    def one(cls, field: str, reason: str, reason_en: str | None = None) -> RegistryRefused:
+        return cls([FieldProblem(field, reason, reason_en)])
+
+
+#: The kinds of record as people call them (RecordNotFound.kind, revision conflicts).
+RECORD_KIND_ZH = {"org unit": "组织", "project": "项目", "unit": "房屋", "customer": "客户"}
 
 
 class RecordNotFound(LookupError):
@@ -84,13 +116,19 @@ class RecordNotFound(LookupError):
 
 class RegistryConflict(Exception):
     """The change collides with what is stored: the record exists, a revision moved on, a phone
-    number already belongs to someone else."""
+    number already belongs to someone else. ``reason`` is Chinese, ``reason_en`` English; a
+    ``fields`` detail lists ``{field, reason, reason_en}``."""
 
-    def __init__(self, error: str, reason: str, **details: Any) -> None:
-        super().__init__(reason)
+    def __init__(self, error: str, reason: str, reason_en: str | None = None, **details: Any) -> None:
+        super().__init__(reason_en or reason)
         self.error = error
         self.reason = reason
+        self.reason_en = reason_en
         self.details = details
+
+    def for_people(self) -> str:
+        """The reason in the request's language."""
+        return pick(self.reason, self.reason_en)
 
 
 # --- org units ---------------------------------------------------------------------------------
@@ -99,11 +137,13 @@ class RegistryConflict(Exception):
 def org_path_segments(path: str, *, field_name: str = "path") -> list[str]:
     segments = path.split("/")
     if not 1 <= len(segments) <= 3:
-        raise RegistryRefused.one(field_name, "an org path has one to three codes: group[/subsidiary[/project]]")
+        raise RegistryRefused.one(field_name, "组织路径由一到三个代码组成：集团[/子公司[/项目]]",
+                                  "an org path has one to three codes: group[/subsidiary[/project]]")
     bad = [s for s in segments if not _CODE.match(s)]
     if bad:
         raise RegistryRefused.one(
-            field_name, "each code starts with a letter or digit and holds only letters, digits, '_', '.', '-'"
+            field_name, "每个代码以字母或数字开头，只能含字母、数字、'_'、'.'、'-'",
+            "each code starts with a letter or digit and holds only letters, digits, '_', '.', '-'",
         )
     return segments
 
@@ -130,14 +170,18 @@ def check_org_unit(
     problems: list[FieldProblem] = []
     if level is not None and level != depth_level:
         problems.append(FieldProblem(
-            "level", f"a path of {len(path.split('/'))} code(s) is a {depth_level}, not a {level}"))
+            "level", f"{len(path.split('/'))} 个代码的路径是{_LEVEL_ZH[depth_level]}，不是{_LEVEL_ZH.get(level, level)}",
+            f"a path of {len(path.split('/'))} code(s) is a {depth_level}, not a {level}"))
     chosen_type = unit_type or DEFAULT_UNIT_TYPE[depth_level]
     if chosen_type not in UNIT_TYPES_BY_LEVEL[depth_level]:
         allowed = " or ".join(sorted(UNIT_TYPES_BY_LEVEL[depth_level]))
-        problems.append(FieldProblem("unit_type", f"a {depth_level} is a {allowed}"))
+        allowed_zh = "或".join(_UNIT_TYPE_ZH[t] for t in sorted(UNIT_TYPES_BY_LEVEL[depth_level]))
+        problems.append(FieldProblem("unit_type", f"{_LEVEL_ZH[depth_level]}的类型是{allowed_zh}",
+                                     f"a {depth_level} is a {allowed}"))
     parent = parent_of(path)
     if parent is not None and not parent_exists:
-        problems.append(FieldProblem("path", f"the parent org unit {parent} is not registered; register it first"))
+        problems.append(FieldProblem("path", f"上级组织 {parent} 尚未登记，请先登记它",
+                                     f"the parent org unit {parent} is not registered; register it first"))
     if problems:
         raise RegistryRefused(problems)
     return depth_level, chosen_type  # type: ignore[return-value]
@@ -160,18 +204,23 @@ class ProjectFacts:
 def check_project(facts: ProjectFacts) -> None:
     problems: list[FieldProblem] = []
     if facts.warranty_end and facts.completion_date and facts.warranty_end < facts.completion_date:
-        problems.append(FieldProblem("warranty_end", "the warranty cannot end before completion"))
+        problems.append(FieldProblem("warranty_end", "保修期不能早于竣工日期结束",
+                                     "the warranty cannot end before completion"))
     if facts.households is not None and facts.occupied_units is not None and facts.occupied_units > facts.households:
-        problems.append(FieldProblem("occupied_units", "more occupied units than households"))
+        problems.append(FieldProblem("occupied_units", "入住户数多于总户数",
+                                     "more occupied units than households"))
     if facts.stage == ProjectStage.POST_COMPLETION and facts.completion_date is None:
         # 后期 (竣工及保修) starts at completion: the warranty is counted from that date.
-        problems.append(FieldProblem("completion_date", "a project after completion needs its completion date"))
+        problems.append(FieldProblem("completion_date", "竣工后的项目需填写竣工日期",
+                                     "a project after completion needs its completion date"))
     seen: set[str] = set()
     for i, building in enumerate(facts.buildings):
         if not building or len(building) > 32:
-            problems.append(FieldProblem(f"buildings.{i}", "a building is named by 1 to 32 characters"))
+            problems.append(FieldProblem(f"buildings.{i}", "楼栋名称为 1 到 32 个字符",
+                                         "a building is named by 1 to 32 characters"))
         elif building in seen:
-            problems.append(FieldProblem(f"buildings.{i}", f"building {building} is listed twice"))
+            problems.append(FieldProblem(f"buildings.{i}", f"楼栋 {building} 列了两次",
+                                         f"building {building} is listed twice"))
         seen.add(building)
     if problems:
         raise RegistryRefused(problems)
@@ -180,10 +229,12 @@ def check_project(facts: ProjectFacts) -> None:
 def check_project_org(*, org_path: str, registered_level: str | None) -> None:
     """A project is run by a registered project department or property office (level project)."""
     if registered_level is None:
-        raise RegistryRefused.one("org", f"org unit {org_path} is not registered; register it first")
+        raise RegistryRefused.one("org", f"组织 {org_path} 尚未登记，请先登记它",
+                                  f"org unit {org_path} is not registered; register it first")
     if registered_level != "project":
         raise RegistryRefused.one(
-            "org", "a project belongs to a project department or property office (group/subsidiary/project)"
+            "org", "项目隶属于项目经理部或管理处（集团/子公司/项目）",
+            "a project belongs to a project department or property office (group/subsidiary/project)",
         )
 
 
@@ -204,10 +255,12 @@ def check_units(
     for i, (building, label) in enumerate(units):
         if project_buildings and building not in project_buildings:
             problems.append(FieldProblem(
-                item_field(field_prefix, i, "building"), f"building {building} is not one of the project's buildings"))
+                item_field(field_prefix, i, "building"), f"楼栋 {building} 不是该项目的楼栋",
+                f"building {building} is not one of the project's buildings"))
         if (building, label) in seen:
             problems.append(FieldProblem(
-                item_field(field_prefix, i, "label"), f"unit {building}/{label} appears twice"))
+                item_field(field_prefix, i, "label"), f"房屋 {building}/{label} 出现了两次",
+                f"unit {building}/{label} appears twice"))
         seen.add((building, label))
     if problems:
         raise RegistryRefused(problems)
@@ -218,7 +271,8 @@ def check_units(
 
 def check_customer(*, name: str | None, company: str | None, phones: Sequence[str], emails: Sequence[str]) -> None:
     if not (name or company or phones or emails):
-        raise RegistryRefused.one("name", "give at least a name, a company, a phone or an e-mail")
+        raise RegistryRefused.one("name", "请至少填写姓名、单位、电话或电子邮箱之一",
+                                  "give at least a name, a company, a phone or an e-mail")
 
 
 # --- events ------------------------------------------------------------------------------------
@@ -288,7 +342,19 @@ def customer_registered(
 
 
 class CellInvalid(ValueError):
-    """A cell that cannot be read as what its column holds; the message is the reason."""
+    """A cell that cannot be read as what its column holds: ``reason`` in Chinese, ``reason_en``
+    in English (the message)."""
+
+    def __init__(self, reason: str, reason_en: str | None = None) -> None:
+        super().__init__(reason_en or reason)
+        self.reason = reason
+        self.reason_en = reason_en
+
+    def problem(self, field: str) -> FieldProblem:
+        return FieldProblem(field, self.reason, self.reason_en)
+
+
+EMPTY_CELL = ("为空", "is empty")
 
 
 _YES = {"是", "有", "已入住", "入住", "y", "yes", "true", "t", "1", "√", "✓", "✔"}
@@ -338,12 +404,12 @@ def parse_yes_no(value: object) -> bool:
         return value
     text = cell_text(value)
     if text is None:
-        raise CellInvalid("is empty")
+        raise CellInvalid(*EMPTY_CELL)
     if text.lower() in _YES:
         return True
     if text.lower() in _NO:
         return False
-    raise CellInvalid("write 是/否, yes/no or 1/0")
+    raise CellInvalid("请填写 是/否、yes/no 或 1/0", "write 是/否, yes/no or 1/0")
 
 
 def parse_date(value: object) -> date:
@@ -353,14 +419,14 @@ def parse_date(value: object) -> date:
         return value
     text = cell_text(value)
     if text is None:
-        raise CellInvalid("is empty")
+        raise CellInvalid(*EMPTY_CELL)
     match = _DATE.match(text) or _COMPACT_DATE.match(text)
     if match is None:
-        raise CellInvalid("write a date as YYYY-MM-DD")
+        raise CellInvalid("日期请写成 YYYY-MM-DD", "write a date as YYYY-MM-DD")
     try:
         return date(*(int(g) for g in match.groups()))
     except ValueError:
-        raise CellInvalid("is not a date in the calendar") from None
+        raise CellInvalid("不是日历上的日期", "is not a date in the calendar") from None
 
 
 def parse_count(value: object) -> int:
@@ -371,23 +437,24 @@ def parse_count(value: object) -> int:
     else:
         text = cell_text(value)
         if text is None:
-            raise CellInvalid("is empty")
+            raise CellInvalid(*EMPTY_CELL)
         text = text.replace(",", "").removesuffix("户").removesuffix("套").strip()
         if not text.isdigit():
-            raise CellInvalid("write a whole number")
+            raise CellInvalid("请填写整数", "write a whole number")
         number = int(text)
     if number < 0:
-        raise CellInvalid("cannot be negative")
+        raise CellInvalid("不能为负数", "cannot be negative")
     return number
 
 
 def parse_stage(value: object) -> ProjectStage:
     text = cell_text(value)
     if text is None:
-        raise CellInvalid("is empty")
+        raise CellInvalid(*EMPTY_CELL)
     stage = _STAGES.get(text.lower()) or _STAGES.get(text)
     if stage is None:
-        raise CellInvalid("write 前期/过程/后期/物业管理 or " + "/".join(s.value for s in ProjectStage))
+        stages = "/".join(s.value for s in ProjectStage)
+        raise CellInvalid(f"请填写 前期/过程/后期/物业管理 或 {stages}", f"write 前期/过程/后期/物业管理 or {stages}")
     return stage
 
 
@@ -395,7 +462,8 @@ def parse_customer_kind(value: object) -> CustomerKind:
     text = cell_text(value)
     kind = _CUSTOMER_KINDS.get((text or "").lower())
     if kind is None:
-        raise CellInvalid("write 业主/住户/代理商/公司/个人 or owner/household/agent/company/person")
+        raise CellInvalid("请填写 业主/住户/代理商/公司/个人 或 owner/household/agent/company/person",
+                          "write 业主/住户/代理商/公司/个人 or owner/household/agent/company/person")
     return kind
 
 
@@ -409,7 +477,10 @@ def split_list(value: object) -> list[str]:
 
 __all__ = [
     "DEFAULT_UNIT_TYPE",
+    "EMPTY_CELL",
+    "RECORD_KIND_ZH",
     "UNASSIGNED_ORG",
+    "CONTACT_REASONS_ZH",
     "CellInvalid",
     "FieldProblem",
     "ProjectFacts",
@@ -436,4 +507,5 @@ __all__ = [
     "project_registered",
     "split_list",
     "units_registered",
+    "validation_reason",
 ]

@@ -105,7 +105,7 @@ class ImportRefused(ValueError):
 
     def __init__(self, problems: Sequence[FieldProblem]) -> None:
         self.problems = tuple(problems)
-        super().__init__("; ".join(f"{p.field}: {p.reason}" for p in self.problems))
+        super().__init__("; ".join(f"{p.field}: {p.reason_en or p.reason}" for p in self.problems))
 
 
 # --- reading a sheet ---------------------------------------------------------------------------
@@ -132,7 +132,8 @@ def detect_format(content: bytes, *, filename: str | None, content_type: str | N
     name = (filename or "").lower()
     ctype = (content_type or "").lower()
     if content.startswith(b"\xd0\xcf\x11\xe0") or name.endswith(".xls"):
-        raise ImportRefused([FieldProblem("file", "old .xls workbooks are not read: save it as .xlsx or .csv")])
+        raise ImportRefused([FieldProblem("file", "不读取旧版 .xls 工作簿：请另存为 .xlsx 或 .csv",
+                                            "old .xls workbooks are not read: save it as .xlsx or .csv")])
     if content.startswith(b"PK\x03\x04") or name.endswith(".xlsx") or "spreadsheetml" in ctype:
         return "xlsx"
     return "csv"
@@ -145,7 +146,8 @@ def _decode(content: bytes) -> str:
             return content.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise ImportRefused([FieldProblem("file", "is neither UTF-8 nor GB18030 text")])
+    raise ImportRefused([FieldProblem("file", "既不是 UTF-8 也不是 GB18030 编码的文本",
+                                        "is neither UTF-8 nor GB18030 text")])
 
 
 def read_csv(content: bytes) -> list[tuple[int, list[object]]]:
@@ -156,7 +158,7 @@ def read_csv(content: bytes) -> list[tuple[int, list[object]]]:
     try:
         return [(number, list(cells)) for number, cells in enumerate(reader, start=1)]
     except csv.Error as exc:
-        raise ImportRefused([FieldProblem("file", f"is not readable CSV ({exc})")]) from None
+        raise ImportRefused([FieldProblem("file", f"不是可读的 CSV（{exc}）", f"is not readable CSV ({exc})")]) from None
 
 
 def read_xlsx(content: bytes) -> list[tuple[int, list[object]]]:
@@ -166,7 +168,7 @@ def read_xlsx(content: bytes) -> list[tuple[int, list[object]]]:
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception:
-        raise ImportRefused([FieldProblem("file", "is not a readable XLSX workbook")]) from None
+        raise ImportRefused([FieldProblem("file", "不是可读的 XLSX 工作簿", "is not a readable XLSX workbook")]) from None
     try:
         sheet = workbook.worksheets[0]
         rows = []
@@ -186,19 +188,22 @@ def _blank(cells: Sequence[object]) -> bool:
 def read_sheet(kind: str, content: bytes, *, filename: str | None = None, content_type: str | None = None) -> Sheet:
     """Parse an uploaded file into rows keyed by canonical column; refuses the file as a whole."""
     if kind not in COLUMNS:
-        raise ImportRefused([FieldProblem("kind", f"import one of {', '.join(IMPORT_KINDS)}")])
+        raise ImportRefused([FieldProblem("kind", f"可导入的类型：{', '.join(IMPORT_KINDS)}",
+                                             f"import one of {', '.join(IMPORT_KINDS)}")])
     if not content.strip():
-        raise ImportRefused([FieldProblem("file", "is empty")])
+        raise ImportRefused([FieldProblem("file", "文件为空", "is empty")])
     if len(content) > MAX_IMPORT_BYTES:
-        raise ImportRefused([FieldProblem("file", f"is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB")])
+        raise ImportRefused([FieldProblem("file", f"大于 {MAX_IMPORT_BYTES // (1024 * 1024)} MB",
+                                             f"is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB")])
     fmt = detect_format(content, filename=filename, content_type=content_type)
     table = read_xlsx(content) if fmt == "xlsx" else read_csv(content)
     table = [(number, cells) for number, cells in table if not _blank(cells)]
     if not table:
-        raise ImportRefused([FieldProblem("file", "has no header row")])
+        raise ImportRefused([FieldProblem("file", "没有表头行", "has no header row")])
     (_, header), body = table[0], table[1:]
     if len(body) > MAX_IMPORT_ROWS:
-        raise ImportRefused([FieldProblem("file", f"has more than {MAX_IMPORT_ROWS} rows: split it")])
+        raise ImportRefused([FieldProblem("file", f"超过 {MAX_IMPORT_ROWS} 行：请拆分",
+                                             f"has more than {MAX_IMPORT_ROWS} rows: split it")])
     columns, ignored = _map_columns(kind, header)
     rows = [
         (number, {name: cells[i] if i < len(cells) else None for i, name in columns.items()})
@@ -220,17 +225,18 @@ def _map_columns(kind: str, header: Sequence[object]) -> tuple[dict[int, str], l
         if name is None:
             ignored.append(title)
         elif name in columns.values():
-            problems.append(FieldProblem("columns", f"two columns mean {name}"))
+            problems.append(FieldProblem("columns", f"有两列都表示 {name}", f"two columns mean {name}"))
         else:
             columns[i] = name
     present = set(columns.values())
     for alternatives in REQUIRED[kind]:
         if not any(set(group) <= present for group in alternatives):
-            wanted = " or ".join(
+            groups = [
                 " + ".join(f"{c} ({COLUMNS[kind][c][2] if len(COLUMNS[kind][c]) > 2 else c})" for c in group)
                 for group in alternatives
-            )
-            problems.append(FieldProblem("columns", f"missing column {wanted}"))
+            ]
+            problems.append(FieldProblem("columns", f"缺少列 {' 或 '.join(groups)}",
+                                         f"missing column {' or '.join(groups)}"))
     if problems:
         raise ImportRefused(problems)
     return columns, ignored
@@ -249,7 +255,7 @@ class _Row:
     def text(self, name: str, *, required: bool = False) -> str | None:
         value = domain.cell_text(self.cells.get(name))
         if value is None and required:
-            self.problems.append(FieldProblem(name, "is required"))
+            self.problems.append(FieldProblem(name, "必填", "is required"))
         return value
 
     def parsed(self, name: str, parse: Callable[[object], Any]) -> Any:
@@ -258,7 +264,7 @@ class _Row:
         try:
             return parse(self.cells[name])
         except CellInvalid as exc:
-            self.problems.append(FieldProblem(name, str(exc)))
+            self.problems.append(exc.problem(name))
             return None
 
     def label(self) -> str | None:
@@ -267,7 +273,7 @@ class _Row:
             return label
         parts = [p for p in (self.text("entrance"), self.text("room")) if p]
         if not parts:
-            self.problems.append(FieldProblem("label", "is required (单元/房号)"))
+            self.problems.append(FieldProblem("label", "必填（单元/房号）", "is required (单元/房号)"))
             return None
         return "-".join(parts)
 
@@ -276,7 +282,8 @@ class _Row:
             return model.model_validate(values)
         except ValidationError as exc:
             self.problems += [
-                FieldProblem(".".join(str(p) for p in e["loc"]) or "(row)", e["msg"]) for e in exc.errors()
+                FieldProblem(".".join(str(p) for p in e["loc"]) or "(row)", *domain.validation_reason(e))
+                for e in exc.errors()
             ]
             return None
 
@@ -297,12 +304,14 @@ def project_row(cells: Mapping[str, object]) -> service.ProjectInput:
         org_text = "/".join(p for p in parts if p) or None
     org: OrgPath | None = None
     if org_text is None:
-        row.problems.append(FieldProblem("org", "is required: group/subsidiary/project department"))
+        row.problems.append(FieldProblem("org", "必填：集团/子公司/项目经理部",
+                                         "is required: group/subsidiary/project department"))
     else:
         try:
             segments = domain.org_path_segments(org_text.replace("\\", "/"), field_name="org")
             if len(segments) != 3:
-                row.problems.append(FieldProblem("org", "name the group, subsidiary and project department"))
+                row.problems.append(FieldProblem("org", "请写明集团、子公司和项目经理部",
+                                                 "name the group, subsidiary and project department"))
             else:
                 org = domain.org_of("/".join(segments))
         except RegistryRefused as exc:
@@ -320,7 +329,7 @@ def project_row(cells: Mapping[str, object]) -> service.ProjectInput:
         "buildings": domain.split_list(cells.get("buildings")),
     }
     if values["stage"] is None and domain.cell_text(cells.get("stage")) is None:
-        row.problems.append(FieldProblem("stage", "is required (前期/过程/后期/物业管理)"))
+        row.problems.append(FieldProblem("stage", "必填（前期/过程/后期/物业管理）", "is required (前期/过程/后期/物业管理)"))
     command = row.validated(service.ProjectInput, {**values, "org": org})
     if command is not None:
         try:
@@ -364,7 +373,8 @@ def household_row(cells: Mapping[str, object]) -> HouseholdRow:
         "email": row.text("email"),
     })
     if contact is not None and not (contact.phone or contact.email):
-        row.problems.append(FieldProblem("phone", "give a phone or an e-mail, so the household can be reached"))
+        row.problems.append(FieldProblem("phone", "请填写电话或电子邮箱，以便联系住户",
+                                         "give a phone or an e-mail, so the household can be reached"))
     kind = row.parsed("customer_kind", domain.parse_customer_kind) or "household"
     key_customer = row.parsed("key_customer", domain.parse_yes_no)
     occupied = row.parsed("occupied", domain.parse_yes_no)
@@ -456,7 +466,9 @@ async def _apply_household(cells: Mapping[str, object], *, uow: Any, clock: Cloc
     unit = await service.find_unit(household.project_id, household.building, household.label, uow=uow)
     if unit is None:
         where = f"{household.building}/{household.label} in project {household.project_id}"
-        raise RegistryRefused.one("label", f"no unit {where}: import the units first")
+        raise RegistryRefused.one(
+            "label", f"项目 {household.project_id} 没有房屋 {household.building}/{household.label}：请先导入房屋",
+            f"no unit {where}: import the units first")
     customer_id = await service.match_or_register_customer(
         household.contact, customer_kind=household.customer_kind, project_id=household.project_id, uow=uow,
         clock=clock, org=service.project_org(project), correlation_id=correlation_id,
@@ -507,14 +519,16 @@ async def run_import(
         except RegistryRefused as exc:
             report.rows.append(RowReport(number, "refused", reasons=exc.problems))
         except RecordNotFound as exc:
-            missing = FieldProblem(_FIELD_OF_MISSING.get(exc.kind, exc.kind), f"{exc.kind} {exc.key} is not registered")
+            missing = FieldProblem(_FIELD_OF_MISSING.get(exc.kind, exc.kind),
+                                   f"{domain.RECORD_KIND_ZH.get(exc.kind, exc.kind)} {exc.key} 尚未登记",
+                                   f"{exc.kind} {exc.key} is not registered")
             report.rows.append(RowReport(number, "refused", reasons=(missing,)))
         except RegistryConflict as exc:
-            fields = exc.details.get("fields") or [{"field": "(row)", "reason": exc.reason}]
-            reasons = tuple(FieldProblem(f["field"], f["reason"]) for f in fields)
+            fields = exc.details.get("fields") or [{"field": "(row)", "reason": exc.reason, "reason_en": exc.reason_en}]
+            reasons = tuple(FieldProblem(f["field"], f["reason"], f.get("reason_en")) for f in fields)
             report.rows.append(RowReport(number, "refused", reasons=reasons))
         except IntegrityError:
-            clash = FieldProblem("(row)", "conflicts with what is stored")
+            clash = FieldProblem("(row)", "与已存数据冲突", "conflicts with what is stored")
             report.rows.append(RowReport(number, "refused", reasons=(clash,)))
         else:
             uow.publish(*scope.events)

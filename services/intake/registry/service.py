@@ -153,7 +153,8 @@ async def _locked(uow: Registrar, model: type[M], *criteria: Any) -> M | None:
 def _expect_revision(kind: str, key: object, current: int, expected: int | None) -> None:
     if expected is not None and expected != current:
         raise RegistryConflict(
-            "revision_conflict", f"{kind} {key} is at revision {current}, not {expected}", current_revision=current
+            "revision_conflict", f"{domain.RECORD_KIND_ZH.get(kind, kind)} {key} 的当前版本是 {current}，不是 {expected}",
+            f"{kind} {key} is at revision {current}, not {expected}", current_revision=current,
         )
 
 
@@ -183,8 +184,8 @@ async def register_org_unit(
         .returning(OrgUnit.path)
     )
     if inserted.first() is None:
-        raise RegistryConflict("already_registered", f"org unit {cmd.path} is registered; change it with PUT",
-                               path=cmd.path)
+        raise RegistryConflict("already_registered", f"组织 {cmd.path} 已登记，请用 PUT 修改",
+                               f"org unit {cmd.path} is registered; change it with PUT", path=cmd.path)
     uow.publish(domain.org_unit_registered(
         path=cmd.path, level=level, name=cmd.name, unit_type=unit_type, revision=1, now=now,
         correlation_id=correlation_id,
@@ -249,7 +250,8 @@ async def _check_project(uow: Registrar, cmd: ProjectFields) -> None:
 
 def _project_values(cmd: ProjectFields) -> dict[str, Any]:
     if cmd.org.subsidiary is None or cmd.org.project is None:  # check_project_org has refused it already
-        raise RegistryRefused.one("org", "name the group, subsidiary and project department")
+        raise RegistryRefused.one("org", "请写明集团、子公司和项目经理部",
+                                  "name the group, subsidiary and project department")
     return {
         "org_group": cmd.org.group, "org_subsidiary": cmd.org.subsidiary, "org_project": cmd.org.project,
         "name": cmd.name, "contract_number": cmd.contract_number, "stage": cmd.stage.value,
@@ -284,8 +286,8 @@ async def register_project(
         .returning(Project.project_id)
     )
     if inserted.first() is None:
-        raise RegistryConflict("already_registered", f"project {cmd.project_id} is registered; change it with PUT",
-                               project_id=cmd.project_id)
+        raise RegistryConflict("already_registered", f"项目 {cmd.project_id} 已登记，请用 PUT 修改",
+                               f"project {cmd.project_id} is registered; change it with PUT", project_id=cmd.project_id)
     project = await uow.session.get(Project, cmd.project_id)
     assert project is not None
     _announce_project(uow, project, now=now, correlation_id=correlation_id)
@@ -325,7 +327,8 @@ async def _change_project(
         )).scalars())
         dropped = sorted(in_use - set(cmd.buildings))
         if dropped:
-            raise RegistryRefused.one("buildings", f"building(s) {', '.join(dropped)} still have registered units")
+            raise RegistryRefused.one("buildings", f"楼栋 {'、'.join(dropped)} 仍有已登记的房屋",
+                                      f"building(s) {', '.join(dropped)} still have registered units")
     if all(getattr(project, name) == value for name, value in values.items()):
         return False
     now = clock()
@@ -401,7 +404,8 @@ async def apply_units(
     earlier_households = {u.household_id for u in existing.values() if u.household_id is not None}
     customers = await _customers_for_update(uow, wanted_households | earlier_households)
     missing = [
-        FieldProblem(domain.item_field(field_prefix, i, "household_id"), "no active customer has this id")
+        FieldProblem(domain.item_field(field_prefix, i, "household_id"), "没有此编号的在册客户",
+                     "no active customer has this id")
         for i, u in enumerate(units)
         if u.household_id is not None and u.household_id not in customers
     ]
@@ -529,14 +533,15 @@ async def _contact_holders(
 
 def _contact_conflict(holders: Sequence[Customer], phones: Sequence[str], emails: Sequence[str]) -> RegistryConflict:
     problems = [
-        {"field": f"{name}.{i}", "reason": f"already belongs to customer {holder.id}"}
+        {"field": f"{name}.{i}", "reason": f"已属于客户 {holder.id}", "reason_en": f"already belongs to customer {holder.id}"}
         for name, values, attr in (("phones", phones, "phones"), ("emails", emails, "emails"))
         for i, value in enumerate(values)
         for holder in holders
         if value in getattr(holder, attr)
     ]
     return RegistryConflict(
-        "contact_in_use", "a phone or e-mail given already belongs to another customer; change that customer instead",
+        "contact_in_use", "所填电话或电子邮箱已属于另一位客户，请改为修改那位客户",
+        "a phone or e-mail given already belongs to another customer; change that customer instead",
         fields=problems, customer_id=str(holders[0].id),
     )
 
@@ -550,14 +555,14 @@ async def _checked_links(
         sa.select(Project.project_id).where(Project.project_id.in_(list(project_ids)))
     )).scalars()) if project_ids else set()
     problems += [
-        FieldProblem(f"project_ids.{i}", f"project {p} is not registered")
+        FieldProblem(f"project_ids.{i}", f"项目 {p} 尚未登记", f"project {p} is not registered")
         for i, p in enumerate(project_ids) if p not in known_projects
     ]
     unit_projects = dict((await uow.session.execute(
         sa.select(Unit.unit_id, Unit.project_id).where(Unit.unit_id.in_(list(unit_ids)))
     )).all()) if unit_ids else {}
     problems += [
-        FieldProblem(f"unit_ids.{i}", "no unit has this id") for i, u in enumerate(unit_ids) if u not in unit_projects
+        FieldProblem(f"unit_ids.{i}", "没有此编号的房屋", "no unit has this id") for i, u in enumerate(unit_ids) if u not in unit_projects
     ]
     if problems:
         raise RegistryRefused(problems)
@@ -671,16 +676,16 @@ async def find_customers(*, uow: Registrar, phone: str | None = None, email: str
         try:
             phones.append(normalize_phone(phone))
         except ValueError as exc:
-            problems.append(FieldProblem("phone", str(exc)))
+            problems.append(FieldProblem("phone", domain.CONTACT_REASONS_ZH.get(str(exc), "不是有效的电话号码"), str(exc)))
     if email:
         try:
             emails.append(normalize_email(email))
         except ValueError as exc:
-            problems.append(FieldProblem("email", str(exc)))
+            problems.append(FieldProblem("email", domain.CONTACT_REASONS_ZH.get(str(exc), "不是有效的电子邮箱地址"), str(exc)))
     if problems:
         raise RegistryRefused(problems)
     if not phones and not emails:
-        raise RegistryRefused.one("phone", "look customers up by phone or e-mail")
+        raise RegistryRefused.one("phone", "请按电话或电子邮箱查找客户", "look customers up by phone or e-mail")
     return await _contact_holders(uow, phones, emails)
 
 
@@ -704,7 +709,8 @@ async def match_or_register_customer(
     a new customer's event when no registered project places it.
     """
     if customer_kind not in get_args(CustomerKind):
-        raise RegistryRefused.one("customer_kind", "one of " + ", ".join(get_args(CustomerKind)))
+        kinds = ", ".join(get_args(CustomerKind))
+        raise RegistryRefused.one("customer_kind", f"应为以下之一：{kinds}", f"one of {kinds}")
     phones = [contact.phone] if contact.phone else []
     emails = [contact.email] if contact.email else []
     project_ids = [project_id] if project_id and await uow.session.get(Project, project_id) is not None else []

@@ -184,7 +184,7 @@ async def test_concurrent_submissions_are_recorded_together_each_with_its_own_an
         assert sorted(statuses[40:42]) == [200, 201]
         assert responses[40].json()["feedback_id"] == responses[41].json()["feedback_id"]
         assert statuses[42] == 422
-        assert responses[42].json()["fields"] == [{"field": "received_at", "reason": "lies in the future"}]
+        assert responses[42].json()["fields"] == [{"field": "received_at", "reason": "接收时间晚于当前时间"}]
         # they were not taken one transaction each
         assert writer.items == len(requests) and writer.batches < len(requests) / 2
         assert writer.fallbacks >= 1  # the batch holding the refused one was taken again one by one

@@ -106,10 +106,10 @@ async def test_a_logbook_takes_its_good_rows_and_reports_each_bad_one(migrated: 
         assert rows[4]["external_id"].startswith("row-")
         assert rows[11]["repeats_row"] == 4 and rows[11]["feedback_id"] == rows[4]["feedback_id"]
         assert [f["field"] for f in rows[5]["reasons"]] == ["channel"] and "来电" in rows[5]["reasons"][0]["reason"]
-        assert rows[6]["reasons"][0]["field"] == "received_by" and "is required" in rows[6]["reasons"][0]["reason"]
-        assert rows[7]["reasons"] == [{"field": "received_at", "reason": "lies in the future"}]
+        assert rows[6]["reasons"][0]["field"] == "received_by" and rows[6]["reasons"][0]["reason"] == "必填（接待人/记录人：首问负责人）"
+        assert rows[7]["reasons"] == [{"field": "received_at", "reason": "接收时间晚于当前时间"}]
         assert rows[8]["reasons"][0]["field"] == "contact.phone"
-        assert rows[9]["reasons"] == [{"field": "project_id", "reason": "no registered project has this code or name"}]
+        assert rows[9]["reasons"] == [{"field": "project_id", "reason": "没有已登记项目使用这个编号或名称"}]
         text = json.dumps(report, ensure_ascii=False)
         for personal in (PHONE, BAD_PHONE, "王先生", "李女士"):
             assert personal not in text
@@ -191,4 +191,24 @@ async def test_a_logbook_row_outside_the_importers_org_units_is_refused(migrated
         report = await ok(await intake.post("/api/v1/imports/feedback", content=content,
                                             headers={"content-type": "text/csv", **south_cs}))
     assert [(r["row"], r["status"]) for r in report["rows"]] == [(2, "taken"), (3, "refused")]
-    assert report["rows"][1]["reasons"] == [{"field": "org", "reason": "outside your org units"}]
+    assert report["rows"][1]["reasons"] == [{"field": "org", "reason": "不在你的组织范围内"}]
+
+
+async def test_a_bad_cell_reads_in_chinese_unless_english_is_asked_for(migrated: Settings) -> None:
+    content = ("编号,日期,时间,来源,类别,事由,接待人,组织\n"
+               "T-1,2024-03-05,午后,来电,投诉,电梯故障,cs-9,hx/east/lakeside\n"     # no time of day
+               ",2024-03-05,09:30,来电,投诉,,cs-9,hx/east/lakeside\n").encode()     # no text
+    async with running_service(logbook_app(migrated)) as intake:
+        chinese = await import_csv(intake, content, dry_run="true")
+        english = await import_csv(intake, content, dry_run="true", lang="en")
+        unreadable = await intake.post("/api/v1/imports/feedback", content=b"  ", params={"lang": "en"},
+                                       headers={"content-type": "text/csv"})
+        unreadable_zh = await intake.post("/api/v1/imports/feedback", content=b"  ",
+                                          headers={"content-type": "text/csv"})
+    assert [r["reasons"] for r in chinese["rows"]] == [
+        [{"field": "time", "reason": "时间请写成 HH:MM"}], [{"field": "text", "reason": "必填（内容/事由）"}]]
+    assert [r["reasons"] for r in english["rows"]] == [
+        [{"field": "time", "reason": "write a time as HH:MM"}], [{"field": "text", "reason": "is required (内容/事由)"}]]
+    assert unreadable.status_code == 422
+    assert unreadable.json()["fields"] == [{"field": "file", "reason": "is empty"}]
+    assert unreadable_zh.json()["fields"] == [{"field": "file", "reason": "文件为空"}]

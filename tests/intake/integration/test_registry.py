@@ -70,11 +70,16 @@ async def test_org_units_projects_units_and_customers_over_http(
         orphan = await intake.post("/api/v1/org-units", json={"path": "hx/west/riverside", "name": "江畔"})
         assert orphan.status_code == 422
         assert orphan.json() == {"error": "validation_failed", "fields": [
-            {"field": "path", "reason": "the parent org unit hx/west is not registered; register it first"}]}
+            {"field": "path", "reason": "上级组织 hx/west 尚未登记，请先登记它"}]}
+        english = await intake.post("/api/v1/org-units", params={"lang": "en"},
+                                    json={"path": "hx/west/riverside", "name": "江畔"})
+        assert english.json()["fields"] == [
+            {"field": "path", "reason": "the parent org unit hx/west is not registered; register it first"}]
         wrong = await intake.post("/api/v1/org-units", json={"path": "hx/south", "level": "project", "name": "华南"})
         assert {f["field"] for f in wrong.json()["fields"]} == {"level"}
         again = await intake.post("/api/v1/org-units", json={"path": "hx", "name": "华兴"})
         assert again.status_code == 409 and again.json()["error"] == "already_registered"
+        assert again.json()["reason"] == "组织 hx 已登记，请用 PUT 修改"
         renamed = await ok(await intake.put("/api/v1/org-units/hx/east", json={"name": "华东分公司"}))
         assert renamed["revision"] == 2 and renamed["level"] == "subsidiary" and renamed["parent_path"] == "hx"
         assert (await ok(await intake.get("/api/v1/org-units/hx/east")))["name"] == "华东分公司"
@@ -126,12 +131,16 @@ async def test_org_units_projects_units_and_customers_over_http(
         assert created["revision"] == 1
         taken = await intake.post("/api/v1/customers", json={"name": "王大明", "phones": ["+86 138 0013 8000"]})
         assert taken.status_code == 409 and taken.json()["customer_id"] == customer_id
-        assert taken.json()["fields"] == [{"field": "phones.0", "reason": f"already belongs to customer {customer_id}"}]
+        assert taken.json()["fields"] == [{"field": "phones.0", "reason": f"已属于客户 {customer_id}"}]
+        assert taken.json()["reason"] == "所填电话或电子邮箱已属于另一位客户，请改为修改那位客户"
+        taken_en = await intake.post("/api/v1/customers", json={"name": "王大明", "phones": ["+86 138 0013 8000"]},
+                                     headers={"accept-language": "en-US,en;q=0.9"})
+        assert taken_en.json()["fields"] == [{"field": "phones.0", "reason": f"already belongs to customer {customer_id}"}]
         bad_phone = await intake.post("/api/v1/customers", json={"name": "李", "phones": ["12345"]})
         assert bad_phone.status_code == 422 and bad_phone.json()["fields"][0]["field"] == "phones.0"
         assert "12345" not in bad_phone.text
         unknown_project = await intake.post("/api/v1/customers", json={"name": "李", "project_ids": ["NOPE"]})
-        assert unknown_project.json()["fields"] == [{"field": "project_ids.0", "reason": "project NOPE is not registered"}]
+        assert unknown_project.json()["fields"] == [{"field": "project_ids.0", "reason": "项目 NOPE 尚未登记"}]
         found = await ok(await intake.post("/api/v1/customers/lookup", json={"phone": "0086 13800138000"}))
         assert [c["customer_id"] for c in found] == [customer_id]
         assert await ok(await intake.post("/api/v1/customers/lookup", json={"email": "nobody@example.com"})) == []
@@ -203,7 +212,7 @@ async def test_csv_and_xlsx_imports_take_good_rows_and_report_bad_ones(migrated:
         rows = {r["row"]: r for r in report["rows"]}
         assert rows[2]["status"] == "taken" and rows[2]["record"] == "LS-02" and rows[2]["outcome"] == "created"
         assert {f["field"] for f in rows[3]["reasons"]} == {"warranty_end", "occupied_units"}
-        assert rows[4]["reasons"] == [{"field": "org", "reason": "org unit hx/east/riverside is not registered; register it first"}]
+        assert rows[4]["reasons"] == [{"field": "org", "reason": "组织 hx/east/riverside 尚未登记，请先登记它"}]
         assert (await ok(await intake.get("/api/v1/projects/LS-02")))["buildings"] == ["5", "6"]
         assert (await intake.get("/api/v1/projects/LS-03")).status_code == 404
 
@@ -226,9 +235,9 @@ async def test_csv_and_xlsx_imports_take_good_rows_and_report_bad_ones(migrated:
         assert (report["total"], report["taken"], report["refused"]) == (6, 3, 3)
         by_row = {r["row"]: r for r in report["rows"]}
         assert [by_row[n]["status"] for n in range(2, 8)] == ["taken", "refused", "refused", "refused", "taken", "taken"]
-        assert by_row[3]["reasons"] == [{"field": "building", "reason": "building 9 is not one of the project's buildings"}]
+        assert by_row[3]["reasons"] == [{"field": "building", "reason": "楼栋 9 不是该项目的楼栋"}]
         assert by_row[4]["reasons"][0]["field"] == "occupied" and "是/否" in by_row[4]["reasons"][0]["reason"]
-        assert by_row[5]["reasons"] == [{"field": "project_id", "reason": "project NOPE is not registered"}]
+        assert by_row[5]["reasons"] == [{"field": "project_id", "reason": "项目 NOPE 尚未登记"}]
         assert by_row[7]["outcome"] == "unchanged"
         stored = await ok(await intake.get("/api/v1/projects/LS-01/units"))
         assert [(u["label"], u["occupied"]) for u in stored] == [("3-301", True), ("3-302", False)]
@@ -246,7 +255,7 @@ async def test_csv_and_xlsx_imports_take_good_rows_and_report_bad_ones(migrated:
         assert (report["taken"], report["refused"]) == (2, 2)
         by_row = {r["row"]: r for r in report["rows"]}
         assert by_row[3]["reasons"][0]["field"] == "phone" and "12345" not in json.dumps(report)
-        assert by_row[4]["reasons"][0]["field"] == "label" and "import the units first" in by_row[4]["reasons"][0]["reason"]
+        assert by_row[4]["reasons"][0]["field"] == "label" and by_row[4]["reasons"][0]["reason"] == "项目 LS-01 没有房屋 3/3-399：请先导入房屋"
         assert "13800138000" not in json.dumps(report) and "王小明" not in json.dumps(report)
         [wang] = await ok(await intake.post("/api/v1/customers/lookup", json={"phone": PHONE}))
         assert wang["customer_kind"] == "household" and wang["key_customer"] is True and wang["revision"] == 1

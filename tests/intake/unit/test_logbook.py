@@ -196,9 +196,11 @@ def test_a_row_reports_every_bad_cell_at_once() -> None:
                   "org": "hx/east lakeside"})
     got = reasons(info)
     assert set(got) == {"date", "channel", "kind", "text", "received_by", "org"}
-    assert "calendar" in got["date"] and "来电" in got["channel"]
-    assert got["kind"].startswith("is required") and got["text"].startswith("is required")
-    assert "首问负责人" in got["received_by"]
+    assert got["date"] == "不是日历上的日期" and "来电" in got["channel"]
+    assert got["kind"] == "必填（类别：投诉/意见/要求…）" and got["text"] == "必填（内容/事由）"
+    assert got["received_by"] == "必填（接待人/记录人：首问负责人）"
+    english = {p.field: p.reason_en for p in info.value.problems}
+    assert english["date"] == "is not a date in the calendar" and english["text"] == "is required (内容/事由)"
 
 
 def test_a_date_and_a_time_in_two_columns_make_one_moment() -> None:
@@ -209,7 +211,7 @@ def test_a_date_and_a_time_in_two_columns_make_one_moment() -> None:
     for other_day_or_no_time in ("2024-03-06 16:10", "午后"):
         with pytest.raises(EntryRefused) as info:
             entry_of({**ROW, "time": other_day_or_no_time})
-        assert reasons(info) == {"time": "write a time as HH:MM"}
+        assert reasons(info) == {"time": "时间请写成 HH:MM"}
 
 
 def test_a_time_column_alone_must_carry_the_date() -> None:
@@ -217,7 +219,7 @@ def test_a_time_column_alone_must_carry_the_date() -> None:
     assert entry_of({**cells, "time": "2024-03-05 09:30"}).received_at == datetime(2024, 3, 5, 9, 30)
     with pytest.raises(EntryRefused) as info:
         entry_of({**cells, "time": "09:30"})
-    assert reasons(info) == {"time": "give the date too: 2024-03-05 09:30"}
+    assert reasons(info) == {"time": "请同时填写日期：2024-03-05 09:30"}
     with pytest.raises(EntryRefused) as info:
         entry_of({**cells, "time": None})
     assert set(reasons(info)) == {"time"}
@@ -255,8 +257,11 @@ def test_a_refused_submission_names_its_fields_without_echoing_personal_data() -
         submission_of(entry, org=LAKESIDE, project_id="湖畔 花园", zone=SHANGHAI)
     got = reasons(info)
     assert set(got) == {"contact.phone", "unit", "project_id"}
-    assert "phone number" in got["contact.phone"] and not got["contact.phone"].startswith("Value error")
-    assert "letters, digits" in got["project_id"]
+    assert got["contact.phone"] == "不是有效的电话号码：请填写手机号、带区号的座机或 +国家代码"
+    assert got["project_id"] == "请填写由字母、数字、'_'、'.'、'-' 组成的代码（以字母或数字开头）"
+    english = {p.field: p.reason_en for p in info.value.problems}
+    assert english["contact.phone"].startswith("not a valid phone number")
+    assert "letters, digits" in english["project_id"]
     assert "12345678" not in str(info.value.problems) and "王小明" not in str(info.value.problems)
 
 

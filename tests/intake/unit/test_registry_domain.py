@@ -52,8 +52,12 @@ def test_an_org_unit_needs_its_parent_a_matching_level_and_a_type_of_that_level(
         domain.check_org_unit(path="hx/east", level="project", unit_type="property_office", parent_exists=False)
     reasons = fields_of(info)
     assert set(reasons) == {"level", "unit_type", "path"}  # all three at once
-    assert "is a subsidiary" in reasons["level"]
-    assert "hx is not registered" in reasons["path"]
+    assert reasons["level"] == "2 个代码的路径是子公司，不是项目"
+    assert reasons["unit_type"] == "子公司的类型是子公司"
+    assert reasons["path"] == "上级组织 hx 尚未登记，请先登记它"
+    english = {p.field: p.reason_en for p in info.value.problems}
+    assert english["level"] == "a path of 2 code(s) is a subsidiary, not a project"
+    assert english["path"] == "the parent org unit hx is not registered; register it first"
 
 
 def test_a_group_has_no_parent_to_check() -> None:

@@ -123,8 +123,8 @@ def test_a_project_row_reports_every_bad_cell() -> None:
         project_row(cells)
     got = reasons(info)
     assert set(got) == {"project_id", "name", "org", "stage", "completion_date", "households"}
-    assert "calendar" in got["completion_date"] and "whole number" in got["households"]
-    assert "is required" in got["name"]
+    assert got["completion_date"] == "不是日历上的日期" and got["households"] == "请填写整数"
+    assert got["name"] == "必填"
 
 
 def test_a_project_row_is_checked_against_the_domain_rules() -> None:
