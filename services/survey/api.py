@@ -22,16 +22,23 @@ from shared.db import UnitOfWorkFactory
 from shared.events import OrgPath
 from shared.events.vocabulary import SurveyScheme
 from shared.http import correlation_id_of
+from shared.i18n import pick
 
 
 def _refused(exc: AnswersRefused, status_code: int = 422) -> HTTPException:
     error = "validation_failed" if exc.code == "invalid_answers" else exc.code
-    return HTTPException(status_code, {"error": error, "fields": [{"field": p.field, "reason": p.reason}
+    return HTTPException(status_code, {"error": error, "fields": [{"field": p.field, "reason": p.for_people()}
                                                                   for p in exc.problems]})
 
 
-def _one(status_code: int, error: str, field: str, reason: str) -> HTTPException:
-    return HTTPException(status_code, {"error": error, "fields": [{"field": field, "reason": reason}]})
+def _one(status_code: int, error: str, field: str, reason: str, reason_en: str | None = None) -> HTTPException:
+    """One field's refusal; ``reason`` is Chinese, ``reason_en`` English (``?lang=en``)."""
+    return HTTPException(status_code, {"error": error, "fields": [{"field": field, "reason": pick(reason, reason_en)}]})
+
+
+#: What a record is called in Chinese, by its id field without '_id'.
+_RECORD_ZH = {"invitation": "邀请", "project": "项目", "campaign": "调查活动", "response": "答卷", "case": "案件",
+              "evaluation": "评价", "template": "模板"}
 
 
 # --- schemas ----------------------------------------------------------------------------------
@@ -174,9 +181,15 @@ def _caller_sees(record: Any) -> bool:
                                                                 record.org_project)
 
 
+def _refusal_reasons(row: Any) -> dict[str, Any]:
+    reason, problems = service.refusal_for_people(row)
+    return {"reason": reason, "problems": problems}
+
+
 def _outside(field: str, key: object) -> HTTPException:
     # Outside the caller's org units a record does not exist for them.
-    return _one(404, "not_found", field, f"no such {field.removesuffix('_id')}: {key}")
+    noun = field.removesuffix("_id")
+    return _one(404, "not_found", field, f"没有这个{_RECORD_ZH.get(noun, noun)}：{key}", f"no such {noun}: {key}")
 
 
 def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRouter:
@@ -201,7 +214,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
                 if body.invitation_id is not None:
                     invitation = await service.get_invitation(body.invitation_id, uow=uow, for_update=True)
                     if invitation is None:
-                        raise AnswersRefused.one("unknown_invitation", "invitation_id", "no such invitation")
+                        raise AnswersRefused.one("unknown_invitation", "invitation_id", "没有这个邀请", "no such invitation")
                     if not _caller_sees(invitation):
                         raise _outside("invitation_id", body.invitation_id)
                     command = service.command_for_invitation(
@@ -214,12 +227,14 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
                     missing = [f for f in ("template_id", "org") if getattr(body, f) is None]
                     if missing:
                         raise AnswersRefused("validation_failed", [
-                            domain.Problem(f, "required without an invitation_id") for f in missing])
+                            domain.Problem(f, "没有 invitation_id 时必填", "required without an invitation_id")
+                            for f in missing])
                     assert body.template_id is not None and body.org is not None
                     access = current_access()
                     if access is None or not access.principal.may_see(body.org.as_path()):
                         raise HTTPException(403, {"error": "out_of_scope",
-                                                  "reason": "this org unit is outside your org units"})
+                                                  "reason": pick("该组织不在你的组织范围内",
+                                                                 "this org unit is outside your org units")})
                     command = service.RecordResponse(
                         template_id=body.template_id, template_version=body.template_version, scheme=body.scheme,
                         org=body.org, project_id=body.project_id, unit_id=body.unit_id,
@@ -251,7 +266,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
         async with uow_factory() as uow:
             r = await service.get_response(response_id, uow=uow)
         if r is None or not _caller_sees(r):
-            raise _one(404, "not_found", "response_id", "no such response")
+            raise _one(404, "not_found", "response_id", "没有这份答卷", "no such response")
         return {"response_id": str(r.id), "template_id": r.template_id, "template_version": r.template_version,
                 "template_registered": r.template_registered, "scheme": r.scheme, "channel": r.channel,
                 "project_id": r.project_id, "answers": r.answers, "score": r.score, "satisfied": r.satisfied,
@@ -273,7 +288,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
         async with uow_factory() as uow:
             rows = await service.refusals(uow=uow, limit=limit, campaign_id=campaign_id, visible=visible)
         return [{"id": r.id, "refused_at": r.refused_at.isoformat(), "channel": r.channel,
-                 "reason_code": r.reason_code, "reason": r.reason, "problems": r.problems,
+                 "reason_code": r.reason_code, **_refusal_reasons(r),
                  "template_id": r.template_id, "invitation_id": str(r.invitation_id) if r.invitation_id else None,
                  "campaign_id": str(r.campaign_id) if r.campaign_id else None, "source_system": r.source_system,
                  "external_id": r.external_id} for r in rows]
@@ -294,7 +309,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
                 template = await service.load_template(uow, template_id, version)
                 await uow.commit()  # a built-in may have been written just now
             except service.TemplateNotFound as exc:
-                raise _one(404, "not_found", "template_id", str(exc)) from exc
+                raise _one(404, "not_found", "template_id", exc.for_people()) from exc
         return _template_out(template)
 
     @router.post("/templates", dependencies=[Depends(DESIGN)], status_code=status.HTTP_201_CREATED)
@@ -305,7 +320,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
                 template = await service.create_template(body.template_id, definition, uow=uow, clock=clock,
                                                          created_by=body.created_by)
             except service.TemplateConflict as exc:
-                raise _one(409, "already_registered", "template_id", str(exc)) from exc
+                raise _one(409, "already_registered", "template_id", exc.for_people()) from exc
             await uow.commit()
         return _template_out(template)
 
@@ -318,7 +333,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
                 template, created = await service.version_template(template_id, definition, uow=uow, clock=clock,
                                                                    created_by=body.created_by)
             except service.TemplateNotFound as exc:
-                raise _one(404, "not_found", "template_id", str(exc)) from exc
+                raise _one(404, "not_found", "template_id", exc.for_people()) from exc
             await uow.commit()
         return {**_template_out(template), "created": created}
 
@@ -336,7 +351,8 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
         async with uow_factory() as uow:
             case, invitation = await return_visits.return_visit_of(case_id, uow=uow)
         if case is None or not _caller_sees(case):
-            raise _one(404, "not_found", "case_id", "survey has heard nothing of this case")
+            raise _one(404, "not_found", "case_id", "满意度调查尚未收到这个案件的任何消息",
+                       "survey has heard nothing of this case")
         return {"case_id": str(case_id), "important": case.important, "result_accepted": case.accepted_at is not None,
                 "decision": case.decision, "invitation": _invitation_out(invitation) if invitation else None}
 
@@ -354,10 +370,10 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
                 campaign = await campaign_service.plan_campaign(command, uow=uow, deps=deps)
             except campaign_service.CampaignRefused as exc:
                 status_code = 404 if exc.error == "unknown_project" else 422
-                raise _one(status_code, exc.error, exc.field, exc.reason) from exc
+                raise _one(status_code, exc.error, exc.field, exc.for_people()) from exc
             except campaign_service.CampaignExists as exc:
                 raise HTTPException(409, {"error": "already_planned", "campaign_id": str(exc.campaign_id),
-                                          "fields": [{"field": "period", "reason": str(exc)}]}) from exc
+                                          "fields": [{"field": "period", "reason": exc.for_people()}]}) from exc
             await uow.commit()
         async with uow_factory() as uow:
             return await _campaign_out(campaign, uow)
@@ -373,7 +389,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
         async with uow_factory() as uow:
             campaign = await campaign_service.get_campaign(campaign_id, uow=uow)
             if campaign is None or not _caller_sees(campaign):
-                raise _one(404, "not_found", "campaign_id", "no such campaign")
+                raise _one(404, "not_found", "campaign_id", "没有这个调查活动", "no such campaign")
             return await _campaign_out(campaign, uow)
 
     @router.post("/campaigns/{campaign_id}/handed-out", dependencies=[Depends(HAND_OUT)])
@@ -381,7 +397,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
         async with uow_factory() as uow:
             campaign = await campaign_service.get_campaign(campaign_id, uow=uow)
             if campaign is None or not _caller_sees(campaign):
-                raise _one(404, "not_found", "campaign_id", "no such campaign")
+                raise _one(404, "not_found", "campaign_id", "没有这个调查活动", "no such campaign")
             marked = await campaign_service.mark_handed_out(campaign, body.invitation_ids, uow=uow, deps=deps)
             await uow.commit()
         return {"campaign_id": str(campaign_id), "marked": marked}
@@ -392,9 +408,9 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
         async with uow_factory() as uow:
             campaign = await campaign_service.get_campaign(campaign_id, uow=uow, for_update=True)
             if campaign is None or not _caller_sees(campaign):
-                raise _one(404, "not_found", "campaign_id", "no such campaign")
+                raise _one(404, "not_found", "campaign_id", "没有这个调查活动", "no such campaign")
             if campaign.status == "closed":
-                raise _one(409, "already_closed", "campaign_id", "the campaign is closed")
+                raise _one(409, "already_closed", "campaign_id", "调查活动已结束", "the campaign is closed")
             data = await campaign_service.close_campaign(campaign, uow=uow, deps=deps)
             await uow.commit()
         return data.model_dump(mode="json")
@@ -406,7 +422,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
         async with uow_factory() as uow:
             project = await registry.get_project(project_id, uow=uow)
             if project is None or not _caller_sees(project):
-                raise _one(404, "not_found", "project_id", "survey has not heard of this project")
+                raise _one(404, "not_found", "project_id", "满意度调查尚未收到这个项目", "survey has not heard of this project")
             buildings = await registry.unit_counts(project_id, uow=uow)
         return {"project_id": project.project_id, "stage": project.stage, "revision": project.revision,
                 "households": project.households, "occupancy_start": project.occupancy_start,
@@ -447,7 +463,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
                 done = await evaluation_service.record_sheet(command, uow=uow, deps=deps)
                 await uow.commit()
         except evaluation_service.EvaluationRefused as exc:
-            raise _one(404 if exc.error == "unknown_evaluation" else 409, exc.error, exc.field, exc.reason) from exc
+            raise _one(404 if exc.error == "unknown_evaluation" else 409, exc.error, exc.field, exc.for_people()) from exc
         except AnswersRefused as exc:
             async with uow_factory() as uow:
                 await service.record_refusal(exc, uow=uow, clock=clock, channel="paper",

@@ -45,18 +45,27 @@ from shared.events.surveys import (
     SurveyReminderDueData,
 )
 from shared.events.vocabulary import SurveyScheme
+from shared.i18n import pick
 
 
 class CampaignRefused(ValueError):
-    def __init__(self, error: str, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.error, self.field, self.reason = error, field, reason
+    """``reason`` in Chinese (what people read by default), ``reason_en`` in English (``?lang=en``)."""
+
+    def __init__(self, error: str, field: str, reason: str, reason_en: str | None = None) -> None:
+        super().__init__(f"{field}: {reason_en or reason}")
+        self.error, self.field, self.reason, self.reason_en = error, field, reason, reason_en
+
+    def for_people(self) -> str:
+        return pick(self.reason, self.reason_en)
 
 
 class CampaignExists(Exception):
     def __init__(self, campaign_id: uuid.UUID) -> None:
         super().__init__(f"campaign {campaign_id} already runs this round")
         self.campaign_id = campaign_id
+
+    def for_people(self) -> str:
+        return pick(f"调查活动 {self.campaign_id} 已在进行这一轮", str(self))
 
 
 @dataclass(frozen=True)
@@ -81,19 +90,22 @@ async def plan_campaign(cmd: PlanCampaign, *, uow: UnitOfWork, deps: Deps) -> Ca
     """Draw the round's households, reproducibly, spread over the buildings; invite each one."""
     project = await uow.session.get(ProjectCopy, cmd.project_id)
     if project is None:
-        raise CampaignRefused("unknown_project", "project_id", f"project {cmd.project_id} is not registered")
+        raise CampaignRefused("unknown_project", "project_id", f"项目 {cmd.project_id} 尚未登记",
+                              f"project {cmd.project_id} is not registered")
     try:
         template = await load_template(uow, cmd.template_id, cmd.template_version)
     except TemplateNotFound as exc:
-        raise CampaignRefused("unknown_template", "template_id", str(exc)) from exc
+        raise CampaignRefused("unknown_template", "template_id", exc.for_people(), str(exc)) from exc
     if template.scheme is SurveyScheme.PROJECT_SERVICE_SCORE:
-        raise CampaignRefused("wrong_scheme", "template_id", "households answer A, B or D forms, not a C sheet")
+        raise CampaignRefused("wrong_scheme", "template_id", "住户填写方案 A、B 或 D 的问卷，不填方案 C 的评分表",
+                              "households answer A, B or D forms, not a C sheet")
     now = deps.clock()
     starts_at = cmd.starts_at or now
     start_day = starts_at.astimezone(CHINA).date()
     period = cmd.period or campaigns.period_of(cmd.round, start_day)
     if not campaigns.check_period(cmd.round, period):
-        raise CampaignRefused("bad_period", "period", "a semiannual period is '2026H1' or '2026H2', an annual one '2026'")
+        raise CampaignRefused("bad_period", "period", "半年期写作 '2026H1' 或 '2026H2'，年度写作 '2026'",
+                              "a semiannual period is '2026H1' or '2026H2', an annual one '2026'")
     # One project's rounds are planned one at a time (the carry-over reads the earlier rounds).
     await uow.session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
                               {"k": f"survey:campaign:{cmd.project_id}"})
@@ -107,7 +119,8 @@ async def plan_campaign(cmd: PlanCampaign, *, uow: UnitOfWork, deps: Deps) -> Ca
         sa.select(UnitCopy).where(UnitCopy.project_id == cmd.project_id))).scalars().all()
     occupied = [campaigns.CandidateUnit(u.unit_id, u.building, u.label, u.household_id) for u in units if u.occupied]
     if not occupied:
-        raise CampaignRefused("no_households", "project_id", "the project has no occupied units on record")
+        raise CampaignRefused("no_households", "project_id", "该项目没有已登记的入住房屋",
+                              "the project has no occupied units on record")
     households = max(project.households or 0, len(units))
     required = campaigns.required_forms(
         rule=cmd.rule, round=cmd.round, occupied_units=len(occupied), households=households,

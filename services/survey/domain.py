@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.survey import scoring
 from shared.events.vocabulary import ProjectStage, SurveyScheme
+from shared.i18n import pick
 
 TemplatePurpose = Literal["household", "repair_return_visit", "complaint_return_visit", "project_sheet", "general"]
 
@@ -112,28 +113,40 @@ class TemplateDefinition(BaseModel):
     @model_validator(mode="after")
     def _scheme_rules(self) -> TemplateDefinition:
         ids = [i.item_id for i in self.items]
+        # The reasons are read by the person designing the template: in the request's language.
         if len(set(ids)) != len(ids):
-            raise ValueError("item ids repeat")
+            raise ValueError(pick("题目编号重复", "item ids repeat"))
         if self.scheme is SurveyScheme.FIVE_LEVEL:
             for item in self.items:
                 if item.points is not None and item.weight is not None:
-                    raise ValueError(f"{item.item_id}: give points or a weight, not both")
-                scoring.FormItem(item.item_id, five_level_points(item))  # raises on a bad row
+                    raise ValueError(pick(f"{item.item_id}：分值与权重只能填一个",
+                                          f"{item.item_id}: give points or a weight, not both"))
+                try:
+                    scoring.FormItem(item.item_id, five_level_points(item))  # raises on a bad row
+                except ValueError as exc:
+                    raise ValueError(pick(f"{item.item_id}：各等级分值须为五个、满分为正、均不小于 0，"
+                                          "且较差等级不得高于较好等级", str(exc))) from None
         elif any(i.points is not None or i.weight is not None for i in self.items):
-            raise ValueError("points and weights are for scheme A items only")
+            raise ValueError(pick("分值和权重只用于方案 A 的题目", "points and weights are for scheme A items only"))
         if self.scheme is SurveyScheme.PROJECT_SERVICE_SCORE:
             if self.stage not in scoring.SHEET_WEIGHTS:
-                raise ValueError("a scheme C sheet names its stage: pre_construction, construction or post_completion")
+                raise ValueError(pick(
+                    "方案 C 的评分表须写明阶段：pre_construction（前期）、construction（过程）或 post_completion（后期）",
+                    "a scheme C sheet names its stage: pre_construction, construction or post_completion"))
             if any(i.standard_points is None for i in self.items):
-                raise ValueError("every item of a scheme C sheet has standard points")
+                raise ValueError(pick("方案 C 评分表的每道题都须有标准分",
+                                      "every item of a scheme C sheet has standard points"))
             total = sum((i.standard_points or Decimal(0) for i in self.items), Decimal(0))
             if total != scoring.SHEET_FULL_MARKS:
-                raise ValueError(f"a sheet's standard points add up to 100, not {total}")
+                raise ValueError(pick(f"评分表的标准分合计须为 100，而不是 {total}",
+                                      f"a sheet's standard points add up to 100, not {total}"))
         else:
             if self.stage is not None or any(i.standard_points is not None for i in self.items):
-                raise ValueError("a stage and standard points are for scheme C sheets only")
+                raise ValueError(pick("阶段和标准分只用于方案 C 的评分表",
+                                      "a stage and standard points are for scheme C sheets only"))
         if self.scheme is SurveyScheme.THREE_LEVEL and self.target_percent is None:
-            raise ValueError("a scheme D template names its target rate (target_percent)")
+            raise ValueError(pick("方案 D 的模板须写明目标满意率（target_percent）",
+                                  "a scheme D template names its target rate (target_percent)"))
         return self
 
     def item(self, item_id: str) -> TemplateItem | None:
@@ -193,21 +206,30 @@ class Answer:
 
 @dataclass(frozen=True)
 class Problem:
+    """What is wrong with a field: ``reason`` in Chinese (what people read by default),
+    ``reason_en`` in English (``?lang=en``)."""
+
     field: str
     reason: str
+    reason_en: str | None = None
+
+    def for_people(self) -> str:
+        """The reason in the request's language."""
+        return pick(self.reason, self.reason_en)
 
 
 class AnswersRefused(ValueError):
-    """A form that cannot be counted; ``problems`` name each field and why (all at once)."""
+    """A form that cannot be counted; ``problems`` name each field and why (all at once). The
+    message (logs, dead letters) is English."""
 
     def __init__(self, code: str, problems: Sequence[Problem]) -> None:
         self.code = code
         self.problems = tuple(problems)
-        super().__init__("; ".join(f"{p.field}: {p.reason}" for p in self.problems))
+        super().__init__("; ".join(f"{p.field}: {p.reason_en or p.reason}" for p in self.problems))
 
     @classmethod
-    def one(cls, code: str, field: str, reason: str) -> AnswersRefused:
-        return cls(code, [Problem(field, reason)])
+    def one(cls, code: str, field: str, reason: str, reason_en: str | None = None) -> AnswersRefused:
+        return cls(code, [Problem(field, reason, reason_en)])
 
 
 def check_answers(template: Template, answers: Sequence[Answer], *, hazard_deduction: Decimal | None = None) -> None:
@@ -219,34 +241,44 @@ def check_answers(template: Template, answers: Sequence[Answer], *, hazard_deduc
     seen: set[str] = set()
     for i, answer in enumerate(answers):
         if d.item(answer.item_id) is None:
-            problems.append(Problem(f"answers.{i}.item_id",
-                                    f"{answer.item_id!r} is not an item of {template.template_id} v{template.version}"))
+            problems.append(Problem(
+                f"answers.{i}.item_id", f"'{answer.item_id}' 不是 {template.template_id} 第 {template.version} 版的题目",
+                f"{answer.item_id!r} is not an item of {template.template_id} v{template.version}"))
         if answer.item_id in seen:
-            problems.append(Problem(f"answers.{i}.item_id", f"{answer.item_id!r} is answered twice"))
+            problems.append(Problem(f"answers.{i}.item_id", f"'{answer.item_id}' 答了两次",
+                                    f"{answer.item_id!r} is answered twice"))
         seen.add(answer.item_id)
         if answer.level is not None and answer.level not in levels:
-            problems.append(Problem(f"answers.{i}.level", f"level {answer.level!r} is not one of {', '.join(levels)}"))
+            names = "、".join(f"{code}（{zh}）" for code, (zh, _) in levels.items())
+            problems.append(Problem(f"answers.{i}.level", f"等级 '{answer.level}' 不在可选等级之内：{names}",
+                                    f"level {answer.level!r} is not one of {', '.join(levels)}"))
         if answer.level == HAZARD:
             low, high = scoring.ITEM_HAZARD_DEDUCTION
             if answer.deduction is None or not low <= answer.deduction <= high:
-                problems.append(Problem(f"answers.{i}.deduction", f"a hazard costs {low}–{high} points on its item"))
+                problems.append(Problem(f"answers.{i}.deduction", f"严重隐患在该题扣 {low}–{high} 分",
+                                        f"a hazard costs {low}–{high} points on its item"))
         elif answer.deduction is not None:
-            problems.append(Problem(f"answers.{i}.deduction", "only a hazard (scheme C) takes a deduction"))
+            problems.append(Problem(f"answers.{i}.deduction", "只有严重隐患（方案 C）才扣分",
+                                    "only a hazard (scheme C) takes a deduction"))
     given = {a.item_id for a in answers if a.level is not None}
     for item in d.items:
         if d.required(item) and item.item_id not in given:
-            problems.append(Problem("answers", f"required item {item.item_id!r} is not answered"))
+            problems.append(Problem("answers", f"必答题 '{item.item_id}' 未作答",
+                                    f"required item {item.item_id!r} is not answered"))
     if not given and not problems:
-        problems.append(Problem("answers", "no item is answered"))
+        problems.append(Problem("answers", "没有作答任何题目", "no item is answered"))
     if d.scheme is SurveyScheme.PROJECT_SERVICE_SCORE:
         has_hazard = any(a.level == HAZARD for a in answers)
         low, high = scoring.SHEET_HAZARD_DEDUCTION
         if has_hazard and (hazard_deduction is None or not low <= hazard_deduction <= high):
-            problems.append(Problem("hazard_deduction", f"a sheet with a hazard loses {low}–{high} from its total"))
+            problems.append(Problem("hazard_deduction", f"有严重隐患的评分表从总分中扣 {low}–{high} 分",
+                                    f"a sheet with a hazard loses {low}–{high} from its total"))
         if not has_hazard and hazard_deduction:
-            problems.append(Problem("hazard_deduction", "a deduction from the total needs a hazard on an item"))
+            problems.append(Problem("hazard_deduction", "从总分中扣分须有一道题为严重隐患",
+                                    "a deduction from the total needs a hazard on an item"))
     elif hazard_deduction is not None:
-        problems.append(Problem("hazard_deduction", "only a scheme C sheet takes a deduction"))
+        problems.append(Problem("hazard_deduction", "只有方案 C 的评分表才从总分中扣分",
+                                "only a scheme C sheet takes a deduction"))
     if problems:
         raise AnswersRefused("invalid_answers", problems)
 

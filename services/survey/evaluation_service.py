@@ -27,12 +27,18 @@ from shared.events.surveys import (
     StageScore,
 )
 from shared.events.vocabulary import ProjectStage
+from shared.i18n import pick
 
 
 class EvaluationRefused(ValueError):
-    def __init__(self, error: str, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.error, self.field, self.reason = error, field, reason
+    """``reason`` in Chinese (what people read by default), ``reason_en`` in English (``?lang=en``)."""
+
+    def __init__(self, error: str, field: str, reason: str, reason_en: str | None = None) -> None:
+        super().__init__(f"{field}: {reason_en or reason}")
+        self.error, self.field, self.reason, self.reason_en = error, field, reason, reason_en
+
+    def for_people(self) -> str:
+        return pick(self.reason, self.reason_en)
 
 
 def _org(project: ProjectCopy) -> OrgPath:
@@ -133,9 +139,10 @@ async def record_sheet(cmd: RecordSheet, *, uow: UnitOfWork, deps: Deps) -> Shee
     evaluation = (await uow.session.execute(
         sa.select(Evaluation).where(Evaluation.id == cmd.evaluation_id).with_for_update())).scalar_one_or_none()
     if evaluation is None:
-        raise EvaluationRefused("unknown_evaluation", "evaluation_id", "no such evaluation")
+        raise EvaluationRefused("unknown_evaluation", "evaluation_id", "没有这次评价", "no such evaluation")
     if evaluation.recorded_at is not None:
-        raise EvaluationRefused("already_recorded", "evaluation_id", "this evaluation's sheet is recorded already")
+        raise EvaluationRefused("already_recorded", "evaluation_id", "这次评价的评分表已录入",
+                                "this evaluation's sheet is recorded already")
     project = await uow.session.get(ProjectCopy, evaluation.project_id)
     assert project is not None
     now = deps.clock()

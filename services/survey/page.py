@@ -197,5 +197,6 @@ def _messages(template: Template, exc: AnswersRefused, missing: Sequence[str], l
         item = d.item(item_id)
         assert item is not None
         out.append(TEXT["missing"][lang] + (item.label_zh if lang == "zh" else item.label_en))
-    out += [p.reason for p in exc.problems if not p.reason.startswith("required item")]
+    out += [p.reason if lang == "zh" else p.reason_en or p.reason
+            for p in exc.problems if not (p.reason_en or p.reason).startswith("required item")]
     return out

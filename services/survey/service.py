@@ -36,6 +36,8 @@ from shared.events.envelope import CODE_PATTERN
 from shared.events.inbound import InboundFeedback
 from shared.events.surveys import InvitationPurpose, SurveyInvitationIssued, SurveyInvitationIssuedData
 from shared.events.vocabulary import SurveyScheme
+from shared.i18n import pick
+from shared.labels import name_of
 from shared.topics import INBOUND_FEEDBACK
 
 PRODUCER = "survey"
@@ -66,9 +68,19 @@ class TemplateNotFound(LookupError):
         self.template_id = template_id
         self.version = version
 
+    def for_people(self) -> str:
+        """The reason in the request's language."""
+        zh = f"模板 {self.template_id}" + (f" 第 {self.version} 版" if self.version else "") + " 尚未登记"
+        return pick(zh, str(self))
+
 
 class TemplateConflict(Exception):
-    pass
+    def __init__(self, template_id: str) -> None:
+        super().__init__(f"template {template_id} exists; version it with PUT")
+        self.template_id = template_id
+
+    def for_people(self) -> str:
+        return pick(f"模板 {self.template_id} 已存在，请用 PUT 新建版本", str(self))
 
 
 # --- templates --------------------------------------------------------------------------------
@@ -140,7 +152,7 @@ async def create_template(
         ).on_conflict_do_nothing().returning(SurveyTemplate.version)
     )
     if inserted.first() is None:
-        raise TemplateConflict(f"template {template_id} exists; version it with PUT")
+        raise TemplateConflict(template_id)
     return Template(template_id, 1, definition)
 
 
@@ -225,15 +237,19 @@ async def template_for(uow: UnitOfWork, cmd: RecordResponse) -> Template:
         unregistered = await latest_template_row(uow, cmd.template_id) is None
         if not unregistered:
             raise AnswersRefused.one("unknown_template", "template_version",
+                                     f"{cmd.template_id} 没有第 {cmd.template_version} 版",
                                      f"{cmd.template_id} has no version {cmd.template_version}") from None
         if cmd.scheme is None or cmd.scheme is SurveyScheme.PROJECT_SERVICE_SCORE:
-            raise AnswersRefused.one("unknown_template", "template_id",
+            raise AnswersRefused.one("unknown_template", "template_id", f"模板 '{cmd.template_id}' 尚未登记",
                                      f"template {cmd.template_id!r} is not registered") from None
         return domain.ad_hoc_template(cmd.template_id, cmd.template_version or 1, cmd.scheme,
                                       [a.item_id for a in cmd.answers])
     if cmd.scheme is not None and cmd.scheme is not template.scheme:
-        raise AnswersRefused.one("scheme_mismatch", "scheme",
-                                 f"template {template.template_id} v{template.version} is scheme {template.scheme}")
+        raise AnswersRefused.one(
+            "scheme_mismatch", "scheme",
+            f"模板 {template.template_id} 第 {template.version} 版是方案 {template.scheme}"
+            f"（{name_of('scheme', template.scheme.value, 'zh')}）",
+            f"template {template.template_id} v{template.version} is scheme {template.scheme}")
     return template
 
 
@@ -249,9 +265,10 @@ async def record_response(cmd: RecordResponse, *, uow: UnitOfWork, deps: Deps) -
     if cmd.campaign_id is not None:
         campaign = await uow.session.get(Campaign, cmd.campaign_id)
         if campaign is None:
-            raise AnswersRefused.one("unknown_campaign", "campaign_id", "no such campaign")
+            raise AnswersRefused.one("unknown_campaign", "campaign_id", "没有这个调查活动", "no such campaign")
         if campaign.status == "closed":
-            raise AnswersRefused.one("campaign_closed", "campaign_id", "the campaign is closed; its forms are counted")
+            raise AnswersRefused.one("campaign_closed", "campaign_id", "调查活动已结束，其问卷已统计",
+                                     "the campaign is closed; its forms are counted")
     template = await template_for(uow, cmd)
     scored = domain.score_answers(template, cmd.answers, hazard_deduction=cmd.hazard_deduction, marks=deps.marks)
     now = deps.clock()
@@ -335,8 +352,10 @@ async def record_refusal(
     """Keep a refused form for audit: what came, from where, and why it was not counted."""
     answers = submitted or (cmd.answers if cmd else ())
     uow.session.add(RefusedAnswers(
-        refused_at=clock(), channel=channel, reason_code=refusal.code, reason=str(refusal)[:4000],
-        problems=[{"field": p.field, "reason": p.reason} for p in refusal.problems],
+        # Both languages kept: the list of refusals is read in the reader's (refusal_for_people).
+        refused_at=clock(), channel=channel, reason_code=refusal.code,
+        reason="；".join(f"{p.field}：{p.reason}" for p in refusal.problems)[:4000],
+        problems=[{"field": p.field, "reason": p.reason, "reason_en": p.reason_en} for p in refusal.problems],
         template_id=(cmd.template_id if cmd else invitation.template_id if invitation else None),
         template_version=(cmd.template_version if cmd else invitation.template_version if invitation else None),
         invitation_id=(invitation.id if invitation else cmd.invitation_id if cmd else None),
@@ -349,6 +368,17 @@ async def record_refusal(
                   **({"deduction": str(a.deduction)} if a.deduction is not None else {})} for a in answers[:200]],
         correlation_id=correlation_id or (cmd.correlation_id if cmd else None),
     ))
+
+
+def refusal_for_people(row: RefusedAnswers) -> tuple[str, list[dict[str, str]]]:
+    """A kept refusal's reason and problems in the request's language. Refusals kept before both
+    languages were (one text, no ``reason_en``) read as they were kept."""
+    problems = [{"field": p["field"], "reason": pick(p["reason"], p.get("reason_en"))} for p in row.problems or []]
+    if problems and all(p.get("reason_en") for p in row.problems):
+        reason = pick(row.reason, "; ".join(f"{p['field']}: {p['reason_en']}" for p in row.problems)[:4000])
+    else:
+        reason = row.reason
+    return reason, problems
 
 
 async def refusals(*, uow: UnitOfWork, limit: int = 100, campaign_id: uuid.UUID | None = None,
@@ -450,21 +480,22 @@ def invitation_org(invitation: Invitation) -> OrgPath:
 async def find_invitation(token: str, *, uow: UnitOfWork, for_update: bool = False) -> Invitation:
     """The invitation behind a one-time token (used or not); AnswersRefused when there is none."""
     if not domain.looks_like_token(token):
-        raise AnswersRefused.one("token_unknown", "token", "this link is not valid")
+        raise AnswersRefused.one("token_unknown", "token", "此链接无效", "this link is not valid")
     query = sa.select(Invitation).where(Invitation.token_hash == domain.token_hash(token))
     if for_update:
         query = query.with_for_update()
     invitation = (await uow.session.execute(query)).scalar_one_or_none()
     if invitation is None:
-        raise AnswersRefused.one("token_unknown", "token", "this link is not valid")
+        raise AnswersRefused.one("token_unknown", "token", "此链接无效", "this link is not valid")
     return invitation
 
 
 def check_invitation(invitation: Invitation, *, now: datetime) -> None:
     if invitation.used_at is not None:
-        raise AnswersRefused.one("token_used", "token", "this link has been used: the answers were received already")
+        raise AnswersRefused.one("token_used", "token", "此链接已使用过：答卷已收到",
+                                 "this link has been used: the answers were received already")
     if now >= invitation.expires_at:
-        raise AnswersRefused.one("token_expired", "token", "this link has expired")
+        raise AnswersRefused.one("token_expired", "token", "此链接已过期", "this link has expired")
 
 
 def command_for_invitation(

@@ -51,14 +51,22 @@ async def test_refused_forms_are_listed_only_inside_ones_org_units(migrated: Set
         await publish(migrated, hillview)
         refused = await survey.post("/api/v1/survey-responses", json=bad, headers=SOUTH_MANAGER)
         assert refused.status_code == 422, refused.text
+        unknown_item = "'no_such_item' 不是 household-satisfaction 第 1 版的题目"
+        assert refused.json()["fields"] == [{"field": "answers.3.item_id", "reason": unknown_item}]
 
-        async def listed(headers: dict[str, str] | None = None) -> list[dict]:
-            response = await survey.get("/api/v1/refused-answers", headers=headers)
+        async def listed(headers: dict[str, str] | None = None, **params: str) -> list[dict]:
+            response = await survey.get("/api/v1/refused-answers", headers=headers, params=params)
             assert response.status_code == 200, response.text
             return response.json()
 
         # whose a refusal is comes from the project's org unit, known once the registry's copy arrives
         south = await eventually(lambda: listed(SOUTH_MANAGER), until=lambda rows: len(rows) == 1, timeout=30)
-        assert south[0]["reason"] and south[0]["problems"]
+        assert south[0]["reason"] == f"answers.3.item_id：{unknown_item}"
+        assert south[0]["problems"] == [{"field": "answers.3.item_id", "reason": unknown_item}]
+        # kept in both languages: read in English when asked, whatever language the form came in
+        unknown_en = "'no_such_item' is not an item of household-satisfaction v1"
+        [english] = await listed(SOUTH_MANAGER, lang="en")
+        assert english["reason"] == f"answers.3.item_id: {unknown_en}"
+        assert english["problems"] == [{"field": "answers.3.item_id", "reason": unknown_en}]
         assert await listed(EAST_MANAGER) == []
         assert len(await listed()) == 1  # the group sees it too

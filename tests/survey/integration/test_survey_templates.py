@@ -39,6 +39,7 @@ async def test_templates_are_versioned_and_responses_keep_their_version(migrated
         assert (v2["version"], v2["created"]) == (2, True)
         bad = await client.put("/api/v1/templates/estate-three", json={**definition, "target_percent": None})
         assert bad.status_code == 422
+        assert [f["reason"] for f in bad.json()["fields"]] == ["方案 D 的模板须写明目标满意率（target_percent）"]
 
         # v2 requires greenery; a v1 form is still taken as v1.
         old_form = {"template_id": "estate-three", "template_version": 1, "org": ORG_JSON,
@@ -46,7 +47,11 @@ async def test_templates_are_versioned_and_responses_keep_their_version(migrated
         assert (await client.post("/api/v1/survey-responses", json=old_form)).json()["template_version"] == 1
         current = await client.post("/api/v1/survey-responses", json={**old_form, "template_version": None})
         assert current.status_code == 422
-        assert current.json()["fields"] == [{"field": "answers", "reason": "required item 'greenery' is not answered"}]
+        assert current.json()["fields"] == [{"field": "answers", "reason": "必答题 'greenery' 未作答"}]
+        english = await client.post("/api/v1/survey-responses", params={"lang": "en"},
+                                    json={**old_form, "template_version": None})
+        assert english.status_code == 422
+        assert english.json()["fields"] == [{"field": "answers", "reason": "required item 'greenery' is not answered"}]
         wrong_scheme = await client.post("/api/v1/survey-responses", json={**old_form, "scheme": "B"})
         assert wrong_scheme.status_code == 422 and wrong_scheme.json()["error"] == "scheme_mismatch"
         unknown = await client.post("/api/v1/survey-responses", json={
@@ -71,4 +76,5 @@ async def test_templates_are_versioned_and_responses_keep_their_version(migrated
         assert sorted((e["data"]["template_id"], e["data"]["template_version"]) for e in returned) == [
             ("estate-three", 1), ("estate-three", 2), ("household", 1)]
         refused = (await client.get("/api/v1/refused-answers")).json()
-        assert sorted(r["reason_code"] for r in refused) == ["invalid_answers", "scheme_mismatch", "unknown_template"]
+        assert sorted(r["reason_code"] for r in refused) == [  # the greenery form twice: in Chinese, in English
+            "invalid_answers", "invalid_answers", "scheme_mismatch", "unknown_template"]

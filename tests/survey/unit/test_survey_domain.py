@@ -24,6 +24,7 @@ from services.survey.domain import (
     token_hash,
 )
 from shared.events.vocabulary import ProjectStage, SurveyScheme
+from shared.i18n import reset_language, set_language
 
 
 def registered(template_id: str, version: int = 1) -> Template:
@@ -50,7 +51,9 @@ def test_repair_return_visit_needs_all_three_items() -> None:
     with pytest.raises(AnswersRefused) as info:
         score_answers(REPAIR, [Answer("attitude", "satisfied"), Answer("quality", None)])
     reasons = {p.reason for p in info.value.problems}
-    assert reasons == {"required item 'punctuality' is not answered", "required item 'quality' is not answered"}
+    assert reasons == {"必答题 'punctuality' 未作答", "必答题 'quality' 未作答"}
+    english = {p.reason_en for p in info.value.problems}
+    assert english == {"required item 'punctuality' is not answered", "required item 'quality' is not answered"}
 
 
 def test_out_of_range_level_unknown_item_and_repeats_are_named() -> None:
@@ -121,11 +124,18 @@ def test_ad_hoc_form_keeps_the_foundation_contract() -> None:
 
 def test_template_definitions_are_checked() -> None:
     base = {"scheme": "C", "stage": "construction", "title_zh": "表", "title_en": "sheet"}
-    with pytest.raises(ValidationError, match="add up to 100"):
-        TemplateDefinition.model_validate({**base, "items": [
-            {"item_id": "a", "label_zh": "甲", "label_en": "a", "standard_points": 60},
-            {"item_id": "b", "label_zh": "乙", "label_en": "b", "standard_points": 30}]})
-    with pytest.raises(ValidationError, match="worse level"):
+    ninety = {**base, "items": [
+        {"item_id": "a", "label_zh": "甲", "label_en": "a", "standard_points": 60},
+        {"item_id": "b", "label_zh": "乙", "label_en": "b", "standard_points": 30}]}
+    with pytest.raises(ValidationError, match="评分表的标准分合计须为 100，而不是 90"):
+        TemplateDefinition.model_validate(ninety)
+    token = set_language("en")  # a request that asked for English
+    try:
+        with pytest.raises(ValidationError, match="a sheet's standard points add up to 100, not 90"):
+            TemplateDefinition.model_validate(ninety)
+    finally:
+        reset_language(token)
+    with pytest.raises(ValidationError, match="较差等级不得高于较好等级"):
         TemplateDefinition.model_validate({"scheme": "A", "title_zh": "表", "title_en": "form", "items": [
             {"item_id": "a", "label_zh": "甲", "label_en": "a", "points": [10, 9, 12, 6, 4]}]})
     with pytest.raises(ValidationError, match="target"):
