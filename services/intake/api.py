@@ -26,6 +26,7 @@ from shared.events.inbound import FeedbackSubmission
 from shared.events.vocabulary import Channel, FeedbackKind
 from shared.http import correlation_id_of
 from shared.i18n import pick
+from shared.labels import name_of
 from shared.logging import redact
 
 
@@ -48,7 +49,9 @@ class FeedbackAccepted(BaseModel):
 class FeedbackOut(BaseModel):
     feedback_id: uuid.UUID
     kind: FeedbackKind
+    kind_name: str = Field(default="", description="the kind as people read it (投诉, 建议…; English with ?lang=en)")
     channel: Channel
+    channel_name: str = Field(default="", description="the channel as people read it (来电, 来函…)")
     text: str
     received_at: datetime
     received_by: str
@@ -190,7 +193,8 @@ def build_router(*, uow_factory: UnitOfWorkFactory, writer: FeedbackWriter, cloc
             else:
                 text = redact(text)
         return FeedbackOut(
-            feedback_id=record.id, kind=FeedbackKind(record.kind), channel=Channel(record.channel),
+            feedback_id=record.id, kind=FeedbackKind(record.kind), kind_name=name_of("kind", record.kind),
+            channel=Channel(record.channel), channel_name=name_of("channel", record.channel),
             text=text, received_at=record.received_at, received_by=record.received_by,
             in_working_time=record.in_working_time,
             org=OrgPath(group=record.org_group, subsidiary=record.org_subsidiary, project=record.org_project),

@@ -31,6 +31,7 @@ from shared.events import OrgPath
 from shared.events.vocabulary import ProjectStage
 from shared.http import correlation_id_of
 from shared.i18n import pick
+from shared.labels import name_of
 from shared.pii import mask_email, mask_name, mask_phone
 
 # --- responses ---------------------------------------------------------------------------------
@@ -56,6 +57,7 @@ class ProjectOut(BaseModel):
     name: str
     contract_number: str | None
     stage: ProjectStage
+    stage_name: str = Field(default="", description="the stage as people read it (前期, 过程, 后期, 物业管理)")
     completion_date: date | None
     warranty_end: date | None
     households: int | None
@@ -69,7 +71,7 @@ class ProjectOut(BaseModel):
         return cls(
             project_id=project.project_id, org=service.project_org(project), name=project.name,
             contract_number=project.contract_number, stage=ProjectStage(project.stage),
-            completion_date=project.completion_date, warranty_end=project.warranty_end,
+            stage_name=name_of("project_stage", project.stage), completion_date=project.completion_date, warranty_end=project.warranty_end,
             households=project.households, occupied_units=project.occupied_units,
             occupancy_start=project.occupancy_start, buildings=list(project.buildings), revision=project.revision,
         )

@@ -54,6 +54,10 @@ async def test_every_channel_and_every_kind_is_received(migrated: Settings) -> N
             posted[text] = (kind.value, "web")
         stored = (await intake.get(f"/api/v1/feedback/{response.json()['feedback_id']}")).json()
         assert stored["received_by"] == "cs-1" and stored["org"] == ORG
+        # the last one: a survey remark through the web, named as people read it
+        assert (stored["kind"], stored["kind_name"], stored["channel_name"]) == ("survey_remark", "调查意见", "网站")
+        english = (await intake.get(f"/api/v1/feedback/{stored['feedback_id']}", params={"lang": "en"})).json()
+        assert (english["kind_name"], english["channel_name"]) == ("Survey remark", "Web")
         records = await read_topic(migrated, FEEDBACK_RECEIVED, until=lambda r: len(r) >= len(posted))
     seen = {e["data"]["text"]: (e["data"]["kind"], e["data"]["channel"]) for e in map(json.loads, (r.value for r in records))}
     assert seen == posted

@@ -100,10 +100,15 @@ async def test_org_units_projects_units_and_customers_over_http(
         change = {k: v for k, v in PROJECT.items() if k != "project_id"}
         updated = await ok(await intake.put("/api/v1/projects/LS-01", json={**change, "occupied_units": 3}))
         assert updated["revision"] == 2 and updated["occupied_units"] == 3
+        assert (updated["stage"], updated["stage_name"]) == ("post_completion", "后期（竣工及保修）")
         same = await ok(await intake.put("/api/v1/projects/LS-01", json={**change, "occupied_units": 3}))
         assert same["revision"] == 2  # nothing changed: no new revision, no event
         stale = await intake.put("/api/v1/projects/LS-01", json={**change, "expected_revision": 1})
         assert stale.status_code == 409 and stale.json()["current_revision"] == 2
+        assert stale.json()["reason"] == "项目 LS-01 的当前版本是 2，不是 1"
+        stale_en = await intake.put("/api/v1/projects/LS-01", params={"lang": "en"},
+                                    json={**change, "expected_revision": 1})
+        assert stale_en.json()["reason"] == "project LS-01 is at revision 2, not 1"
         assert (await intake.put("/api/v1/projects/NOPE", json=change)).status_code == 404
         assert [p["project_id"] for p in await ok(await intake.get("/api/v1/projects", params={"org": "hx/east"}))] == [
             "LS-01"]
