@@ -23,6 +23,7 @@ from shared.events import OrgPath
 from shared.events.vocabulary import SurveyScheme
 from shared.http import correlation_id_of
 from shared.i18n import pick
+from shared.labels import name_of
 
 
 def _refused(exc: AnswersRefused, status_code: int = 422) -> HTTPException:
@@ -127,7 +128,8 @@ class SheetIn(BaseModel):
 
 def _template_out(t: domain.Template) -> dict[str, Any]:
     return {"template_id": t.template_id, "version": t.version,
-            **t.definition.model_dump(mode="json", exclude_none=True)}
+            **t.definition.model_dump(mode="json", exclude_none=True),
+            "scheme_name": name_of("scheme", t.definition.scheme.value)}
 
 
 def _invitation_out(i: Any) -> dict[str, Any]:
@@ -150,7 +152,8 @@ async def _campaign_out(campaign: Any, uow: Any) -> dict[str, Any]:
         "campaign_id": str(campaign.id), "project_id": campaign.project_id, "round": campaign.round,
         "rule": campaign.rule, "period": campaign.period, "template_id": campaign.template_id,
         "template_version": campaign.template_version, "delivery": campaign.delivery, "seed": campaign.seed,
-        "status": campaign.status, "starts_at": campaign.starts_at.isoformat(),
+        "status": campaign.status, "status_name": name_of("campaign_status", campaign.status),
+        "starts_at": campaign.starts_at.isoformat(),
         "hand_out_by": campaign.hand_out_by.isoformat(), "collect_by": campaign.collect_by.isoformat(),
         "occupied_units": campaign.occupied_units, "households": campaign.households,
         "required": campaign.required, "carried_over": campaign.carried_over, "drawn": campaign.drawn,
@@ -444,10 +447,12 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
         async with uow_factory() as uow:
             await ensure_project_visible(project_id, uow)
             rows = await evaluation_service.project_evaluations(project_id, uow=uow)
-        return [{"evaluation_id": str(e.id), "stage": e.stage, "period": e.period, "opens_on": e.opens_on,
+        return [{"evaluation_id": str(e.id), "stage": e.stage, "stage_name": name_of("project_stage", e.stage),
+                 "period": e.period, "opens_on": e.opens_on,
                  "due_on": e.due_on, "template_id": e.template_id, "recorded": e.recorded_at is not None,
                  "due_notified": e.due_notified_at is not None, "overdue_notified": e.overdue_notified_at is not None,
-                 "sheet_score": domain.as_jsonable(e.sheet_score), "grade": e.grade} for e in rows]
+                 "sheet_score": domain.as_jsonable(e.sheet_score), "grade": e.grade,
+                 "grade_name": name_of("evaluation_grade", e.grade)} for e in rows]
 
     @router.post("/evaluations/{evaluation_id}/sheet", dependencies=[Depends(EVALUATE)], status_code=status.HTTP_201_CREATED)
     async def post_sheet(evaluation_id: uuid.UUID, body: SheetIn, request: Request) -> dict[str, Any]:
@@ -477,7 +482,9 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
         async with uow_factory() as uow:
             await ensure_project_visible(project_id, uow)
             rows = await campaign_service.project_flags(project_id, uow=uow)
-        return [{"flag_id": str(f.id), "flag": f.flag, "reasons": f.reasons, "source": f.source,
+        return [{"flag_id": str(f.id), "flag": f.flag, "flag_name": name_of("survey_flag", f.flag),
+                 "reasons": f.reasons, "reason_names": [name_of("survey_flag_reason", r) for r in f.reasons or []],
+                 "source": f.source,
                  "score": f.score, "flagged_at": f.flagged_at.isoformat(),
                  "evaluation_id": str(f.evaluation_id) if f.evaluation_id else None,
                  "campaign_id": str(f.campaign_id) if f.campaign_id else None} for f in rows]

@@ -180,3 +180,4 @@ async def test_an_estate_of_250_households_is_surveyed_in_full_and_its_returns_t
         rounds = await ok(await client.get("/api/v1/campaigns", params={"project_id": "harbour"}))
         assert [(r["period"], r["status"], r["drawn"]) for r in rounds] == [("2026H2", "open", 250),
                                                                              ("2026H1", "closed", 250)]
+        assert [r["status_name"] for r in rounds] == ["进行中", "已结束"]

@@ -86,6 +86,11 @@ async def test_evaluations_fall_due_go_overdue_score_the_project_and_flag_its_ma
         assert sorted((f["flag"], f["reasons"]) for f in flags) == [
             ("manager", ["two_fails_in_a_row", "two_fails_in_a_year"]),
             ("unsatisfactory_score", ["sheet_below_70"]), ("unsatisfactory_score", ["sheet_below_70"])]
+        manager = next(f for f in flags if f["flag"] == "manager")
+        assert (manager["flag_name"], manager["reason_names"]) == ("项目经理预警", ["连续二次不合格", "同一年度累计二次不合格"])
+        english = (await client.get("/api/v1/projects/tower/flags", params={"lang": "en"})).json()
+        assert next(f["reason_names"] for f in english if f["flag"] == "manager") == [
+            "Two fails in a row", "Two fails in a year"]
 
         # After completion, quarterly during the warranty; with all three sheets the project is scored.
         await publish(migrated, project_registered("tower", households=0, buildings=[], stage="post_completion",

@@ -29,6 +29,7 @@ async def test_templates_are_versioned_and_responses_keep_their_version(migrated
                           {"item_id": "safety", "label_zh": "安全", "label_en": "Safety", "required": False}]}
         created = await client.post("/api/v1/templates", json={"template_id": "estate-three", **definition})
         assert created.status_code == 201 and created.json()["version"] == 1
+        assert created.json()["scheme_name"] == "三级评价"
         assert (await client.post("/api/v1/templates", json={"template_id": "estate-three", **definition})
                 ).status_code == 409
         unchanged = (await client.put("/api/v1/templates/estate-three", json=definition)).json()
