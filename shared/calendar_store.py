@@ -8,7 +8,6 @@ re-reads that table every ``calendar_refresh_interval_s``, so a replica that did
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime
@@ -20,8 +19,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from shared.calendar import BusinessCalendar, UnitCalendar
 from shared.events.calendar import HolidayScheduleLoaded
-from shared.messaging.consumer import is_transient
+
 from shared.national_calendar import HolidaySchedule, NationalCalendar, schedules_from_documents
+from shared.runtime import repeat
 
 log = logging.getLogger(__name__)
 
@@ -183,16 +183,12 @@ class CalendarRefresher:
         return changed
 
     async def run(self) -> None:
-        while True:
-            try:
-                if await self.refresh_once():
-                    log.info("holiday schedules changed", extra={"calendar_version": self.live.calendar_version})
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                level = logging.WARNING if is_transient(exc) else logging.ERROR
-                log.log(level, "holiday schedule refresh failed; will retry", extra={"error": repr(exc)[:300]})
-            await asyncio.sleep(self.interval_s)
+        async def once() -> None:
+            if await self.refresh_once():
+                log.info("holiday schedules changed", extra={"calendar_version": self.live.calendar_version})
+
+        await repeat(once, interval_s=self.interval_s, failure="holiday schedule refresh failed; will retry",
+                     logger=log)
 
 
 __all__ = [

@@ -18,6 +18,7 @@ from shared.auth.http import check_routes_declare_roles, install_auth
 from shared.auth.tokens import TokenVerifier
 from shared.i18n import current_language, language_of, reset_language, set_language
 from shared.logging import reset_correlation_id, set_correlation_id
+from shared.pii import REASONS_ZH
 from shared.runtime import ServiceRuntime
 
 log = logging.getLogger(__name__)
@@ -123,17 +124,21 @@ _REASONS_ZH: dict[str, str] = {
 }
 
 
-def _reason_zh(error: Any) -> str:
+def reason_zh(error: Any) -> str:
+    """A pydantic error's reason as people read it in Chinese (never the input itself)."""
     template = _REASONS_ZH.get(str(error.get("type")))
     if template is None:
         return "取值无效"
-    context = {key: str(value).replace(" or ", " 或 ") for key, value in (error.get("ctx") or {}).items()}
+    context = {key: str(value) for key, value in (error.get("ctx") or {}).items()}
+    if "expected" in context:  # pydantic's list of choices: "'x' or 'y'"
+        context["expected"] = context["expected"].replace(" or ", " 或 ")
     try:
         text = template.format(**context)
     except (KeyError, IndexError):
         text = template.split("：")[0]
-    # a value_error carries our own words, already written for people ("Value error, " is pydantic's)
-    return text.removeprefix("Value error, ") if text else "取值无效"
+    # a value_error carries our own words ("Value error, " is pydantic's); shared.pii's in Chinese
+    text = text.removeprefix("Value error, ")
+    return REASONS_ZH.get(text, text) if text else "取值无效"
 
 
 def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
@@ -151,7 +156,7 @@ def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
         out.append(
             {
                 "field": ".".join(loc) or "(body)",
-                "reason": str(error.get("msg", "invalid")) if english else _reason_zh(error),
+                "reason": str(error.get("msg", "invalid")) if english else reason_zh(error),
                 "type": str(error.get("type", "value_error")),
             }
         )

@@ -62,3 +62,13 @@ def mask_email(email: str) -> str:
 def mask_name(name: str) -> str:
     """'王小明' → '王**'; 'Li Lei' → 'L*****'."""
     return name[:1] + "*" * (len(name) - 1) if name else name
+
+
+#: The reasons above as people read them in Chinese (shared/http.py gives them for a request body,
+#: intake's imports for a sheet's cell).
+REASONS_ZH = {
+    "not a valid mainland China phone number": "不是有效的中国大陆电话号码",
+    "not a valid phone number: give a mobile, a landline with its area code, or +country code":
+        "不是有效的电话号码：请填写手机号、带区号的座机或 +国家代码",
+    "not a valid e-mail address": "不是有效的电子邮箱地址",
+}

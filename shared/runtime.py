@@ -18,13 +18,29 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker
 
 from shared.db.uow import UnitOfWorkFactory, make_engine
-from shared.messaging.consumer import EventConsumer, Handler
+from shared.messaging.consumer import EventConsumer, Handler, is_transient
 from shared.messaging.kafka import make_broker, make_producer
 from shared.messaging.relay import OutboxRelay
 from shared.settings import Settings
 from shared.topics import prefixed, topic_for
 
 log = logging.getLogger(__name__)
+
+
+async def repeat(once: Callable[[], Awaitable[Any]], *, interval_s: float, failure: str,
+                 logger: logging.Logger = log) -> None:
+    """Run ``once`` every ``interval_s`` while the service runs (a background loop: the deadline
+    watcher, the calendar refresher, the notifier). A failure is logged, a warning when it is
+    transient (the database restarting), and tried again the next time round."""
+    while True:
+        try:
+            await once()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            level = logging.WARNING if is_transient(exc) else logging.ERROR
+            logger.log(level, failure, extra={"error": repr(exc)[:300]})
+        await asyncio.sleep(interval_s)
 
 
 class ServiceRuntime:

@@ -3,14 +3,13 @@ fire once with any number of routing replicas (see ``service.fire_due_deadlines`
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 from services.routing import service
 from shared.clock import Clock
 from shared.db import UnitOfWorkFactory
-from shared.messaging.consumer import is_transient
+from shared.runtime import repeat
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +37,8 @@ class DeadlineWatcher:
         return fired
 
     async def run(self) -> None:
-        while True:
-            try:
-                fired = await self.scan_once()
-                if fired:
-                    log.info("deadlines breached and escalated", extra={"count": fired})
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                level = logging.WARNING if is_transient(exc) else logging.ERROR
-                log.log(level, "deadline scan failed; will retry", extra={"error": repr(exc)[:300]})
-            await asyncio.sleep(self.interval_s)
+        async def once() -> None:
+            if fired := await self.scan_once():
+                log.info("deadlines breached and escalated", extra={"count": fired})
+
+        await repeat(once, interval_s=self.interval_s, failure="deadline scan failed; will retry", logger=log)

@@ -30,6 +30,7 @@ from services.routing.app import create_app as routing_app
 from services.routing.config import RoutingSettings
 from services.survey.app import create_app as survey_app
 from shared.settings import Settings
+from shared.testing.clock import FakeClock
 from shared.testing.services import eventually, running_service
 
 pytestmark = pytest.mark.e2e
@@ -38,19 +39,13 @@ CN = ZoneInfo("Asia/Shanghai")
 LAKESIDE = {"group": "hx", "subsidiary": "east", "project": "lakeside"}
 
 
-class FakeClock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
+class Clock(FakeClock):
     def at(self, day: int, hour: int, minute: int = 0) -> None:
         self.now = datetime(2026, 6, day, hour, minute, tzinfo=CN)
 
 
 @contextlib.asynccontextmanager
-async def stack(settings: Settings, clock: FakeClock) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+async def stack(settings: Settings, clock: Clock) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
     routing_settings = RoutingSettings(**{**dict(settings), "deadline_scan_interval_s": 0.5})
     async with contextlib.AsyncExitStack() as exits:
         yield {
@@ -67,7 +62,7 @@ def local(text: str | None) -> datetime | None:
 
 async def test_a_difficult_class_1_complaint_from_intake_to_the_complaint_list_and_the_monthly_summary(
         migrated: Settings) -> None:
-    clock = FakeClock(datetime(2026, 6, 1, 9, 0, tzinfo=CN))
+    clock = Clock(datetime(2026, 6, 1, 9, 0, tzinfo=CN))
     async with stack(migrated, clock) as svc:
         intake, routing, survey, reporting = svc["intake"], svc["routing"], svc["survey"], svc["reporting"]
         received = await intake.post("/api/v1/feedback", json={

@@ -24,20 +24,13 @@ from services.routing.app import create_app as routing_app
 from services.routing.config import RoutingSettings
 from services.survey.app import create_app as survey_app
 from shared.settings import Settings
+from shared.testing.clock import FakeClock
 from shared.testing.services import eventually, running_service
 
 pytestmark = pytest.mark.e2e
 
 CN = ZoneInfo("Asia/Shanghai")
 LAKESIDE = {"group": "hx", "subsidiary": "east", "project": "lakeside"}
-
-
-class FakeClock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @contextlib.asynccontextmanager

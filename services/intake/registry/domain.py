@@ -30,7 +30,8 @@ from shared.events.catalog import (
 )
 from shared.events.envelope import CODE_PATTERN
 from shared.events.vocabulary import ProjectStage
-from shared.http import _reason_zh
+from shared.http import reason_zh
+from shared.pii import REASONS_ZH
 from shared.i18n import pick
 
 PRODUCER = "intake"
@@ -77,18 +78,13 @@ class FieldProblem:
 
 
 #: shared.pii's reasons for a contact it cannot read, as people read them in Chinese.
-CONTACT_REASONS_ZH = {
-    "not a valid mainland China phone number": "不是有效的中国大陆电话号码",
-    "not a valid phone number: give a mobile, a landline with its area code, or +country code":
-        "不是有效的电话号码：请填写手机号、带区号的座机或 +国家代码",
-    "not a valid e-mail address": "不是有效的电子邮箱地址",
-}
+CONTACT_REASONS_ZH = REASONS_ZH
 
 
 def validation_reason(error: Any) -> tuple[str, str]:
     """A pydantic error of an import row as (Chinese, English); never the input itself."""
     english = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
-    return CONTACT_REASONS_ZH.get(english) or _reason_zh(error), english
+    return reason_zh(error), english
 
 
 class RegistryRefused(ValueError):

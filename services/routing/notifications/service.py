@@ -17,7 +17,6 @@ any number of routing replicas share the work without doubling it:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Iterable
@@ -46,7 +45,7 @@ from services.routing.notifications.senders import Sender, SendFailed
 from shared.calendar import BusinessCalendar
 from shared.clock import Clock
 from shared.db import UnitOfWork, UnitOfWorkFactory
-from shared.messaging.consumer import is_transient
+from shared.runtime import repeat
 
 log = logging.getLogger(__name__)
 
@@ -240,12 +239,5 @@ class NotificationWatcher:
         return handled
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.scan_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                level = logging.WARNING if is_transient(exc) else logging.ERROR
-                log.log(level, "notification scan failed; will retry", extra={"error": repr(exc)[:300]})
-            await asyncio.sleep(self.interval_s)
+        await repeat(self.scan_once, interval_s=self.interval_s, failure="notification scan failed; will retry",
+                     logger=log)

@@ -16,6 +16,7 @@ from services.routing.app import create_app
 from services.routing.config import RoutingSettings
 from shared.events import FeedbackReceived, FeedbackReceivedData, OrgPath, SurveyReturned, SurveyReturnedData
 from shared.settings import Settings
+from shared.testing.clock import FakeClock
 from shared.testing.services import eventually, publish_raw, read_topic, running_service
 from shared.topics import (
     CASE_ESCALATED,
@@ -29,14 +30,6 @@ pytestmark = pytest.mark.integration
 
 CN = ZoneInfo("Asia/Shanghai")
 ORG = OrgPath(group="hx", subsidiary="east", project="lakeside")
-
-
-class FakeClock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def routing_settings(settings: Settings) -> RoutingSettings:

@@ -28,6 +28,7 @@ from services.routing.app import create_app
 from services.routing.config import RoutingSettings
 from shared.events import FeedbackReceived, FeedbackReceivedData, OrgPath
 from shared.settings import Settings
+from shared.testing.clock import FakeClock
 from shared.testing.services import eventually, publish_raw, read_topic, running_service
 from shared.topics import CASE_ESCALATED, DEADLINE_BREACHED, DEADLINES_SCHEDULED, FEEDBACK_RECEIVED
 
@@ -36,14 +37,6 @@ pytestmark = pytest.mark.integration
 CN = ZoneInfo("Asia/Shanghai")
 ORG = OrgPath(group="hx", subsidiary="east", project="lakeside")
 CUSTOMER_TEXT = "物业收费价格不透明，多收了费用，我的电话13800138000"
-
-
-class FakeClock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 # --- a real SMTP server and a chat robot --------------------------------------------------------

@@ -35,6 +35,7 @@ from services.routing.config import RoutingSettings
 from shared.events import FeedbackReceived, FeedbackReceivedData, OrgPath
 from shared.national_calendar import NationalCalendar
 from shared.settings import Settings
+from shared.testing.clock import FakeClock
 from shared.testing.auth import bearer
 from shared.testing.services import event_json, eventually, publish_raw, read_topic, running_service
 from shared.topics import DEADLINES_SCHEDULED, FEEDBACK_RECEIVED, HOLIDAY_SCHEDULE_LOADED
@@ -44,14 +45,6 @@ pytestmark = pytest.mark.integration
 CN = ZoneInfo("Asia/Shanghai")
 ORG = OrgPath(group="hx", subsidiary="east", project="lakeside")
 EXAMPLE = (Path(__file__).parents[3] / "deploy" / "calendar" / "schedule.example.toml").read_bytes()
-
-
-class FakeClock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def feedback(received_at: datetime) -> FeedbackReceived:

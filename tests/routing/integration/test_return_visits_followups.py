@@ -18,6 +18,7 @@ from services.routing.app import create_app
 from services.routing.config import RoutingSettings
 from shared.events import FeedbackReceived, FeedbackReceivedData, OrgPath, SurveyReturned, SurveyReturnedData
 from shared.settings import Settings
+from shared.testing.clock import FakeClock
 from shared.testing.services import eventually, publish_raw, read_topic, running_service
 from shared.topics import CASE_OPENED, FEEDBACK_RECEIVED, RETURN_VISIT_DECIDED, SURVEY_RETURNED
 
@@ -26,14 +27,6 @@ pytestmark = pytest.mark.integration
 CN = ZoneInfo("Asia/Shanghai")
 ORG = OrgPath(group="hx", subsidiary="east", project="lakeside")
 RUDE = "客服人员态度恶劣，电话里推诿不管"  # class 1, valid, not important
-
-
-class FakeClock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @contextlib.asynccontextmanager

@@ -8,10 +8,11 @@ from typing import Literal
 import httpx
 import pytest
 from fastapi import FastAPI
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.http import CorrelationIdMiddleware, _validation_error
 from shared.i18n import current_language, language_of, yes_no
+from shared.pii import normalize_email
 from fastapi.exceptions import RequestValidationError
 
 
@@ -21,6 +22,12 @@ class Visit(BaseModel):
     households: int = Field(ge=1)
     outcome: Literal["satisfied", "dissatisfied"]
     case_id: uuid.UUID
+    email: str | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_email(value)
 
 
 def app() -> FastAPI:
@@ -50,7 +57,7 @@ def test_the_language_is_chinese_unless_english_is_asked_for(query: str | None, 
 
 
 async def test_validation_reasons_are_chinese_by_default_and_english_on_request() -> None:
-    bad = {"actor": "x", "households": 0, "outcome": "meh", "case_id": "not-a-uuid", "extra": 1}
+    bad = {"actor": "x", "households": 0, "outcome": "meh", "case_id": "not-a-uuid", "extra": 1, "email": "no-at-sign"}
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app()), base_url="http://t") as client:
         zh = (await client.post("/visits", json=bad)).json()["fields"]
         en = (await client.post("/visits", params={"lang": "en"}, json=bad)).json()["fields"]
@@ -65,6 +72,7 @@ async def test_validation_reasons_are_chinese_by_default_and_english_on_request(
         "outcome": "应为以下之一：'satisfied' 或 'dissatisfied'",
         "case_id": "应为 UUID",
         "extra": "不认识的字段",
+        "email": "不是有效的电子邮箱地址",  # our own check's words, in Chinese too
     }
     assert {f["field"]: f["reason"] for f in en}["actor"] == "String should have at least 2 characters"
     assert {f["field"] for f in missing} == {"actor", "households", "outcome", "case_id"}

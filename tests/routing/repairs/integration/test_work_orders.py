@@ -20,6 +20,7 @@ from services.routing.config import RoutingSettings
 from shared.events import FeedbackReceived, FeedbackReceivedData, OrgPath
 from shared.events.catalog import ProjectRegistered, ProjectRegisteredData
 from shared.settings import Settings
+from shared.testing.clock import FakeClock
 from shared.testing.services import eventually, publish_raw, read_topic, running_service
 from shared.topics import FEEDBACK_RECEIVED, PROJECT_REGISTERED, REPAIR_ACCEPTED, topic_for
 
@@ -29,14 +30,6 @@ CN = ZoneInfo("Asia/Shanghai")
 ORG = OrgPath(group="hx", subsidiary="east", project="lakeside")
 SIGNED = {"accepted": True, "owner_signature_ref": "esign/2026/0001-owner", "owner_signer_role": "owner",
           "contractor_signature_ref": "esign/2026/0001-contractor", "contractor_signer": "site-07"}
-
-
-class FakeClock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @contextlib.asynccontextmanager
