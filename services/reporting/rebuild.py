@@ -25,7 +25,7 @@ from services.reporting.handlers import HANDLERS
 from services.reporting.models import metadata
 from shared.db.uow import UnitOfWorkFactory
 from shared.events import UndecodableEvent, decode_event
-from shared.messaging.kafka import bootstrap
+from shared.messaging.kafka import bootstrap, topic_partitions
 from shared.settings import Settings, role_name, to_asyncpg_url
 from shared.topics import prefixed, topic_for
 
@@ -127,7 +127,9 @@ async def _replay(settings: Settings, *, batch_size: int) -> RebuildReport:
     try:
         partitions = []
         for topic in reporting_topics(settings):
-            for p in sorted(consumer.partitions_for_topic(topic) or await _partitions(consumer, topic)):
+            # asked by name (the admin client): on Apache Kafka a consumer's topic listing leaves
+            # the topic out of its own partition metadata
+            for p in await topic_partitions(settings, topic):
                 partitions.append(TopicPartition(topic, p))
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
@@ -163,7 +165,3 @@ async def _replay(settings: Settings, *, batch_size: int) -> RebuildReport:
                                          "skipped": report.skipped})
     return report
 
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer.topics()  # refreshes the metadata
-    return consumer.partitions_for_topic(topic) or set()
