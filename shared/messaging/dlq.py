@@ -25,7 +25,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from shared.messaging.kafka import bootstrap, ensure_topics, make_producer
+from shared.messaging.kafka import bootstrap, ensure_topics, make_producer, topic_partitions
 from shared.settings import Settings
 from shared.topics import DLQ_SUFFIX
 
@@ -95,7 +95,9 @@ async def read_until_quiet(settings: Settings, consumer: AIOKafkaConsumer, topic
     """Every record of ``topics`` from the beginning, until nothing came for ``quiet_s``.
 
     End offsets are not trusted: some Kafka-compatible brokers (Tansu) under-report them."""
-    partitions = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+    # each topic's partitions asked by name: on Apache Kafka a consumer's topic listing leaves them
+    # out of its own metadata (the embedded broker happens to answer with every topic)
+    partitions = [TopicPartition(t, p) for t in topics for p in await topic_partitions(settings, t)]
     if not partitions:
         return []
     consumer.assign(partitions)
