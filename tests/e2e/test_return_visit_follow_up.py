@@ -10,22 +10,16 @@ original → reporting's scorecard counts both cases for cs-0007.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 
-from services.intake.app import create_app as intake_app
-from services.reporting.app import create_app as reporting_app
-from services.routing.app import create_app as routing_app
-from services.routing.config import RoutingSettings
-from services.survey.app import create_app as survey_app
 from shared.settings import Settings
 from shared.testing.clock import FakeClock
-from shared.testing.services import eventually, running_service
+from shared.testing.services import eventually
+
+from stack import whole_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -33,22 +27,10 @@ CN = ZoneInfo("Asia/Shanghai")
 LAKESIDE = {"group": "hx", "subsidiary": "east", "project": "lakeside"}
 
 
-@contextlib.asynccontextmanager
-async def stack(settings: Settings, clock: FakeClock) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
-    routing_settings = RoutingSettings(**{**dict(settings), "deadline_scan_interval_s": 0.5})
-    async with contextlib.AsyncExitStack() as exits:
-        yield {
-            "intake": await exits.enter_async_context(running_service(intake_app(settings, clock=clock))),
-            "routing": await exits.enter_async_context(running_service(routing_app(routing_settings, clock=clock))),
-            "survey": await exits.enter_async_context(running_service(survey_app(settings, clock=clock))),
-            "reporting": await exits.enter_async_context(running_service(reporting_app(settings, clock=clock))),
-        }
-
-
 async def test_a_chosen_return_visits_dissatisfied_answer_opens_a_follow_up_kept_by_the_first_contact_owner(
         migrated: Settings) -> None:
     clock = FakeClock(datetime(2026, 6, 1, 9, 0, tzinfo=CN))
-    async with stack(migrated, clock) as svc:
+    async with whole_stack(migrated, clock) as svc:
         intake, routing, survey, reporting = svc["intake"], svc["routing"], svc["survey"], svc["reporting"]
         received = await intake.post("/api/v1/feedback", json={
             "kind": "complaint", "channel": "phone", "text": "客服人员态度恶劣，电话里推诿不管", "received_by": "cs-0007",

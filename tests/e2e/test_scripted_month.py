@@ -23,21 +23,15 @@ May 2026: Mon 11 to Thu 14 are ordinary working days.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 
-from services.intake.app import create_app as intake_app
-from services.reporting.app import create_app as reporting_app
-from services.routing.app import create_app as routing_app
-from services.routing.config import RoutingSettings
-from services.survey.app import create_app as survey_app
 from shared.settings import Settings
-from shared.testing.services import eventually, running_service
+from shared.testing.services import eventually
+
+from stack import whole_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -59,21 +53,9 @@ class Clock:
         return self.now
 
 
-@contextlib.asynccontextmanager
-async def stack(settings: Settings, clock: Clock) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
-    routing_settings = RoutingSettings(**{**dict(settings), "deadline_scan_interval_s": 0.1})
-    async with contextlib.AsyncExitStack() as exits:
-        yield {
-            "intake": await exits.enter_async_context(running_service(intake_app(settings, clock=clock))),
-            "routing": await exits.enter_async_context(running_service(routing_app(routing_settings, clock=clock))),
-            "survey": await exits.enter_async_context(running_service(survey_app(settings, clock=clock))),
-            "reporting": await exits.enter_async_context(running_service(reporting_app(settings, clock=clock))),
-        }
-
-
 async def test_a_scripted_month_gives_the_hand_worked_monthly_summary(migrated: Settings) -> None:
     clock = Clock()
-    async with stack(migrated, clock) as svc:
+    async with whole_stack(migrated, clock, deadline_scan_interval_s=0.1) as svc:
         intake, routing, reporting = svc["intake"], svc["routing"], svc["reporting"]
 
         async def receive(text: str, org: dict, day: int, hour: int, kind: str = "complaint") -> dict:
