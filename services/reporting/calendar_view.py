@@ -16,7 +16,7 @@ from services.reporting.api import READ_REPORTS, org_in_scope
 from services.reporting.models import DeadlineFact, holiday_schedules
 from shared.auth import Principal
 from shared.auth.scoping import org_columns_clause
-from shared.calendar_store import schedule_of_event, store_schedule
+from shared.calendar_store import schedule_of_event, store_schedule, stored_schedules
 from shared.clock import Clock
 from shared.db import UnitOfWork, UnitOfWorkFactory
 from shared.events import Event
@@ -54,10 +54,8 @@ def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
                 for column, value in zip((d.org_group, d.org_subsidiary, d.org_project), parts, strict=False):
                     query = query.where(column == value)
             provisional = dict((await uow.session.execute(query)).all())
-        official = set(NationalCalendar().official_years) | {row.year for row in loaded}
-        today = clock().date()
-        wanted = [today.year] + ([today.year + 1] if today.month >= 11 else [])
-        missing = [year for year in wanted if year not in official]
+            national = NationalCalendar(loaded=await stored_schedules(uow.session, holiday_schedules))
+        missing = national.missing_years(clock().date())
         return {
             "loaded": [{"year": r.year, "digest": r.digest, "notice": r.notice, "loaded_at": r.loaded_at} for r in loaded],
             "missing_official_schedule": missing,
