@@ -123,7 +123,7 @@ async def recompute_open_deadlines(
     changed = 0
     for record, group, subsidiary, project, correlation_id, received_at, important in rows:
         org_path = "/".join(part for part in (group, subsidiary, project) if part)
-        planned = _plan(calendar, deps, record.kind, record.starts_at, org_path)
+        planned = deps.planner.plan_on(calendar, record.kind, record.starts_at, org_path)  # type: ignore[attr-defined]
         same = planned.due_at == record.due_at and planned.provisional == record.provisional
         record.explanation, record.explanation_en = planned.explanation, planned.explanation_en
         record.calendar_version = planned.calendar_version
@@ -145,11 +145,6 @@ async def recompute_open_deadlines(
             aggregate_id=case.id, occurred_at=now, producer=PRODUCER, correlation_id=case.correlation_id,
         ))
     return RecomputeBatch(len(rows), changed, rows[-1][0].id if rows else None)
-
-
-def _plan(calendar: BusinessCalendar | LiveCalendar, deps: Collaborators, kind: str, start: datetime,
-          org_path: str) -> Any:
-    return deps.planner.plan_on(calendar, kind, start, org_path)  # type: ignore[attr-defined]
 
 
 async def recompute_provisional(*, uow_factory: Any, deps: Collaborators) -> int:
