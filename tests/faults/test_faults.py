@@ -140,6 +140,9 @@ async def duplicates_and_disorder(settings: Settings, tmp_path: Path, *, break_i
         case_topics = sorted({f"{settings.topic_prefix}{t}" for t in EVENT_TOPICS.values()
                               if t.startswith("case.") or t == "complaint.classified"})
         published = await read_until_quiet(settings, [t[len(settings.topic_prefix):] for t in case_topics])
+        # never a pass on nothing: every case event routing's outbox published is read back
+        written = await outbox_rows_on(settings, "routing", [t[len(settings.topic_prefix):] for t in case_topics])
+        assert len(published) == written >= 2 * n, f"read {len(published)} case events of {written} published"
         last = await replay(settings, list(reversed(published)))
         await wait_consumed(settings, "reporting.views", last)
         await settle(settings, expected=n, quiet_s=1.0)
@@ -249,6 +252,7 @@ async def test_postgres_restart_mid_stream_advances_no_offset_past_uncommitted_w
         await asyncio.to_thread(pg.stop)
     print(f"[faults] PostgreSQL stopped at {before['feedback']} feedback / {before['facts']} facts for 5 s; "
           f"intake offsets while it was down: {sum(frozen.values())} then {sum(still.values())}", flush=True)
+    assert frozen and sum(frozen.values()) > 0, "no committed offset was read while the database was down"
     assert still == frozen, "an offset advanced while the database was down"
     assert before["facts"] < n, "the stream ended before the database was stopped"
     assert_exactly_once(effects, "PostgreSQL restart")
@@ -322,5 +326,18 @@ async def published_count(settings: Settings) -> int:
             "SELECT (SELECT count(*) FROM intake.outbox WHERE published_at IS NOT NULL)"
             " + (SELECT count(*) FROM routing.outbox WHERE published_at IS NOT NULL)"
             " + (SELECT count(*) FROM reporting.outbox WHERE published_at IS NOT NULL)"))
+    finally:
+        await conn.close()
+
+
+async def outbox_rows_on(settings: Settings, schema: str, topics: list[str]) -> int:
+    """How many rows a service's outbox published to these (logical) topics."""
+    from faultkit import _connect
+
+    conn = await _connect(settings)
+    try:
+        return int(await conn.fetchval(
+            f"SELECT count(*) FROM {schema}.outbox WHERE published_at IS NOT NULL AND topic = ANY($1::text[])",
+            topics))
     finally:
         await conn.close()
