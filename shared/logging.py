@@ -1,7 +1,8 @@
 """JSON structured logs with the correlation id; personal data never printed.
 
 Code logs ids and counts, never payloads. As a second line of defence, the formatter masks
-anything in a message or extra field that looks like a phone number or an e-mail address.
+anything in a message or extra field that the personal-data detector (shared.pii) finds: phone
+numbers, ID-card and bank-card numbers, e-mail addresses.
 """
 
 from __future__ import annotations
@@ -9,18 +10,16 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
+
+from shared.pii import mask_personal_data
 
 _correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "careloop_correlation_id", default=None
 )
 
-# Mainland mobile numbers (with or without +86), landlines with an area code, e-mail addresses.
-_PHONE = re.compile(r"(?<![\w-])(?:\+?86[ -]?)?(?:1[3-9]\d{9}|0\d{2,3}-?\d{7,8})(?![\w-])")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 _RESERVED = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
@@ -38,8 +37,8 @@ def reset_correlation_id(token: contextvars.Token[str | None]) -> None:
 
 
 def redact(text: str) -> str:
-    """Mask phone numbers and e-mail addresses in free text."""
-    return _EMAIL.sub("[email]", _PHONE.sub("[phone]", text))
+    """Free text with the personal data the detector finds replaced by placeholders ("[电话]", "[邮箱]" …)."""
+    return mask_personal_data(text)
 
 
 def _scrub(value: Any) -> Any:

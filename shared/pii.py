@@ -72,3 +72,22 @@ REASONS_ZH = {
         "不是有效的电话号码：请填写手机号、带区号的座机或 +国家代码",
     "not a valid e-mail address": "不是有效的电子邮箱地址",
 }
+
+
+# The one detector of personal data in free text (logs, masked answers, audit, erasure, events).
+from shared.pii_detect import (  # noqa: E402
+    PLACEHOLDERS,
+    Finding,
+    PiiKind,
+    contains_personal_data,
+    find_personal_data,
+    is_id_card_number,
+    mask_personal_data,
+    passes_luhn,
+)
+
+__all__ = [
+    "PLACEHOLDERS", "REASONS_ZH", "Finding", "PiiKind", "contains_personal_data", "find_personal_data",
+    "is_id_card_number", "mask_email", "mask_name", "mask_personal_data", "mask_phone", "normalize_email",
+    "normalize_phone", "passes_luhn",
+]

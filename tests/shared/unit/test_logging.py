@@ -21,7 +21,7 @@ def test_phone_numbers_and_emails_are_masked() -> None:
     assert "13800138000" not in masked
     assert "021-12345678" not in masked
     assert "li.lei@example.com.cn" not in masked
-    assert masked.count("[phone]") == 2 and "[email]" in masked
+    assert masked.count("[电话]") == 2 and "[邮箱]" in masked
 
 
 def test_ids_and_counts_survive_redaction() -> None:
@@ -31,8 +31,8 @@ def test_ids_and_counts_survive_redaction() -> None:
 
 def test_message_args_and_extra_fields_are_scrubbed() -> None:
     entry = format_record("customer %s", "13912345678", contact={"email": "a@b.cn", "n": 3})
-    assert entry["message"] == "customer [phone]"
-    assert entry["contact"] == {"email": "[email]", "n": 3}
+    assert entry["message"] == "customer [电话]"
+    assert entry["contact"] == {"email": "[邮箱]", "n": 3}
     assert entry["service"] == "intake" and entry["level"] == "info"
 
 
