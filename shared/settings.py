@@ -6,6 +6,9 @@ their own fields by subclassing :class:`Settings` in their ``config.py``.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import ssl
 from datetime import date
 from typing import Any, Literal, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -16,6 +19,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 SERVICES: tuple[str, ...] = ("intake", "routing", "survey", "reporting")
 
 DEFAULT_PORTS: dict[str, int] = {"intake": 8101, "routing": 8102, "survey": 8103, "reporting": 8104}
+
+#: The built-in `CARELOOP_DB_ROLE_PASSWORD`: local development only.
+DEV_ROLE_PASSWORD = "careloop-dev-only"
 
 
 class KafkaSettings(BaseSettings):
@@ -85,12 +91,28 @@ class DatabaseSettings(BaseSettings):
         default=None, validation_alias=AliasChoices("CARELOOP_DB_ADMIN_URL", "CARELOOP_DATABASE_URL")
     )
     # A service's own URL (CARELOOP_DB_URL_INTAKE, ...) wins; otherwise it is derived from the admin
-    # URL with the service's role and `role_password`.
+    # URL with the service's role and that role's password (`password_for`).
     url_intake: str | None = None
     url_routing: str | None = None
     url_survey: str | None = None
     url_reporting: str | None = None
-    role_password: SecretStr = SecretStr("careloop-dev-only")
+    # One secret per service role: CARELOOP_DB_INTAKE_PASSWORD, ... Where one is unset it is derived
+    # from `role_password` and the role's name (HMAC-SHA256), so no two roles share a password even
+    # then; in production `careloop migrate` refuses the built-in `role_password` for a role left unset.
+    intake_password: SecretStr | None = None
+    routing_password: SecretStr | None = None
+    survey_password: SecretStr | None = None
+    reporting_password: SecretStr | None = None
+    role_password: SecretStr = SecretStr(DEV_ROLE_PASSWORD)
+    # TLS to PostgreSQL, for the services and the migrations alike (CARELOOP_DB_SSL_MODE, ...):
+    # disable, require (encrypted; with a root certificate also verified, as libpq does), verify-ca
+    # (the server's certificate is signed by `ssl_root_cert`, or a system CA when unset) or
+    # verify-full (and names the host connected to). Unset: asyncpg's default, or an `ssl=` in the URL.
+    ssl_mode: Literal["disable", "require", "verify-ca", "verify-full"] | None = None
+    ssl_root_cert: str | None = Field(default=None, description="CA certificate(s), PEM")
+    ssl_cert: str | None = Field(default=None, description="client certificate, PEM (certificate login)")
+    ssl_key: str | None = Field(default=None, description="the client certificate's private key, PEM")
+    ssl_key_password: SecretStr | None = None
     pool_size: int = 10
     max_overflow: int = 10
     # Test each pooled connection before use (a round trip per checkout): a connection cut while it
@@ -109,9 +131,51 @@ class DatabaseSettings(BaseSettings):
                 f"no database URL for {service}: set CARELOOP_DB_URL_{service.upper()} "
                 "or CARELOOP_DB_ADMIN_URL"
             )
-        return with_credentials(
-            to_asyncpg_url(self.admin_url), role_name(service), self.role_password.get_secret_value()
-        )
+        return with_credentials(to_asyncpg_url(self.admin_url), role_name(service), self.password_for(service))
+
+    def password_for(self, service: str) -> str:
+        """The password of ``careloop_<service>``: its own setting, else one derived for it alone."""
+        own: SecretStr | None = getattr(self, f"{service}_password", None)
+        if own is not None and own.get_secret_value():
+            return own.get_secret_value()
+        key = self.role_password.get_secret_value().encode()
+        return hmac.new(key, role_name(service).encode(), hashlib.sha256).hexdigest()[:32]
+
+    def uses_dev_password(self, service: str) -> bool:
+        """True when the role's password comes from nothing but the built-in development default."""
+        own: SecretStr | None = getattr(self, f"{service}_password", None)
+        return not (own and own.get_secret_value()) and self.role_password.get_secret_value() == DEV_ROLE_PASSWORD
+
+    def ssl_context(self) -> ssl.SSLContext | bool | None:
+        """What asyncpg's ``ssl=`` gets: False (no TLS), a context, or None (leave it to asyncpg)."""
+        if self.ssl_mode is None:
+            return None
+        if self.ssl_mode == "disable":
+            return False
+        if self.ssl_key and not self.ssl_cert:
+            raise ValueError("CARELOOP_DB_SSL_KEY needs CARELOOP_DB_SSL_CERT")
+        verify = self.ssl_mode in ("verify-ca", "verify-full") or bool(self.ssl_root_cert)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if verify:
+            if self.ssl_root_cert:
+                context.load_verify_locations(cafile=self.ssl_root_cert)
+            else:
+                context.load_default_certs(ssl.Purpose.SERVER_AUTH)
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.check_hostname = self.ssl_mode == "verify-full"
+        else:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        if self.ssl_cert:
+            password = self.ssl_key_password.get_secret_value() if self.ssl_key_password else None
+            context.load_cert_chain(self.ssl_cert, keyfile=self.ssl_key, password=password)
+        return context
+
+    def connect_args(self) -> dict[str, object]:
+        """asyncpg connection arguments from these settings (TLS), for ``create_async_engine``."""
+        context = self.ssl_context()
+        return {} if context is None else {"ssl": context}
 
 
 class AuthSettings(BaseSettings):

@@ -23,6 +23,7 @@ from sqlalchemy.pool import NullPool
 from services.reporting.config import SERVICE
 from services.reporting.handlers import HANDLERS
 from services.reporting.models import metadata
+from shared.db.migrate import grant_service_rights, owner_role_name
 from shared.db.uow import UnitOfWorkFactory
 from shared.events import UndecodableEvent, decode_event
 from shared.messaging.kafka import bootstrap, topic_partitions
@@ -58,7 +59,7 @@ def live_lock_key(settings: Settings) -> str:
 
 async def hold_live_lock(settings: Settings) -> None:
     """Run by every reporting replica for its lifetime: a shared lock that a rebuild must wait for."""
-    conn = await asyncpg.connect(to_asyncpg_url(settings.db.service_url(SERVICE)).replace("+asyncpg", ""))
+    conn = await asyncpg.connect(to_asyncpg_url(settings.db.service_url(SERVICE)).replace("+asyncpg", ""), **settings.db.connect_args())
     try:
         await conn.execute("SELECT pg_advisory_lock_shared(hashtext($1))", live_lock_key(settings))
         await asyncio.Event().wait()
@@ -68,25 +69,29 @@ async def hold_live_lock(settings: Settings) -> None:
 
 async def _fresh_schema(settings: Settings) -> None:
     """An empty copy of every reporting table (and the migration version) in ``reporting_rebuild``."""
-    engine = create_async_engine(to_asyncpg_url(settings.db.admin_url or ""), poolclass=NullPool)
-    role = role_name(SERVICE)
+    engine = create_async_engine(to_asyncpg_url(settings.db.admin_url or ""), poolclass=NullPool,
+                                 connect_args=settings.db.connect_args())
+    # owned by the migration role like the schema it replaces; the service role gets its usual rights
+    owner = owner_role_name(SERVICE)
     try:
         async with engine.begin() as conn:
             await conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {FRESH} CASCADE"))
-            await conn.execute(sa.text(f"CREATE SCHEMA {FRESH} AUTHORIZATION {role}"))
+            await conn.execute(sa.text(f"CREATE SCHEMA {FRESH} AUTHORIZATION {owner}"))
             await conn.execute(sa.text(f"REVOKE ALL ON SCHEMA {FRESH} FROM PUBLIC"))
-            await conn.execute(sa.text(f"SET LOCAL ROLE {role}"))
+            await conn.execute(sa.text(f"SET LOCAL ROLE {owner}"))
             for table in [*metadata.sorted_tables, sa.table("alembic_version")]:
                 await conn.execute(sa.text(
                     f"CREATE TABLE {FRESH}.{table.name} (LIKE {SERVICE}.{table.name} INCLUDING ALL)"))
             await conn.execute(sa.text(
                 f"INSERT INTO {FRESH}.alembic_version SELECT * FROM {SERVICE}.alembic_version"))
+            await grant_service_rights(conn, schema=FRESH, role=role_name(SERVICE))
     finally:
         await engine.dispose()
 
 
 async def _swap(settings: Settings) -> None:
-    engine = create_async_engine(to_asyncpg_url(settings.db.admin_url or ""), poolclass=NullPool)
+    engine = create_async_engine(to_asyncpg_url(settings.db.admin_url or ""), poolclass=NullPool,
+                                 connect_args=settings.db.connect_args())
     try:
         async with engine.begin() as conn:
             await conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {PREVIOUS} CASCADE"))
@@ -100,7 +105,7 @@ async def _swap(settings: Settings) -> None:
 async def rebuild(settings: Settings, *, batch_size: int = 1000, wait_idle_s: float = 30) -> RebuildReport:
     if not settings.db.admin_url:
         raise RebuildRefused("a rebuild needs CARELOOP_DB_ADMIN_URL: it creates and swaps a schema")
-    lock = await asyncpg.connect(to_asyncpg_url(settings.db.admin_url).replace("+asyncpg", ""))
+    lock = await asyncpg.connect(to_asyncpg_url(settings.db.admin_url).replace("+asyncpg", ""), **settings.db.connect_args())
     try:
         deadline = asyncio.get_running_loop().time() + wait_idle_s
         while not await lock.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", live_lock_key(settings)):
@@ -116,7 +121,7 @@ async def _replay(settings: Settings, *, batch_size: int) -> RebuildReport:
     await _fresh_schema(settings)
 
     engine = create_async_engine(
-        settings.db.service_url(SERVICE), poolclass=NullPool
+        settings.db.service_url(SERVICE), poolclass=NullPool, connect_args=settings.db.connect_args()
     ).execution_options(schema_translate_map={SERVICE: FRESH})
     uow_factory = UnitOfWorkFactory(engine, schema=SERVICE)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(settings), enable_auto_commit=False,

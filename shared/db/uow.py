@@ -31,7 +31,7 @@ def make_engine(url: str, settings: Settings, *, application_name: str) -> Async
         echo=settings.db.echo,
         # Parameters can be contact details: keep them out of exception texts and logs.
         hide_parameters=True,
-        connect_args={"server_settings": {"application_name": application_name}},
+        connect_args={"server_settings": {"application_name": application_name}, **settings.db.connect_args()},
     )
 
 

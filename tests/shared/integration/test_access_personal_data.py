@@ -28,7 +28,7 @@ EXECUTIVE = bearer("exec-1", roles=[Role.EXECUTIVE], orgs=["hx"])
 
 
 async def connect_as_intake(settings: Settings) -> asyncpg.Connection:
-    url = with_credentials(settings.db.admin_url or "", "careloop_intake", settings.db.role_password.get_secret_value())
+    url = with_credentials(settings.db.admin_url or "", "careloop_intake", settings.db.password_for("intake"))
     return await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
 
 
@@ -74,12 +74,13 @@ async def test_phones_in_clear_only_for_roles_that_need_them_and_every_such_read
         assert [(r["actor"], r["actor_roles"]) for r in changes] == [("cs-east-1", ["customer_service"])]
         assert PHONE not in str([dict(r) for r in rows])  # who, what and when; never the data itself
 
-        # append-only, even for the role that owns the table
-        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+        # append-only: the service's role may only INSERT and SELECT (the table's owner, the
+        # migration role, meets the no-rewrite trigger: tests/security/test_db_ownership.py)
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
             await db.execute("UPDATE audit_log SET actor = 'someone-else'")
-        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
             await db.execute("DELETE FROM audit_log")
-        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
             await db.execute("TRUNCATE audit_log")
         assert await db.fetchval("SELECT count(*) FROM audit_log") == len(rows)
     finally:
@@ -151,7 +152,7 @@ async def test_a_phone_number_in_a_customers_words_is_masked_for_roles_without_c
                       "received_by": "cs-east-1", "org": {"group": "hx", "subsidiary": "east", "project": "lakeside"}}
         taken = await intake.post("/api/v1/feedback", json=submission, headers=CUSTOMER_SERVICE)
         url = f"/api/v1/feedback/{taken.json()['feedback_id']}"
-        assert (await intake.get(url, headers=HANDLER)).json()["text"] == "卫生间漏水，请回电 [phone]"
+        assert (await intake.get(url, headers=HANDLER)).json()["text"] == "卫生间漏水，请回电 [电话]"
         assert (await intake.get(url, headers=CUSTOMER_SERVICE)).json()["text"] == submission["text"]
     db = await connect_as_intake(migrated)
     try:

@@ -1,4 +1,4 @@
-"""Each service owns its schema through its own role; no service reads another's tables."""
+"""Each service's schema belongs to its own roles; no service reads another's tables."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ pytestmark = pytest.mark.integration
 
 
 async def connect_as(settings: Settings, service: str) -> asyncpg.Connection:
-    url = with_credentials(settings.db.admin_url or "", f"careloop_{service}",
-                           settings.db.role_password.get_secret_value())
+    url = with_credentials(settings.db.admin_url or "", f"careloop_{service}", settings.db.password_for(service))
     return await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
 
 
@@ -30,7 +29,7 @@ async def test_a_service_role_is_refused_on_another_services_schema(migrated: Se
         await intake.close()
 
 
-async def test_every_table_is_owned_by_its_services_role(migrated: Settings) -> None:
+async def test_every_table_is_owned_by_its_services_owner_role(migrated: Settings) -> None:
     admin = await asyncpg.connect((migrated.db.admin_url or "").replace("postgresql+asyncpg://", "postgresql://"))
     try:
         rows = await admin.fetch(
@@ -40,4 +39,5 @@ async def test_every_table_is_owned_by_its_services_role(migrated: Settings) -> 
     finally:
         await admin.close()
     assert {r["schemaname"] for r in rows} == {"intake", "routing", "survey", "reporting"}
-    assert all(r["tableowner"] == f"careloop_{r['schemaname']}" for r in rows)
+    # the migration role owns them; the service's own role only uses them (tests/security/test_db_ownership.py)
+    assert all(r["tableowner"] == f"careloop_{r['schemaname']}_owner" for r in rows)
