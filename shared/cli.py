@@ -134,7 +134,13 @@ def _wait_ready(url: str, *, timeout_s: float, proc: subprocess.Popen[bytes], pa
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    from shared.devstack import FETCH_MAX_WAIT_MS, EmbeddedKafka, EmbeddedPostgres
+    from shared.devstack import (
+        FETCH_MAX_WAIT_MS,
+        EmbeddedKafka,
+        EmbeddedPostgres,
+        service_process_env,
+        without_database_secrets,
+    )
 
     settings = _settings()
     data_dir = Path(settings.data_dir).resolve()
@@ -175,7 +181,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
             issuer_port = args.issuer_port or settings.auth.dev_issuer_port
             env["CARELOOP_AUTH_ISSUER"] = dev_issuer_url(issuer_port)
             issuer = subprocess.Popen([sys.executable, "-m", "shared.cli", "dev-issuer", "--port", str(issuer_port)],
-                                      env={**env, "CARELOOP_DATA_DIR": str(data_dir)}, start_new_session=True)
+                                      env={**without_database_secrets(env), "CARELOOP_DATA_DIR": str(data_dir)},
+                                      start_new_session=True)
             processes.append(("dev-issuer", issuer))
             _wait_ready(env["CARELOOP_AUTH_ISSUER"], timeout_s=30, proc=issuer, path="/health/live")
             print(f"tokens      development issuer {env['CARELOOP_AUTH_ISSUER']} (demo users only; "
@@ -187,8 +194,10 @@ def cmd_dev(args: argparse.Namespace) -> int:
         asyncio.run(_create_topics(stack_settings))
         asyncio.run(_migrate(stack_settings, list(SERVICES)))
         for service in SERVICES:
+            # the admin URL stays here, with the migration step: each service gets its own role's URL
             proc = subprocess.Popen(
-                [sys.executable, "-m", "shared.cli", "serve", service], env=env, start_new_session=True
+                [sys.executable, "-m", "shared.cli", "serve", service],
+                env=service_process_env(env, stack_settings.db, service), start_new_session=True,
             )
             processes.append((service, proc))
         urls = {s: f"http://{stack_settings.host}:{stack_settings.port(s)}" for s in SERVICES}

@@ -13,7 +13,12 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shared.settings import DatabaseSettings
 
 PG_SUPERUSER = "postgres"
 PG_SUPERPASSWORD = "postgres"  # local development only; never a production credential
@@ -41,6 +46,27 @@ def wait_for_port(port: int, *, timeout_s: float, what: str, proc: subprocess.Po
             raise RuntimeError(f"{what} exited with code {proc.returncode} before listening on {port}")
         time.sleep(0.05)
     raise TimeoutError(f"{what} did not listen on port {port} within {timeout_s}s")
+
+
+#: What only the migration step may hold: the superuser's URL and the secret every role's
+#: password is derived from (``DatabaseSettings.password_for``).
+MIGRATION_ONLY_VARIABLES = ("CARELOOP_DB_ADMIN_URL", "CARELOOP_DATABASE_URL", "CARELOOP_DB_ROLE_PASSWORD")
+
+
+def without_database_secrets(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` less the admin URL and every role's password and URL (names are case-insensitive)."""
+    from shared.settings import SERVICES
+
+    secret = set(MIGRATION_ONLY_VARIABLES)
+    for service in SERVICES:
+        secret |= {f"CARELOOP_DB_URL_{service.upper()}", f"CARELOOP_DB_{service.upper()}_PASSWORD"}
+    return {k: v for k, v in env.items() if k.upper() not in secret}
+
+
+def service_process_env(env: Mapping[str, str], db: DatabaseSettings, service: str) -> dict[str, str]:
+    """The environment of one service's process: its own database URL (its role, its password)
+    and nothing that logs in as the superuser or as another service's role."""
+    return {**without_database_secrets(env), f"CARELOOP_DB_URL_{service.upper()}": db.service_url(service)}
 
 
 #: The consumers' fetch wait on the embedded broker (``Settings.consumer_fetch_max_wait_ms``): Tansu
