@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from services.intake import domain, service
 from services.intake import erasure as erasure_service
+from services.intake.models import Customer
 from services.intake.registry import service as registry_service
 from services.intake.registry.api import customers_visible_to
 from services.intake.registry.domain import RecordNotFound
@@ -27,7 +28,7 @@ from shared.events.vocabulary import Channel, FeedbackKind
 from shared.http import correlation_id_of
 from shared.i18n import pick
 from shared.labels import name_of
-from shared.logging import redact
+from shared.pii import contains_personal_data, mask_personal_data
 
 
 class StaffFeedbackSubmission(FeedbackSubmission):
@@ -180,18 +181,21 @@ def build_router(*, uow_factory: UnitOfWorkFactory, writer: FeedbackWriter, cloc
     async def get_feedback(feedback_id: uuid.UUID, caller: Annotated[Principal, Depends(READ_FEEDBACK)]) -> FeedbackOut:
         async with uow_factory() as uow:
             record = await service.get_feedback(feedback_id, uow=uow)
+            customer = await uow.session.get(Customer, record.customer_id) if record and record.customer_id else None
         # Outside the caller's org units a record does not exist for them.
         if record is None or not caller.may_see_org(record.org_group, record.org_subsidiary, record.org_project):
             raise HTTPException(404, {"error": "not_found", "feedback_id": str(feedback_id)})
-        # A customer's words may carry a phone number or an e-mail address: in clear only for the
-        # roles that see contact details, and then recorded as a read of personal data.
+        # A customer's words may carry personal data (phones, ID-card numbers, e-mails, the customer's
+        # own names): in clear only for the roles that see contact details, and then recorded as a
+        # read of personal data; masked by the one detector for everyone else.
         text = record.text
-        if redact(text) != text:
+        names = [n for n in (customer.name, customer.company) if n] if customer is not None else []
+        if contains_personal_data(text, names=names):
             if caller.sees_contact_details:
-                await record_personal_data_read(uow_factory, caller, what="contact details in feedback text",
+                await record_personal_data_read(uow_factory, caller, what="personal data in feedback text",
                                                 resources=[str(record.id)], fields=["text"])
             else:
-                text = redact(text)
+                text = mask_personal_data(text, names=names)
         return FeedbackOut(
             feedback_id=record.id, kind=FeedbackKind(record.kind), kind_name=name_of("kind", record.kind),
             channel=Channel(record.channel), channel_name=name_of("channel", record.channel),

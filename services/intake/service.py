@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.intake import domain
-from services.intake.models import FeedbackRecord, Submission
+from services.intake.models import Customer, FeedbackRecord, Submission
 from shared.clock import Clock
 from shared.db import UnitOfWork
 from shared.events.inbound import ContactDetails, FeedbackSubmission
@@ -140,11 +140,12 @@ async def receive_feedback(
         _deferred_projects.setdefault(uow, set()).add(project_id)
     else:
         await db.execute(_INSERT_FEEDBACK, row)
+    names = (await _names_of(db, [customer_id])).get(customer_id, ()) if customer_id else ()
     uow.publish(
         domain.feedback_received(
             submission, feedback_id=feedback_id, received_at=received_at, received_by=received_by,
             customer_id=customer_id, in_working_time=in_working_time, links=links,
-            correlation_id=correlation_id, now=now,
+            correlation_id=correlation_id, now=now, names=(*names, *_contact_names(submission)),
         )
     )
     return Receipt(feedback_id, True, links.duplicate_of, links.incident_group_id)
@@ -298,6 +299,7 @@ async def _receive_run(
 
     # In order: each submission sees the rows read for it and the run's earlier ones of its project.
     index_of = {id(p): i for i, p in enumerate(linkable)}
+    names_of = await _names_of(db, [p.submission.customer_id for p in new if p.submission.customer_id])
     in_run: dict[str, list[domain.PriorFeedback]] = {}
     founded: set[uuid.UUID] = set()
     for p in new:
@@ -345,10 +347,26 @@ async def _receive_run(
                 submission, feedback_id=p.feedback_id, received_at=p.received_at, received_by=p.received_by,
                 customer_id=submission.customer_id, in_working_time=in_working_time, links=links,
                 correlation_id=p.correlation_id, now=now,
+                names=(*names_of.get(submission.customer_id, ()), *_contact_names(submission)),
             )
         )
         p.receipt = Receipt(p.feedback_id, True, links.duplicate_of, links.incident_group_id)
     return [p.receipt for p in pending if p.receipt is not None]
+
+
+async def _names_of(db: Any, customer_ids: Sequence[uuid.UUID | None]) -> dict[uuid.UUID, tuple[str, ...]]:
+    """The registered names (person and company) of these customers: the detector masks them in the
+    text that leaves intake."""
+    ids = list({i for i in customer_ids if i is not None})
+    if not ids:
+        return {}
+    rows = await db.execute(sa.select(Customer.id, Customer.name, Customer.company).where(Customer.id.in_(ids)))
+    return {row.id: tuple(n for n in (row.name, row.company) if n) for row in rows}
+
+
+def _contact_names(submission: FeedbackSubmission) -> tuple[str, ...]:
+    contact = submission.contact
+    return tuple(n for n in (contact.name, contact.company) if n) if contact is not None else ()
 
 
 def _feedback_row(

@@ -5,14 +5,19 @@ All share the case id as their key, so one case's history stays in order on one 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field
+from pydantic import AfterValidator, AwareDatetime, Field
 
 from shared.events.catalog import ComplaintClassifiedData, Payload
 from shared.events.envelope import Event
 from shared.events.vocabulary import ComplaintCategory, Department, FeedbackKind
+from shared.pii import mask_personal_data
+
+#: Free text staff wrote (notes, reasons, descriptions): it may quote a customer, so it goes out with
+#: the personal data the detector finds (phones, ID-card and card numbers, e-mails) masked.
+StaffText = Annotated[str, AfterValidator(mask_personal_data)]
 
 # quality_department (added in place): the deadline the quality department sets for a difficult complaint.
 DeadlineKind = Literal["first_response", "difficult_escalation", "measures_report", "result_delivery",
@@ -27,7 +32,7 @@ class CaseStep(Payload):
     state: str
     actor: str = Field(min_length=1, max_length=64, description="staff id, or 'system'")
     at: AwareDatetime
-    note: str | None = Field(default=None, max_length=4000)
+    note: StaffText | None = Field(default=None, max_length=4000)
 
 
 class CaseOpenedData(Payload):
@@ -57,7 +62,7 @@ class CaseOpened(Event):
 class ComplaintReclassifiedData(ComplaintClassifiedData):
     previous_category: ComplaintCategory | None
     previous_class: Literal[1, 2, 3] | None
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: StaffText = Field(min_length=1, max_length=2000)
 
 
 class ComplaintReclassified(Event):
@@ -161,7 +166,7 @@ class DeadlineBreached(Event):
 
 class CaseEscalatedData(CaseStep):
     to: str = Field(min_length=1, max_length=64, description="quality_department, executive, group, …")
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: StaffText = Field(min_length=1, max_length=2000)
     # Added in place (schema version 1): the complaint also reached this body, logged by whoever
     # received it; the quality department tracks it and the monthly summary counts it apart.
     external_body: Literal["group", "government", "media"] | None = None
@@ -179,14 +184,14 @@ class CorrectiveActionData(Payload):
     case_id: UUID
     action_id: UUID
     department: Department
-    description: str = Field(min_length=1, max_length=4000)
+    description: StaffText = Field(min_length=1, max_length=4000)
     actor: str
     at: AwareDatetime
     verified: bool | None = Field(default=None, description="set by the quality department's verification")
     effective: bool | None = None
     recorded_at: AwareDatetime | None = Field(
         default=None, description="when the action was recorded (on a verification, whose 'at' is its own time)")
-    verification_note: str | None = Field(default=None, max_length=4000,
+    verification_note: StaffText | None = Field(default=None, max_length=4000,
                                           description="what the quality department found when verifying")
 
 
@@ -202,7 +207,7 @@ class CorrectiveActionWaivedData(Payload):
     """The quality department decided that a valid complaint needs no corrective action, and why."""
 
     case_id: UUID
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: StaffText = Field(min_length=1, max_length=2000)
     actor: str = Field(min_length=1, max_length=64)
     at: AwareDatetime
 
@@ -222,7 +227,7 @@ class ComplaintPublishedData(Payload):
 
     case_id: UUID
     basis: Literal["important", "representative"]
-    summary: str = Field(min_length=1, max_length=4000)
+    summary: StaffText = Field(min_length=1, max_length=4000)
     actor: str = Field(min_length=1, max_length=64)
     at: AwareDatetime
 
@@ -254,7 +259,7 @@ class ReturnVisitDecidedData(Payload):
     result_accepted: bool = Field(description="the customer accepted the result: the visit is due now")
     actor: str = Field(min_length=1, max_length=64, description="staff id, or 'system'")
     at: AwareDatetime
-    note: str | None = Field(default=None, max_length=2000)
+    note: StaffText | None = Field(default=None, max_length=2000)
 
 
 class ReturnVisitDecided(Event):

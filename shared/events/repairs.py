@@ -17,6 +17,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, Field
 
+from shared.events.cases import StaffText
 from shared.events.catalog import Payload
 from shared.events.envelope import Event
 from shared.events.vocabulary import Department
@@ -93,17 +94,17 @@ class WorkOrderCaseLinked(Event):
 
 
 class SiteInvestigation(Payload):
-    nature: str = Field(min_length=1, max_length=2000, description="what the defect is (性质)")
-    cause: str = Field(min_length=1, max_length=2000, description="why it happened (原因)")
+    nature: StaffText = Field(min_length=1, max_length=2000, description="what the defect is (性质)")
+    cause: StaffText = Field(min_length=1, max_length=2000, description="why it happened (原因)")
     responsibility: Responsibility = Field(description="who is responsible (责任)")
     in_scope: bool = Field(description="within the warranty's scope; household damage is not")
 
 
 class RepairPlanDetails(Payload):
-    scope: str = Field(min_length=1, max_length=4000)
+    scope: StaffText = Field(min_length=1, max_length=4000)
     duration_hours: float = Field(gt=0)
     cost: Decimal | None = Field(default=None, ge=0, description="estimated cost of the repair, CNY")
-    resources: str = Field(min_length=1, max_length=2000, description="people, materials, equipment")
+    resources: StaffText = Field(min_length=1, max_length=2000, description="people, materials, equipment")
     planned_finish: AwareDatetime
     customer_requested_by: AwareDatetime | None = Field(
         default=None, description="the time the customer asked for; in warranty the work finishes by it"
@@ -117,18 +118,18 @@ class FeeDecision(Payload):
     confirmed: bool
     quoted_fee: Decimal = Field(ge=0)
     decided_by: SignerRole
-    reason: str | None = Field(default=None, max_length=2000, description="why the customer declined")
+    reason: StaffText | None = Field(default=None, max_length=2000, description="why the customer declined")
 
 
 class Inspection(Payload):
     passed: bool
-    findings: str | None = Field(default=None, max_length=4000)
+    findings: StaffText | None = Field(default=None, max_length=4000)
 
 
 class QualityVerification(Payload):
     passed: bool
     department: Department = Department.ENGINEERING_QUALITY
-    findings: str | None = Field(default=None, max_length=4000)
+    findings: StaffText | None = Field(default=None, max_length=4000)
 
 
 class RepairStepRecordedData(Payload):
@@ -142,7 +143,7 @@ class RepairStepRecordedData(Payload):
     state: str
     actor: str = Field(min_length=1, max_length=64, description="staff id, or 'system'")
     at: AwareDatetime
-    note: str | None = Field(default=None, max_length=4000)
+    note: StaffText | None = Field(default=None, max_length=4000)
     client_step_id: str | None = Field(default=None, max_length=128, description="the caller's idempotency key")
     photos: tuple[str, ...] = Field(default=(), description="object keys or URLs, never blobs")
     assignee: str | None = Field(default=None, max_length=64)
@@ -169,7 +170,7 @@ class RepairAcceptanceRejectedData(Payload):
     work_order_id: UUID
     project_id: str = Field(min_length=1, max_length=64)
     case_ids: tuple[UUID, ...]
-    reason: str = Field(min_length=1, max_length=4000, description="why the owner refused: the rework's brief")
+    reason: StaffText = Field(min_length=1, max_length=4000, description="why the owner refused: the rework's brief")
     actor: str = Field(min_length=1, max_length=64)
     at: AwareDatetime
     rework_count: int = Field(ge=1)
@@ -220,8 +221,8 @@ class RemediationStepRecordedData(Payload):
     state: str
     actor: str = Field(min_length=1, max_length=64)
     at: AwareDatetime
-    note: str | None = Field(default=None, max_length=4000)
-    plan: str | None = Field(default=None, max_length=4000)
+    note: StaffText | None = Field(default=None, max_length=4000)
+    plan: StaffText | None = Field(default=None, max_length=4000)
     responsible_department: Department | None = None
     due_at: AwareDatetime | None = None
     work_order_id: UUID | None = Field(default=None, description="for add_occurrence")
@@ -245,7 +246,7 @@ class RemediationAcceptedData(Payload):
     representative_role: SignerRole = Field(description="the customer's representative who accepted it")
     representative_customer_id: UUID | None = None
     signature_ref: str = Field(min_length=1, max_length=512)
-    evaluation: str = Field(min_length=1, max_length=4000, description="the joint evaluation of its effect")
+    evaluation: StaffText = Field(min_length=1, max_length=4000, description="the joint evaluation of its effect")
     effective: bool
 
 

@@ -150,7 +150,7 @@ async def test_a_valid_complaint_closes_after_its_verified_corrective_action_and
         assert "未认定为重要投诉" in not_important["reason"]
         published = await post("publication", 201, actor="q-1", basis="representative",
                                summary="客服接听推诿，客户（13800138000）投诉；已修订接听规范")
-        assert published["publication"]["summary"] == "客服接听推诿，客户（[phone]）投诉；已修订接听规范"
+        assert published["publication"]["summary"] == "客服接听推诿，客户（[电话]）投诉；已修订接听规范"
         assert "只发布一次" in (await post("publication", 409, actor="q-1", basis="representative",
                                            summary="再发一次"))["reason"]
         [event] = [json.loads(r.value) for r in await read_topic(migrated, COMPLAINT_PUBLISHED,
