@@ -70,6 +70,8 @@ class ServiceRuntime:
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
         self._notes: dict[str, Callable[[], dict[str, Any]]] = {}
+        if self.relay is not None:  # parked outbox rows are a note, never red (shared.messaging.relay)
+            self._notes["outbox_parked"] = self.relay.readiness_note
 
     def run_in_background(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
         """A loop that runs while the service runs (e.g. the deadline watcher)."""
@@ -79,8 +81,37 @@ class ServiceRuntime:
         """Something readiness reports without failing on it (e.g. a year's holiday schedule missing)."""
         self._notes[name] = note
 
+    async def metrics_text(self) -> str:
+        """The service's figures in Prometheus text format (served at ``/health/metrics``)."""
+        service = self.service
+        lines = []
+        if self.relay is not None:
+            ob = self.uow_factory.outbox
+            try:
+                async with asyncio.timeout(2):
+                    async with self.engine.connect() as conn:
+                        parked = (await conn.execute(
+                            sa.select(sa.func.count()).select_from(ob).where(ob.c.parked_at.is_not(None)))).scalar_one()
+            except Exception:
+                parked = None
+            lines += ["# HELP careloop_outbox_published_total outbox rows this replica's relay published",
+                      "# TYPE careloop_outbox_published_total counter",
+                      f'careloop_outbox_published_total{{service="{service}"}} {self.relay.published}',
+                      "# HELP careloop_outbox_parked_total outbox rows this replica's relay parked (refused for good)",
+                      "# TYPE careloop_outbox_parked_total counter",
+                      f'careloop_outbox_parked_total{{service="{service}"}} {self.relay.parked}']
+            if parked is not None:
+                lines += ["# HELP careloop_outbox_parked outbox rows parked now (careloop dlq parked)",
+                          "# TYPE careloop_outbox_parked gauge",
+                          f'careloop_outbox_parked{{service="{service}"}} {parked}']
+        lines += ["# HELP careloop_dead_letters_total records this replica's consumers dead-lettered",
+                  "# TYPE careloop_dead_letters_total counter"]
+        lines += [f'careloop_dead_letters_total{{service="{service}",consumer="{c.name}"}} {c.dead_lettered}'
+                  for c in self.consumers]
+        return "\n".join(lines) + "\n"
+
     def readiness_notes(self) -> dict[str, dict[str, Any]]:
-        return {name: note() for name, note in self._notes.items()}
+        return {name: said for name, note in self._notes.items() if (said := note())}  # an empty note says nothing
 
     def consume(
         self,
@@ -103,6 +134,9 @@ class ServiceRuntime:
             max_attempts=self.settings.consumer_max_attempts,
             backoff_initial_s=self.settings.consumer_backoff_initial_s,
             backoff_max_s=self.settings.consumer_backoff_max_s,
+            max_record_bytes=self.settings.inbound_max_record_bytes,
+            copy_max_bytes=self.settings.dlq_copy_max_bytes,
+            excerpt_bytes=self.settings.dlq_excerpt_bytes,
             **options,
         )
         consumer.subscribe(

@@ -242,6 +242,20 @@ class Settings(BaseSettings):
     consumer_max_attempts: int = Field(default=4, ge=1, description="handler attempts before the DLQ")
     consumer_backoff_initial_s: float = Field(default=0.1, ge=0)
     consumer_backoff_max_s: float = Field(default=2.0, ge=0)
+    # Size limits at the edge (issue 20 item 5).
+    http_max_body_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1024,
+        description="largest HTTP request body any service reads (413 beyond, before it is read whole)",
+    )
+    inbound_max_record_bytes: int = Field(
+        default=1024 * 1024, ge=1024,
+        description="largest record a consumer handles; a larger one is dead-lettered (kind too-large)",
+    )
+    dlq_copy_max_bytes: int = Field(
+        default=256 * 1024, ge=0,
+        description="a dead letter carries its record whole up to this size, else only an excerpt",
+    )
+    dlq_excerpt_bytes: int = Field(default=4096, ge=0, description="the excerpt a larger dead letter carries")
     data_dir: str = ".careloop"
     # The cyclic garbage collector's thresholds (gc.set_threshold) in a running service. Python's
     # 700 objects before a young collection makes a busy service collect hundreds of times a second;

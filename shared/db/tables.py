@@ -22,8 +22,13 @@ def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
         sa.Column("last_error", sa.Text, nullable=True),
+        # Set by the relay when the broker refuses the row for good (too large, invalid topic): the
+        # row is never sent again by itself and never blocks the rows behind it (``careloop dlq parked``).
+        sa.Column("parked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("parked_reason", sa.Text, nullable=True),
         sa.Index("ix_outbox_unpublished", "id", postgresql_where=sa.text("published_at IS NULL")),
         sa.Index("ix_outbox_published_at", "published_at"),
+        sa.Index("ix_outbox_parked", "id", postgresql_where=sa.text("parked_at IS NOT NULL")),
         extend_existing=True,
     )
     inbox = sa.Table(

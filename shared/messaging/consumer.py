@@ -14,17 +14,26 @@ service's own consumer group. For each batch the broker hands over:
 3. if that transaction fails for a reason that is not the infrastructure's, the events are applied
    one at a time with bounded, backed-off retries, and an event that still fails is dead-lettered
    with the error, the original topic/partition/offset and the consumer in its headers;
+   A record larger than ``max_record_bytes`` (``CARELOOP_INBOUND_MAX_RECORD_BYTES``) is not even
+   decoded: it is dead-lettered at once as ``too-large``;
 4. dead letters are written through the outbox in a transaction of their own (so a crash never
    loses nor doubles one), and only then is the batch acknowledged (offsets committed).
 
 An infrastructure failure (database unreachable, serialization conflict) is never dead-lettered:
 the batch is rewound (``AckPolicy.NACK_ON_ERROR`` seeks back) and tried again after a pause, so no
 offset ever moves past work that was not committed.
+
+A dead letter never carries an unbounded copy of its record: up to ``copy_max_bytes``
+(``CARELOOP_DLQ_COPY_MAX_BYTES``) the record goes whole (so ``careloop dlq replay`` can send it
+again); a larger one carries only its first ``excerpt_bytes`` (``CARELOOP_DLQ_EXCERPT_BYTES``) with
+``x-dlq-excerpt: true``. Every letter names its record by reference: ``x-original-topic``,
+``-partition``, ``-offset``, ``x-original-size`` (bytes) and ``x-original-sha256``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -76,7 +85,7 @@ def is_transient(error: BaseException) -> bool:
 @dataclass
 class DeadLetter:
     record: ConsumerRecord[Any, Any]
-    kind: str  # "schema-invalid" | "handler-failed" | "rejected-source"
+    kind: str  # "schema-invalid" | "handler-failed" | "rejected-source" | "too-large"
     reason: str
     attempts: int
     event_id: uuid.UUID | None = None
@@ -105,6 +114,9 @@ class EventConsumer:
         decode: Callable[[bytes], Any] = decode_event,
         chunk_size: int = 100,
         batch_handlers: dict[str, BatchHandler] | None = None,
+        max_record_bytes: int = 1024 * 1024,
+        copy_max_bytes: int = 256 * 1024,
+        excerpt_bytes: int = 4096,
     ) -> None:
         self.name = name
         self.handlers = handlers
@@ -127,6 +139,10 @@ class EventConsumer:
         self.chunk_size = chunk_size
         self.processed = 0
         self.dead_lettered = 0
+        # Edge limits: a larger record is dead-lettered undecoded; a dead letter's copy is bounded.
+        self.max_record_bytes = max_record_bytes
+        self.copy_max_bytes = copy_max_bytes
+        self.excerpt_bytes = excerpt_bytes
 
     # --- wiring -------------------------------------------------------------------------------
 
@@ -187,6 +203,11 @@ class EventConsumer:
         """Decode ``records`` onto ``decoded`` (or ``dead``); returns the events to handle among them."""
         events = []
         for record in records:
+            size = len(record.value or b"")
+            if size > self.max_record_bytes:
+                dead.append(DeadLetter(record, "too-large",
+                                       f"record of {size} bytes exceeds the limit of {self.max_record_bytes} bytes", 0))
+                continue
             try:
                 event = self.decode(record.value or b"")
             except UndecodableEvent as exc:
@@ -326,7 +347,7 @@ class EventConsumer:
                 for letter in dead:
                     record = letter.record
                     position = f"{record.topic}:{record.partition}:{record.offset}"
-                    headers = {k: v.decode("utf-8", "replace") for k, v in (record.headers or ())}
+                    headers = {k[:200]: v[:1024].decode("utf-8", "replace") for k, v in (record.headers or ())[:64]}
                     # One letter per event and consumer, however often it is redelivered; a replay of
                     # a letter (``careloop dlq replay``) that fails again is a new letter.
                     name = f"{self.name}|{letter.event_id or position}"
@@ -350,11 +371,17 @@ class EventConsumer:
                     )
                     if letter.event_id:
                         headers["x-original-event-id"] = str(letter.event_id)
+                    payload = record.value or b""
+                    headers["x-original-size"] = str(len(payload))
+                    headers["x-original-sha256"] = hashlib.sha256(payload).hexdigest()
+                    if len(payload) > self.copy_max_bytes:
+                        payload = payload[:self.excerpt_bytes]
+                        headers["x-dlq-excerpt"] = "true"
                     uow.publish_raw(
                         OutboxMessage(
                             topic=dead_letter(self._logical(record.topic)),
-                            key=record.key.decode("utf-8", "replace") if record.key else None,
-                            payload=record.value or b"",
+                            key=record.key.decode("utf-8", "replace")[:1024] if record.key else None,
+                            payload=payload,
                             headers=headers,
                             event_id=letter_id,
                             event_type="DeadLetter",

@@ -6,6 +6,15 @@ every record, and marks them published in the same transaction. If the broker fa
 transaction rolls back and the rows stay for the next attempt. A crash after the broker
 acknowledged but before the mark is committed publishes those rows again: consumers dedupe on
 ``event_id``.
+
+A row the broker refuses *for good* (too large for it, an invalid or forbidden topic, a corrupt
+record: :func:`refused_for_good`) is **parked**: ``parked_at`` and ``parked_reason`` are set on it in
+the same transaction that marks the rest of its batch published, so it never blocks the rows behind
+it and is never sent again by itself. ``careloop dlq parked`` lists parked rows and ``careloop dlq
+unpark ID`` puts one back in line after the cause is fixed. A parked row does not make the relay
+unhealthy (readiness notes it under ``notes.outbox_parked``) and is counted in
+``careloop_outbox_parked_total`` (``GET /metrics``). Any other error (broker or database down, a
+timeout) rolls the whole batch back for the next attempt, as before.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,10 +31,33 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from aiokafka import AIOKafkaProducer
+from aiokafka import errors as kafka_errors
 
 from shared.db.uow import UnitOfWorkFactory, driver_statement, takes_driver_statements
 
 log = logging.getLogger(__name__)
+
+#: Errors after which sending the same record again can never succeed.
+_REFUSED_FOR_GOOD: tuple[type[BaseException], ...] = (
+    kafka_errors.MessageSizeTooLargeError,
+    kafka_errors.RecordTooLargeError,
+    kafka_errors.RecordListTooLargeError,
+    kafka_errors.InvalidTopicError,
+    kafka_errors.TopicAuthorizationFailedError,
+    kafka_errors.CorruptRecordException,
+)
+#: Kafka's legal topic names (an illegal one is never created, so its row would wait for ever).
+_LEGAL_TOPIC = re.compile(r"[a-zA-Z0-9._-]{1,249}")
+
+
+def refused_for_good(error: BaseException) -> bool:
+    """True when the broker (or the client on its behalf) refuses the record whatever we do."""
+    return isinstance(error, _REFUSED_FOR_GOOD)
+
+
+class _IllegalTopic(kafka_errors.InvalidTopicError):
+    pass
+
 
 
 class OutboxRelay:
@@ -50,16 +83,20 @@ class OutboxRelay:
         ob = self._outbox
         self._claim = (
             sa.select(ob.c.id, ob.c.topic, ob.c.key, ob.c.payload, sa.cast(ob.c.headers, sa.Text))
-            .where(ob.c.published_at.is_(None))
+            .where(ob.c.published_at.is_(None), ob.c.parked_at.is_(None))
             .order_by(ob.c.id)
             .limit(batch_size)
             .with_for_update(skip_locked=True)
         )
+        self._park = sa.update(ob).where(ob.c.id == sa.bindparam("park_id", type_=sa.BigInteger)).values(
+            parked_at=sa.func.now(), parked_reason=sa.bindparam("reason", type_=sa.Text))
         self._mark = sa.update(ob).where(ob.c.id == sa.func.any(sa.bindparam("ids", type_=ARRAY(sa.BigInteger)))).values(
             published_at=sa.func.now())
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.published = 0
+        self.parked = 0  # rows this relay parked since it started (careloop_outbox_parked_total)
+        self.last_parked: dict[str, Any] | None = None
         self.healthy = True
         uow_factory.on_outbox_write(self.wake)
 
@@ -67,7 +104,8 @@ class OutboxRelay:
         self._wakeup.set()
 
     async def relay_once(self) -> int:
-        """Publish one batch; returns how many rows it published."""
+        """Publish one batch; returns how many rows it took (published or parked)."""
+        parked: dict[int, str] = {}
         async with self._engine.connect() as conn:
             if takes_driver_statements(conn):
                 # On the driver's own connection and transaction: the rows as they are (no
@@ -77,8 +115,12 @@ class OutboxRelay:
                     async with driver.transaction():
                         rows = await driver.fetch(*self._driver_form(self._claim, conn, {}))
                         if rows:
-                            await self._publish(rows)
-                            await driver.execute(*self._driver_form(self._mark, conn, {"ids": [row[0] for row in rows]}))
+                            parked = await self._publish(rows)
+                            for row_id, reason in parked.items():
+                                await driver.execute(*self._driver_form(
+                                    self._park, conn, {"park_id": row_id, "reason": reason}))
+                            await driver.execute(*self._driver_form(
+                                self._mark, conn, {"ids": [row[0] for row in rows if row[0] not in parked]}))
                 except BaseException:
                     # SQLAlchemy did not see this error (nor a cancellation mid-transaction): the
                     # connection may be dead or still in the transaction, so it is not pooled again.
@@ -88,25 +130,71 @@ class OutboxRelay:
                 async with conn.begin():
                     rows = (await conn.execute(self._claim)).all()
                     if rows:
-                        await self._publish(rows)
-                        await conn.execute(self._mark, {"ids": [row[0] for row in rows]})
-        self.published += len(rows)
+                        parked = await self._publish(rows)
+                        for row_id, reason in parked.items():
+                            await conn.execute(self._park, {"park_id": row_id, "reason": reason})
+                        await conn.execute(self._mark, {"ids": [row[0] for row in rows if row[0] not in parked]})
+        if rows and parked:
+            self._note_parked(rows, parked)
+        self.published += len(rows) - (len(parked) if rows else 0)
         return len(rows)
 
-    async def _publish(self, rows: Sequence[Any]) -> None:
+    async def _publish(self, rows: Sequence[Any]) -> dict[int, str]:
         """Send every row (id, topic, key, payload, headers as JSON text) and wait for the broker's
-        acknowledgement of each; raises if any was refused."""
+        acknowledgement of each. Returns the rows refused for good (id -> reason) to be parked;
+        raises on any other failure (the batch is then tried again whole)."""
         send, prefix = self._producer.send, self._prefix
-        deliveries = [
-            await send(
-                prefix + topic,
-                value=payload,
-                key=key.encode() if key is not None else None,
-                headers=[(name, str(value).encode()) for name, value in json.loads(headers or "{}").items()],
-            )
-            for _id, topic, key, payload, headers in rows
-        ]
-        await asyncio.gather(*deliveries)
+        parked: dict[int, str] = {}
+        deliveries: list[tuple[int, Any]] = []
+        for row_id, topic, key, payload, headers in rows:
+            try:
+                if not _LEGAL_TOPIC.fullmatch(prefix + topic):
+                    raise _IllegalTopic(f"illegal topic name {prefix + topic!r}")
+                future = await send(
+                    prefix + topic,
+                    value=payload,
+                    key=key.encode() if key is not None else None,
+                    headers=[(name, str(value).encode()) for name, value in json.loads(headers or "{}").items()],
+                )
+            except Exception as exc:
+                if not refused_for_good(exc):
+                    raise
+                parked[row_id] = self._reason(exc, payload)
+                continue
+            deliveries.append((row_id, future))
+        outcomes = await asyncio.gather(*(future for _id, future in deliveries), return_exceptions=True)
+        failure: BaseException | None = None
+        for (row_id, _future), outcome in zip(deliveries, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                if refused_for_good(outcome):
+                    parked[row_id] = self._reason(outcome, None)
+                elif failure is None:
+                    failure = outcome
+        if failure is not None:
+            raise failure
+        return parked
+
+    @staticmethod
+    def _reason(error: BaseException, payload: bytes | None) -> str:
+        size = f" ({len(payload)} bytes)" if payload is not None else ""
+        return f"{type(error).__name__}: {error}{size}"[:500]
+
+    def _note_parked(self, rows: Sequence[Any], parked: dict[int, str]) -> None:
+        self.parked += len(parked)
+        topics = {row[0]: row[1] for row in rows}
+        for row_id, reason in parked.items():
+            self.last_parked = {"id": row_id, "topic": topics.get(row_id), "reason": reason,
+                                "at": datetime.now(UTC).isoformat()}
+            # The reason names the error and the size, never the payload.
+            log.error("outbox row parked: the broker refuses it for good",
+                      extra={"outbox_id": row_id, "topic": topics.get(row_id), "reason": reason[:300]})
+
+    def readiness_note(self) -> dict[str, Any]:
+        """What readiness says about parked rows (a note, never red: the rows behind them flow)."""
+        if not self.parked:
+            return {}
+        return {"parked_since_start": self.parked, "last": self.last_parked,
+                "see": "careloop dlq parked"}
 
     @staticmethod
     def _driver_form(statement: Any, conn: Any, params: dict[str, Any]) -> tuple[Any, ...]:
@@ -121,7 +209,7 @@ class OutboxRelay:
             async with self._engine.begin() as conn:
                 oldest = (
                     sa.select(ob.c.id)
-                    .where(ob.c.published_at.is_(None))
+                    .where(ob.c.published_at.is_(None), ob.c.parked_at.is_(None))
                     .order_by(ob.c.id)
                     .limit(self._batch_size)
                     .scalar_subquery()
