@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,61 +30,6 @@ log = logging.getLogger(__name__)
 
 CORRELATION_HEADER = "X-Correlation-ID"
 _CORRELATION_HEADER_NAME = CORRELATION_HEADER.lower().encode("latin-1")
-
-
-class BodySizeLimitMiddleware:
-    """Refuse a request body over ``max_bytes`` (``CARELOOP_HTTP_MAX_BODY_BYTES``) with 413 and a
-    Chinese reason, before the body is read whole: a declared ``Content-Length`` over the limit is
-    refused before a byte is read; a body without one (chunked) is read only up to the limit."""
-
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    def _refusal(self) -> JSONResponse:
-        return JSONResponse(status_code=413, content={
-            "error": "payload_too_large",
-            "reason": f"请求体过大：最多 {self.max_bytes} 字节",
-            "fields": [{"field": "body", "reason": f"请求体过大：最多 {self.max_bytes} 字节",
-                        "type": "too_large"}]})
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = next((value for name, value in scope["headers"] if name == b"content-length"), None)
-        if declared is not None:
-            try:
-                too_large = int(declared) > self.max_bytes
-            except ValueError:
-                too_large = False  # the server refuses a malformed length itself
-            if too_large:
-                await self._refusal()(scope, receive, send)
-                return
-            await self.app(scope, receive, send)
-            return
-        if not any(name == b"transfer-encoding" for name, _ in scope["headers"]):
-            await self.app(scope, receive, send)  # no body
-            return
-        # Chunked: read at most the limit, then hand the body on as it came.
-        messages: list[Message] = []
-        size = 0
-        while True:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            size += len(message.get("body", b""))
-            if size > self.max_bytes:
-                await self._refusal()(scope, receive, send)
-                return
-            if not message.get("more_body", False):
-                break
-
-        async def replay() -> Message:
-            return messages.pop(0) if messages else await receive()
-
-        await self.app(scope, replay, send)
 
 
 def correlation_id_of(request: Request) -> uuid.UUID:
@@ -218,6 +168,138 @@ def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
     return out
 
 
+# --- input PostgreSQL or Python cannot hold: refused before any route runs -------------------------
+#
+# Every app has ``refuse_unstorable_input`` as a dependency of all its routes: a NUL character in a
+# path id, a query value, any string (or key) of a JSON body or a CSV cell; an integer beyond
+# PostgreSQL's bigint (|n| > 2**63 - 1) in a path, a query or a JSON body; a date outside the years
+# MIN_YEAR..MAX_YEAR (near year 1 a time zone's offset leaves Python's calendar) — each is a 422 naming
+# the field, like pydantic's own refusals. The database's own data errors (class 22: a value out of
+# a column's range, a NUL that came another way) and arithmetic overflows are answered 422 too:
+# bad input is never a 500.
+
+MIN_YEAR, MAX_YEAR = 1900, 2999
+_BIGINT = 2**63 - 1
+NUL_REASON = ("不能包含空字符（\\x00）", "must not contain a NUL character (\\x00)")
+NUMBER_REASON = ("数值超出范围", "number out of range")
+YEAR_REASON = (f"日期超出范围（{MIN_YEAR}–{MAX_YEAR} 年）", f"date out of range (years {MIN_YEAR}–{MAX_YEAR})")
+_DATE_LIKE = re.compile(r"^\s*([+-]?\d{4,})-\d{1,2}-\d{1,2}(?:$|[T ]\d)")
+_INTEGER = re.compile(r"^\s*[+-]?\d+\s*$")
+
+
+def _reason(pair: tuple[str, str]) -> str:
+    return pair[1] if current_language() == "en" else pair[0]
+
+
+def unstorable_reason(value: object) -> tuple[str, str] | None:
+    """Why a value cannot be stored or computed with (or None): a NUL, a huge integer, a far date."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return NUMBER_REASON if abs(value) > _BIGINT else None
+    if isinstance(value, float):
+        return NUMBER_REASON if value != value or abs(value) == float("inf") else None
+    if not isinstance(value, str):
+        return None
+    if "\x00" in value:
+        return NUL_REASON
+    if len(value) <= 40 and _INTEGER.match(value) and abs(int(value)) > _BIGINT:
+        return NUMBER_REASON
+    if (date := _DATE_LIKE.match(value)) and not MIN_YEAR <= int(date.group(1)) <= MAX_YEAR:
+        return YEAR_REASON
+    return None
+
+
+def _walk_json(value: Any, at: list[str], out: list[dict[str, str]]) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in str(key):
+                out.append({"field": ".".join([*at, "(key)"]) or "(body)", "reason": _reason(NUL_REASON),
+                            "type": "unstorable"})
+                continue
+            _walk_json(item, [*at, str(key)], out)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _walk_json(item, [*at, str(index)], out)
+    elif (why := unstorable_reason(value)) is not None:
+        out.append({"field": ".".join(at) or "(body)", "reason": _reason(why), "type": "unstorable"})
+
+
+def _csv_nul_cells(body: bytes) -> list[dict[str, str]]:
+    """NUL characters in a CSV upload, by row (1 = the header) and column name."""
+    text = body.decode("utf-8", errors="replace")
+    first_line = text.split("\n", 1)[0]
+    delimiter = max((",", "\t", ";"), key=first_line.count)
+    rows = list(csv.reader(io.StringIO(text.replace("\x00", "\ufffe"), newline=""), delimiter=delimiter))
+    header = rows[0] if rows else []
+    out = []
+    for number, cells in enumerate(rows, start=1):
+        for column, cell in enumerate(cells):
+            if "\ufffe" in cell:
+                name = header[column].replace("\ufffe", "") if column < len(header) and number > 1 else str(column + 1)
+                out.append({"field": f"file.row{number}.{name}", "reason": _reason(NUL_REASON), "type": "unstorable"})
+    return out or [{"field": "file", "reason": _reason(NUL_REASON), "type": "unstorable"}]
+
+
+async def refuse_unstorable_input(request: Request) -> None:
+    """A dependency of every route (``create_service_app``): see the comment above."""
+    problems: list[dict[str, str]] = []
+    for name, value in request.path_params.items():
+        if (why := unstorable_reason(value)) is not None:
+            problems.append({"field": f"path.{name}", "reason": _reason(why), "type": "unstorable"})
+    for name, value in request.query_params.multi_items():
+        if (why := unstorable_reason(value)) is not None:
+            problems.append({"field": f"query.{name}", "reason": _reason(why), "type": "unstorable"})
+    if request.method in ("POST", "PUT", "PATCH"):
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type == "application/json" or content_type.endswith("+json"):
+            body = await request.body()
+            try:
+                parsed = json.loads(body) if body else None
+            except ValueError:
+                parsed = None  # FastAPI's own json_invalid answer covers it
+            _walk_json(parsed, [], problems)
+        elif not content_type.startswith("multipart/") and content_type != "application/x-www-form-urlencoded":
+            body = await request.body()
+            if b"\x00" in body and not body.startswith(b"PK\x03\x04"):  # an XLSX is a zip: NULs are its own
+                problems.extend(_csv_nul_cells(body))
+        elif content_type == "application/x-www-form-urlencoded":
+            form = await request.form()
+            for name, value in form.multi_items():
+                if isinstance(value, str) and (why := unstorable_reason(value)) is not None:
+                    problems.append({"field": f"form.{name}", "reason": _reason(why), "type": "unstorable"})
+    if problems:
+        raise HTTPException(422, {"error": "validation_failed", "fields": problems})
+
+
+def _is_data_error(exc: BaseException) -> bool:
+    """A database refusal of the value itself (SQLSTATE class 22), or asyncpg's refusal to encode it."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        sqlstate = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith("22"):
+            return True
+        if type(current).__name__ == "DataError" and "asyncpg" in type(current).__module__:
+            return True
+        if isinstance(current, OverflowError):
+            return True
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return False
+
+
+async def _unstorable_error(request: Request, exc: Exception) -> JSONResponse:
+    if not _is_data_error(exc):
+        raise exc
+    log.warning("refused a request whose value the database or the calendar cannot hold: %s",
+                type(exc).__name__)
+    return JSONResponse(status_code=422, content={"error": "validation_failed", "fields": [
+        {"field": "(request)", "reason": _reason(("取值超出可保存的范围（空字符、过大的数或过远的日期）",
+                                                  "a value cannot be stored (a NUL, a huge number or a far date)")),
+         "type": "unstorable"}]})
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     return JSONResponse(
@@ -249,18 +331,12 @@ def health_router(runtime: ServiceRuntime) -> APIRouter:
             content["notes"] = notes  # reported, never a reason to take the replica out of service
         return JSONResponse(status_code=200 if ok else 503, content=content)
 
-    @router.get("/health/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        """Prometheus text format: this replica's relay and consumers, and the service's parked
-        outbox rows (``careloop dlq parked``: rows the broker refused for good)."""
-        return Response(await runtime.metrics_text(), media_type="text/plain; version=0.0.4")
-
     @router.get("/asyncapi.json", include_in_schema=False)
     async def asyncapi() -> JSONResponse:
         from faststream.specification import AsyncAPI
 
         spec = AsyncAPI(runtime.broker, title=f"CareLoop {runtime.service}", schema_version="3.0.0")
-        return JSONResponse(spec.to_jsonable())
+        return JSONResponse(spec.to_specification().to_jsonable())
 
     return router
 
@@ -276,16 +352,17 @@ def create_service_app(
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title, version="1", lifespan=lifespan)
+    app = FastAPI(title=title, version="1", lifespan=lifespan, dependencies=[Depends(refuse_unstorable_input)])
     app.state.runtime = runtime
     auth = runtime.settings.auth
     if runtime.settings.environment == "production" and not (auth.issuer or auth.jwks_url or auth.jwks):
         raise RuntimeError("no token issuer configured: set CARELOOP_AUTH_ISSUER (or _JWKS_URL / _JWKS)")
     install_auth(app, TokenVerifier(auth))
     app.add_middleware(CorrelationIdMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=runtime.settings.http_max_body_bytes)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _unstorable_error)
+    app.add_exception_handler(OverflowError, _unstorable_error)
     app.include_router(health_router(runtime))
     for router in routers:
         app.include_router(router)
