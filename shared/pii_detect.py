@@ -76,7 +76,7 @@ _CN_PREFIX = r"(?:\(\+86\)[ ]?|(?:\+|00)86[ -]?)"
 _MOBILE = re.compile(rf"(?<!\d)(?:{_CN_PREFIX}|86[ -]?)?1[3-9]\d{_SEP}?\d{{4}}{_SEP}?\d{{4}}(?!\d)")
 _LANDLINE = re.compile(
     rf"(?<!\d)(?:"
-    rf"\(0{_AREA}\)[ ]?"
+    rf"\(0{_AREA}\)[ -]?"
     rf"|0{_AREA}{_SEP}?"
     rf"|{_CN_PREFIX}(?:\(0?{_AREA}\)[ ]?|\(0\)[ ]?{_AREA}{_SEP}?|0?{_AREA}{_SEP}?)"
     rf"){_LOCAL}{_EXT}(?!\d)"
