@@ -90,3 +90,25 @@ async def test_a_running_service_process_has_no_admin_url_in_its_environment(mig
     admin = urlsplit(migrated.db.admin_url or "")
     assert admin.password and f"{admin.username}:{admin.password}@" not in raw.decode()  # no superuser login
     assert urlsplit(env["CARELOOP_DB_URL_SURVEY"]).username == "careloop_survey"
+
+
+def test_the_compose_file_gives_the_admin_url_to_init_only_and_each_service_its_own_password() -> None:
+    import yaml
+
+    compose = yaml.safe_load((Path(__file__).parents[2] / "deploy" / "docker-compose.yml").read_text())
+    containers = compose["services"]
+    assert "CARELOOP_DB_ADMIN_URL" in containers["init"]["environment"]
+    placeholders = set()
+    for service in SERVICES:
+        env = containers[service]["environment"]
+        assert not set(SECRET_NAMES) & set(env), service
+        url = env[f"CARELOOP_DB_URL_{service.upper()}"]
+        assert url.startswith(f"postgresql://{role_name(service)}:${{CARELOOP_DB_{service.upper()}_PASSWORD:-")
+        assert "POSTGRES_PASSWORD" not in str(env)
+        others = [o for o in SERVICES if o != service]
+        assert not [o for o in others if f"CARELOOP_DB_{o.upper()}_PASSWORD" in str(env)], service
+        placeholders.add(url.split(":-", 1)[1].split("}", 1)[0])
+        # init sets the very password the service logs in with
+        assert containers["init"]["environment"][f"CARELOOP_DB_{service.upper()}_PASSWORD"] == (
+            f"${{CARELOOP_DB_{service.upper()}_PASSWORD:-{url.split(':-', 1)[1].split('}', 1)[0]}}}")
+    assert len(placeholders) == len(SERVICES)
