@@ -39,14 +39,18 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock = utc_now
         "clock": clock,
         "policy": settings.duplicate_policy(),
         "resolve_customer": registry_service.match_or_register_customer,
+        # feedback filed under one org path and a project registered under another is refused
+        "place_check": registry_service.misplaced,
         "working_time": calendar.is_working_time,
     }
     receive: service.Receiver = functools.partial(service.receive_feedback, **wiring)
     receive_batch: service.BatchReceiver = functools.partial(service.receive_feedback_batch, **wiring)
     runtime.consume(
         name="intake.inbound",
-        handlers=handlers.build_handlers(receive=receive),
-        batch_handlers=handlers.build_batch_handlers(receive_batch=receive_batch),
+        handlers=handlers.build_handlers(receive=receive,
+                                         registered_orgs_only=settings.inbound_registered_orgs_only),
+        batch_handlers=handlers.build_batch_handlers(receive_batch=receive_batch,
+                                                     registered_orgs_only=settings.inbound_registered_orgs_only),
         topics=[INBOUND_FEEDBACK],
         decode=handlers.decode_inbound,
         validate=handlers.source_check(settings.inbound_sources),

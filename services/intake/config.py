@@ -20,6 +20,9 @@ class IntakeSettings(Settings):
     inbound_sources: list[str] = Field(
         default=["callcentre", "erp", "property", "wechat", "crm", "survey-tool", "careloop-survey"],
     )
+    # Inbound records for an org unit not registered in intake's registry are dead-lettered with the
+    # reason (false: only a project registered under another org path is refused).
+    inbound_registered_orgs_only: bool = True
 
     # Concurrent POST /feedback requests are recorded together, at most this many per transaction
     # (1: each request in its own).

@@ -29,7 +29,10 @@ def _correlation_id(message: InboundFeedback) -> uuid.UUID:
     return message.correlation_id or uuid.uuid5(SUBMISSION_NAMESPACE, f"corr:{message.event_id}")
 
 
-def build_handlers(*, receive: service.Receiver) -> dict[str, Handler]:
+def build_handlers(*, receive: service.Receiver, registered_orgs_only: bool = True) -> dict[str, Handler]:
+    """``registered_orgs_only``: a record for an org unit not registered in the registry, like one
+    naming a project registered under another org path, is refused and so dead-lettered with the
+    reason in its headers."""
     async def on_inbound_feedback(message: Any, uow: UnitOfWork) -> None:
         assert isinstance(message, InboundFeedback)
         correlation_id = _correlation_id(message)
@@ -38,7 +41,8 @@ def build_handlers(*, receive: service.Receiver) -> dict[str, Handler]:
             # A batch's feedback rows go out together at its commit (or when a later submission of
             # the same project must see them).
             await receive(
-                submission, uow=uow, correlation_id=correlation_id, staff_required=False, defer_insert=True
+                submission, uow=uow, correlation_id=correlation_id, staff_required=False, defer_insert=True,
+                registered_orgs_only=registered_orgs_only,
             )
         except (domain.SubmissionRefused, domain.IdempotencyConflict) as exc:
             raise PermanentError(str(exc)) from exc
@@ -46,7 +50,8 @@ def build_handlers(*, receive: service.Receiver) -> dict[str, Handler]:
     return {"FeedbackSubmission": on_inbound_feedback}
 
 
-def build_batch_handlers(*, receive_batch: service.BatchReceiver) -> dict[str, BatchHandler]:
+def build_batch_handlers(*, receive_batch: service.BatchReceiver,
+                         registered_orgs_only: bool = True) -> dict[str, BatchHandler]:
     """The same, for consecutive submissions of one batch at once (see ``receive_feedback_batch``).
 
     A refusal raises: the consumer then takes the batch one submission at a time, through the
@@ -54,7 +59,7 @@ def build_batch_handlers(*, receive_batch: service.BatchReceiver) -> dict[str, B
     """
     async def on_inbound_feedback_batch(messages: Sequence[Any], uow: UnitOfWork) -> None:
         await receive_batch([(message, _correlation_id(message)) for message in messages], uow=uow,
-                            staff_required=False)
+                            staff_required=False, registered_orgs_only=registered_orgs_only)
 
     return {"FeedbackSubmission": on_inbound_feedback_batch}
 

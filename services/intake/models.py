@@ -70,6 +70,7 @@ class Customer(Base):
     __table_args__ = (
         sa.Index("ix_customers_phones", "phones", postgresql_using="gin"),
         sa.Index("ix_customers_emails", "emails", postgresql_using="gin"),
+        sa.Index("ix_customers_org_path", "org_path"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -81,6 +82,9 @@ class Customer(Base):
     key_customer: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
     project_ids: Mapped[list[str]] = mapped_column(ARRAY(sa.Text), server_default="{}")
     unit_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(UUID(as_uuid=True)), server_default="{}")
+    # The org unit that registered the customer ('G', 'G/S', 'G/S/P'): its scope while the customer
+    # has no project. NULL only for rows kept before it was recorded (revision 0006).
+    org_path: Mapped[str | None] = mapped_column(sa.Text)
     revision: Mapped[int] = mapped_column(sa.Integer, server_default="1")
     erased_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())

@@ -23,6 +23,8 @@ from shared.events.inbound import ContactDetails, FeedbackSubmission
 WorkingTime = Callable[[datetime, str], bool | None]
 #: Finds or registers the customer behind contact details; returns the customer id.
 CustomerResolver = Callable[..., Awaitable[uuid.UUID]]
+#: Why each (org path, project id) cannot take feedback, or None (``registry.service.misplaced``).
+PlaceCheck = Callable[..., Awaitable[Sequence[Any]]]
 #: ``receive_feedback`` with the composition root's wiring (clock, calendar, resolver) bound.
 Receiver = Callable[..., Awaitable["Receipt"]]
 #: ``receive_feedback_batch`` with the same wiring bound.
@@ -49,6 +51,8 @@ async def receive_feedback(
     resolve_customer: CustomerResolver | None = None,
     policy: domain.DuplicatePolicy = domain.DuplicatePolicy(),
     defer_insert: bool = False,
+    place_check: PlaceCheck | None = None,
+    registered_orgs_only: bool = False,
 ) -> Receipt:
     """Record one piece of customer information and queue its FeedbackReceived.
 
@@ -58,7 +62,12 @@ async def receive_feedback(
     ``defer_insert`` (a consumer applying many submissions in one transaction) leaves the feedback
     row to the unit of work's deferred writes, so that a batch's rows go out together; a later
     submission of the same project in that transaction flushes them before it looks for links.
+
+    ``place_check`` refuses feedback whose org path and registered project disagree, and with
+    ``registered_orgs_only`` (records of other systems) feedback for an org unit not registered.
     """
+    if place_check is not None:
+        await refuse_misplaced([submission], uow=uow, place_check=place_check, registered_orgs_only=registered_orgs_only)
     now = clock()
     received_by = domain.received_by_of(submission, staff_required=staff_required)
     received_at = domain.received_at_of(submission, now=now)
@@ -161,6 +170,8 @@ async def receive_feedback_batch(
     resolve_customer: CustomerResolver | None = None,
     policy: domain.DuplicatePolicy = domain.DuplicatePolicy(),
     idempotency_keys: Sequence[str | None] | None = None,
+    place_check: PlaceCheck | None = None,
+    registered_orgs_only: bool = False,
 ) -> list[Receipt]:
     """``receive_feedback`` (with ``defer_insert``) for each ``(submission, correlation id)`` in turn,
     with the same effects, in a few statements for the lot instead of a few for each.
@@ -174,6 +185,9 @@ async def receive_feedback_batch(
     Raises SubmissionRefused or IdempotencyConflict for the first submission that has one (the
     consumer then takes the batch one submission at a time, to refuse only that one).
     """
+    if place_check is not None:  # one statement for the lot
+        await refuse_misplaced([s for s, _ in submissions], uow=uow, place_check=place_check,
+                               registered_orgs_only=registered_orgs_only)
     receipts: list[Receipt] = []
     run: list[tuple[FeedbackSubmission, uuid.UUID, str | None]] = []
     options = {"uow": uow, "clock": clock, "staff_required": staff_required, "working_time": working_time,
@@ -193,6 +207,15 @@ async def receive_feedback_batch(
             run.append((submission, correlation_id, header_key))
     receipts += await _receive_run(run, **options)
     return receipts
+
+
+async def refuse_misplaced(submissions: Sequence[FeedbackSubmission], *, uow: UnitOfWork, place_check: PlaceCheck,
+                           registered_orgs_only: bool) -> None:
+    """Raise SubmissionRefused for the first submission filed where it cannot be (see ``place_check``)."""
+    places = [(s.org, s.project_id or s.org.project) for s in submissions]
+    for problem in await place_check(places, uow=uow, registered_orgs_only=registered_orgs_only):
+        if problem is not None:
+            raise domain.SubmissionRefused(problem.field, problem.reason, problem.reason_en)
 
 
 @dataclass

@@ -15,13 +15,18 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Annotated
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
 from services.intake.registry import imports, service
-from services.intake.registry.domain import FieldProblem, RecordNotFound, RegistryConflict, RegistryRefused
+from services.intake.registry.domain import (
+    FieldProblem,
+    OutOfScope,
+    RecordNotFound,
+    RegistryConflict,
+    RegistryRefused,
+)
 from services.intake.registry.models import Customer, OrgUnit, Project, Unit
 from shared.auth import EVERYONE, Principal, Role, require
 from shared.auth.audit import record_personal_data_read
@@ -33,6 +38,7 @@ from shared.http import correlation_id_of
 from shared.i18n import pick
 from shared.labels import name_of
 from shared.pii import mask_email, mask_name, mask_phone
+from shared.pagination import Page
 
 # --- responses ---------------------------------------------------------------------------------
 
@@ -197,6 +203,10 @@ def _registry_errors() -> Iterator[None]:
         raise HTTPException(422, {"error": "validation_failed", "fields": _fields(exc.problems)}) from exc
     except RecordNotFound as exc:
         raise HTTPException(404, {"error": "not_found", "kind": exc.kind, "key": exc.key}) from exc
+    except OutOfScope as exc:
+        # as POST /feedback for an org unit outside the caller's
+        raise HTTPException(403, {"error": "out_of_scope", "field": exc.problem.field,
+                                  "reason": exc.problem.for_people()}) from exc
     except RegistryConflict as exc:
         raise HTTPException(409, _conflict_body(exc)) from exc
 
@@ -224,32 +234,36 @@ _IMPORT_BODY = {
 
 async def customers_visible_to(caller: Principal, customers: list[Customer], *,
                                uow_factory: UnitOfWorkFactory) -> list[Customer]:
-    """Customers of the caller's org units: linked to a project inside them, or to no project at
-    all (a first contact not yet placed, which any customer-facing role may need to find)."""
+    """Customers of the caller's org units: linked to a project inside them, or registered by one
+    of them (``service.customer_in_scope``). Any other answers 404 to reads, changes and erasure."""
     if caller.sees_everything or not customers:
         return customers
-    linked = {p for c in customers for p in c.project_ids}
-    inside: set[str] = set()
-    if linked:
-        async with uow_factory() as uow:
-            rows = await uow.session.execute(
-                sa.select(Project.project_id, Project.org_group, Project.org_subsidiary, Project.org_project)
-                .where(Project.project_id.in_(linked)))
-            inside = {r.project_id for r in rows if caller.may_see_org(r.org_group, r.org_subsidiary,
-                                                                       r.org_project)}
-    return [c for c in customers if not c.project_ids or inside.intersection(c.project_ids)]
+    async with uow_factory() as uow:
+        return await service.customers_in_scope(caller, customers, uow=uow)
 
 
 # Who may do what in the registry. The registry itself (org units, projects, units) holds no
 # personal data, so everyone may read it; customers' contact details are masked for every role but
 # those in SEES_CONTACT_DETAILS (shared/auth/principal.py), and each read in clear is audited.
-ADMINISTER = require(Role.ADMINISTRATOR)
+# Every change is also bounded by the caller's org units (the use cases' ``caller``): a record, or
+# the unit a change would put it in, outside them answers 403 ``out_of_scope``; a customer outside
+# them does not exist for the caller (404).
+ADMINISTRATORS = (Role.ADMINISTRATOR,)
+UNIT_MAINTAINERS = (Role.ADMINISTRATOR, Role.CUSTOMER_SERVICE, Role.CUSTOMER_MANAGER)
+CUSTOMER_WRITERS = (Role.CUSTOMER_SERVICE, Role.CUSTOMER_MANAGER, Role.ADMINISTRATOR)
+ADMINISTER = require(*ADMINISTRATORS)
 READ_REGISTRY = require(*EVERYONE)
-MAINTAIN_UNITS = require(Role.ADMINISTRATOR, Role.CUSTOMER_SERVICE, Role.CUSTOMER_MANAGER)
-WRITE_CUSTOMERS = require(Role.CUSTOMER_SERVICE, Role.CUSTOMER_MANAGER, Role.ADMINISTRATOR)
+MAINTAIN_UNITS = require(*UNIT_MAINTAINERS)
+WRITE_CUSTOMERS = require(*CUSTOMER_WRITERS)
 READ_CUSTOMERS = require(Role.CUSTOMER_SERVICE, Role.CUSTOMER_MANAGER, Role.SITE_TEAM, Role.HANDLER, Role.QUALITY,
                          Role.ADMINISTRATOR)
-IMPORT = require(Role.ADMINISTRATOR, Role.CUSTOMER_SERVICE, Role.CUSTOMER_MANAGER)
+IMPORT = require(*UNIT_MAINTAINERS)
+#: Each import kind is allowed to the roles of the single-record route its rows stand for.
+IMPORT_ROLES: dict[str, frozenset[Role]] = {
+    "projects": frozenset(ADMINISTRATORS),  # POST/PUT /projects
+    "units": frozenset(UNIT_MAINTAINERS),  # POST /projects/{id}/units
+    "households": frozenset(UNIT_MAINTAINERS) & frozenset(CUSTOMER_WRITERS),  # units + POST /customers
+}
 
 
 def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
@@ -268,23 +282,24 @@ def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
 
     # --- org units ---
 
-    @router.post("/org-units", status_code=status.HTTP_201_CREATED, response_model=OrgUnitOut, tags=["registry"],
-                 dependencies=[Depends(ADMINISTER)])
-    async def post_org_unit(body: service.OrgUnitInput, request: Request) -> OrgUnitOut:
+    @router.post("/org-units", status_code=status.HTTP_201_CREATED, response_model=OrgUnitOut, tags=["registry"])
+    async def post_org_unit(body: service.OrgUnitInput, request: Request,
+                            caller: Annotated[Principal, Depends(ADMINISTER)]) -> OrgUnitOut:
         """Register a group (集团公司), subsidiary (分/子公司), project department (项目经理部) or
         property office (管理处); its parent must be registered first."""
         with _registry_errors():
             async with uow_factory() as uow:
                 unit = await service.register_org_unit(
-                    body, uow=uow, clock=clock, correlation_id=correlation_id_of(request)
+                    body, uow=uow, clock=clock, correlation_id=correlation_id_of(request), caller=caller
                 )
                 await uow.commit()
         return OrgUnitOut.of(unit)
 
     @router.get("/org-units", response_model=list[OrgUnitOut], tags=["registry"], dependencies=[Depends(READ_REGISTRY)])
-    async def get_org_units(under: Annotated[str | None, Query(max_length=200)] = None) -> list[OrgUnitOut]:
+    async def get_org_units(page: Annotated[Page, Depends()],
+                            under: Annotated[str | None, Query(max_length=200)] = None) -> list[OrgUnitOut]:
         async with uow_factory() as uow:
-            return [OrgUnitOut.of(u) for u in await service.list_org_units(uow=uow, under=under)]
+            return [OrgUnitOut.of(u) for u in page.of(await service.list_org_units(uow=uow, under=under))]
 
     @router.get("/org-units/{path:path}", response_model=OrgUnitOut, tags=["registry"],
                 dependencies=[Depends(READ_REGISTRY)])
@@ -295,34 +310,37 @@ def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
             raise _not_found("org unit", path)
         return OrgUnitOut.of(unit)
 
-    @router.put("/org-units/{path:path}", response_model=OrgUnitOut, tags=["registry"], dependencies=[Depends(ADMINISTER)])
-    async def put_org_unit(path: str, body: service.OrgUnitChange, request: Request) -> OrgUnitOut:
+    @router.put("/org-units/{path:path}", response_model=OrgUnitOut, tags=["registry"])
+    async def put_org_unit(path: str, body: service.OrgUnitChange, request: Request,
+                           caller: Annotated[Principal, Depends(ADMINISTER)]) -> OrgUnitOut:
         with _registry_errors():
             async with uow_factory() as uow:
                 unit = await service.update_org_unit(
-                    path, body, uow=uow, clock=clock, correlation_id=correlation_id_of(request)
+                    path, body, uow=uow, clock=clock, correlation_id=correlation_id_of(request), caller=caller
                 )
                 await uow.commit()
         return OrgUnitOut.of(unit)
 
     # --- projects ---
 
-    @router.post("/projects", status_code=status.HTTP_201_CREATED, response_model=ProjectOut, tags=["registry"],
-                 dependencies=[Depends(ADMINISTER)])
-    async def post_project(body: service.ProjectInput, request: Request) -> ProjectOut:
+    @router.post("/projects", status_code=status.HTTP_201_CREATED, response_model=ProjectOut, tags=["registry"])
+    async def post_project(body: service.ProjectInput, request: Request,
+                           caller: Annotated[Principal, Depends(ADMINISTER)]) -> ProjectOut:
+        """Register a project inside the caller's org units (else 403 ``out_of_scope``)."""
         with _registry_errors():
             async with uow_factory() as uow:
                 project = await service.register_project(
-                    body, uow=uow, clock=clock, correlation_id=correlation_id_of(request)
+                    body, uow=uow, clock=clock, correlation_id=correlation_id_of(request), caller=caller
                 )
                 await uow.commit()
         return ProjectOut.of(project)
 
     @router.get("/projects", response_model=list[ProjectOut], tags=["registry"], dependencies=[Depends(READ_REGISTRY)])
-    async def get_projects(org: Annotated[str | None, Query(max_length=200)] = None) -> list[ProjectOut]:
+    async def get_projects(page: Annotated[Page, Depends()],
+                           org: Annotated[str | None, Query(max_length=200)] = None) -> list[ProjectOut]:
         with _registry_errors():
             async with uow_factory() as uow:
-                return [ProjectOut.of(p) for p in await service.list_projects(uow=uow, org=org)]
+                return [ProjectOut.of(p) for p in page.of(await service.list_projects(uow=uow, org=org))]
 
     @router.get("/projects/{project_id}", response_model=ProjectOut, tags=["registry"],
                 dependencies=[Depends(READ_REGISTRY)])
@@ -333,12 +351,15 @@ def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
             raise _not_found("project", project_id)
         return ProjectOut.of(project)
 
-    @router.put("/projects/{project_id}", response_model=ProjectOut, tags=["registry"], dependencies=[Depends(ADMINISTER)])
-    async def put_project(project_id: str, body: service.ProjectChange, request: Request) -> ProjectOut:
+    @router.put("/projects/{project_id}", response_model=ProjectOut, tags=["registry"])
+    async def put_project(project_id: str, body: service.ProjectChange, request: Request,
+                          caller: Annotated[Principal, Depends(ADMINISTER)]) -> ProjectOut:
+        """Change a project inside the caller's org units; moving it out of them, or one of another
+        unit's into them, is 403 ``out_of_scope``."""
         with _registry_errors():
             async with uow_factory() as uow:
                 project = await service.update_project(
-                    project_id, body, uow=uow, clock=clock, correlation_id=correlation_id_of(request)
+                    project_id, body, uow=uow, clock=clock, correlation_id=correlation_id_of(request), caller=caller
                 )
                 await uow.commit()
         return ProjectOut.of(project)
@@ -347,18 +368,21 @@ def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
 
     @router.get("/projects/{project_id}/units", response_model=list[UnitOut], tags=["registry"],
                 dependencies=[Depends(READ_REGISTRY)])
-    async def get_units(project_id: str) -> list[UnitOut]:
+    async def get_units(project_id: str, page: Annotated[Page, Depends()]) -> list[UnitOut]:
         with _registry_errors():
             async with uow_factory() as uow:
-                return [UnitOut.of(u) for u in await service.list_units(project_id, uow=uow)]
+                return [UnitOut.of(u) for u in page.of(await service.list_units(project_id, uow=uow))]
 
-    async def upsert_units(project_id: str, body: UnitsIn, request: Request) -> UnitsOut:
+    async def upsert_units(project_id: str, body: UnitsIn, request: Request,
+                           caller: Annotated[Principal, Depends(MAINTAIN_UNITS)]) -> UnitsOut:
         """Create or change units by (building, label). Leave out `occupied` or `household_id` to
-        keep what is stored; `"household_id": null` clears the household."""
+        keep what is stored; `"household_id": null` clears the household. Only in projects inside
+        the caller's org units (else 403 ``out_of_scope``)."""
         with _registry_errors():
             async with uow_factory() as uow:
                 outcome = await service.upsert_units(
-                    project_id, body.units, uow=uow, clock=clock, correlation_id=correlation_id_of(request)
+                    project_id, body.units, uow=uow, clock=clock, correlation_id=correlation_id_of(request),
+                    caller=caller,
                 )
                 await uow.commit()
         return UnitsOut(
@@ -369,7 +393,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
     for method in ("POST", "PUT"):
         router.add_api_route(
             "/projects/{project_id}/units", upsert_units, methods=[method], response_model=UnitsOut,
-            tags=["registry"], name=f"{method.lower()}_units", dependencies=[Depends(MAINTAIN_UNITS)],
+            tags=["registry"], name=f"{method.lower()}_units",
         )
 
     # --- customers ---
@@ -383,7 +407,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
         with _registry_errors():
             async with uow_factory() as uow:
                 customer = await service.register_customer(
-                    body, uow=uow, clock=clock, correlation_id=correlation_id_of(request)
+                    body, uow=uow, clock=clock, correlation_id=correlation_id_of(request), caller=caller
                 )
                 await uow.commit()
         return (await customers_out(caller, [customer]))[0]
@@ -417,26 +441,35 @@ def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
         with _registry_errors():
             async with uow_factory() as uow:
                 customer = await service.update_customer(
-                    customer_id, body, uow=uow, clock=clock, correlation_id=correlation_id_of(request)
+                    customer_id, body, uow=uow, clock=clock, correlation_id=correlation_id_of(request), caller=caller
                 )
                 await uow.commit()
         return (await customers_out(caller, [customer]))[0]
 
     # --- imports ---
 
-    @router.post("/imports/{kind}", response_model=ImportReportOut, tags=["imports"], openapi_extra=_IMPORT_BODY,
-                 dependencies=[Depends(IMPORT)])
-    async def post_import(kind: imports.ImportKind, request: Request, dry_run: bool = False) -> ImportReportOut:
+    @router.post("/imports/{kind}", response_model=ImportReportOut, tags=["imports"], openapi_extra=_IMPORT_BODY)
+    async def post_import(kind: imports.ImportKind, request: Request,
+                          caller: Annotated[Principal, Depends(IMPORT)], dry_run: bool = False) -> ImportReportOut:
         """Import projects, units or households from a CSV or XLSX file: multipart form field
         `file`, or the file as the raw body (`text/csv`, or the XLSX media type). Each row is
         taken or refused on its own; the report says which and why. `dry_run=true` checks
-        everything and keeps nothing."""
+        everything and keeps nothing.
+
+        Each kind takes the roles of the single-record route its rows stand for (projects:
+        administrators only), else the whole request is 403, dry run or not; a row outside the
+        caller's org units is refused on its own, with the reason on the field (see ``imports``)."""
+        if not caller.has_any(IMPORT_ROLES[kind]):
+            raise HTTPException(403, {"error": "forbidden", "reason": pick("你的角色不能导入此类记录",
+                                                                          "your roles do not allow this import"),
+                                      "allowed_roles": sorted(IMPORT_ROLES[kind])})
         content, filename, content_type = await _uploaded_file(request)
         with _registry_errors():
             sheet = imports.read_sheet(kind, content, filename=filename, content_type=content_type)
             async with uow_factory() as uow:
                 report = await imports.run_import(
-                    sheet, uow=uow, clock=clock, correlation_id=correlation_id_of(request), dry_run=dry_run
+                    sheet, uow=uow, clock=clock, correlation_id=correlation_id_of(request), dry_run=dry_run,
+                    caller=caller,
                 )
                 if not dry_run:
                     await uow.commit()

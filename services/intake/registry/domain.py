@@ -103,6 +103,18 @@ class RegistryRefused(ValueError):
 RECORD_KIND_ZH = {"org unit": "组织", "project": "项目", "unit": "房屋", "customer": "客户"}
 
 
+class OutOfScope(PermissionError):
+    """A record, or the org unit a change would put it in, lies outside the caller's org units.
+
+    The single-record routes answer 403 ``out_of_scope`` (the registry is readable by everyone
+    signed in, so naming the record leaks nothing); an import refuses just the row, on ``field``."""
+
+    def __init__(self, field: str, kind: str, key: str) -> None:
+        self.problem = FieldProblem(field, f"{RECORD_KIND_ZH.get(kind, kind)} {key} 不在你的组织范围内",
+                                    f"{kind} {key} is outside your org units")
+        super().__init__(self.problem.reason_en)
+
+
 class RecordNotFound(LookupError):
     def __init__(self, kind: str, key: str) -> None:
         super().__init__(f"{kind} {key} is not registered")
@@ -474,6 +486,7 @@ def split_list(value: object) -> list[str]:
 __all__ = [
     "DEFAULT_UNIT_TYPE",
     "EMPTY_CELL",
+    "OutOfScope",
     "RECORD_KIND_ZH",
     "UNASSIGNED_ORG",
     "CONTACT_REASONS_ZH",

@@ -7,6 +7,14 @@ refused row leaves nothing behind and never stops the rows after it. The report 
 its number as a spreadsheet shows it (the header is row 1 when it is the first line), taken or
 refused, and the reason for each offending field. Reports and logs name records by their codes
 and ids, never by a person's name or contact details.
+
+Each row passes the checks of the single-record route it stands for (``POST /projects``,
+``POST /projects/{id}/units``, ``POST /customers``), for the importing caller, dry runs too. Who may
+import a kind at all is the route's role check: the whole request is refused (403) as that route
+would refuse it. What lies outside the caller's org units (a project created or moved outside them,
+one of another unit moved in, units or households written into another unit's project, a household
+whose phone or e-mail belongs to a customer the caller may not reach) refuses just that row, with
+a reason on the offending field, where the single-record route answers 403 ``out_of_scope``.
 """
 
 from __future__ import annotations
@@ -29,11 +37,13 @@ from services.intake.registry.domain import (
     CellInvalid,
     CustomerKind,
     FieldProblem,
+    OutOfScope,
     RecordNotFound,
     RegistryConflict,
     RegistryRefused,
 )
 from services.intake.registry.models import Project
+from shared.auth.principal import Principal
 from shared.clock import Clock
 from shared.db import UnitOfWork
 from shared.events import Event, OrgPath
@@ -442,27 +452,30 @@ Apply = Callable[..., Awaitable[Applied]]
 
 
 async def _apply_project(cells: Mapping[str, object], *, uow: Any, clock: Clock, correlation_id: uuid.UUID | None,
-                         pending: _Pending) -> Applied:
+                         pending: _Pending, caller: Principal | None) -> Applied:
     command = project_row(cells)
-    project, outcome = await service.save_project(command, uow=uow, clock=clock, correlation_id=correlation_id)
+    project, outcome = await service.save_project(command, uow=uow, clock=clock, correlation_id=correlation_id,
+                                                  caller=caller)
     return project.project_id, outcome
 
 
 async def _apply_unit(cells: Mapping[str, object], *, uow: Any, clock: Clock, correlation_id: uuid.UUID | None,
-                      pending: _Pending) -> Applied:
+                      pending: _Pending, caller: Principal | None) -> Applied:
     project_id, unit = unit_row(cells)
     outcome = await service.apply_units(project_id, [unit], uow=uow, clock=clock, correlation_id=correlation_id,
-                                        field_prefix="")
+                                        field_prefix="", caller=caller)
     pending.add(outcome)
     return f"{project_id} {unit.building}/{unit.label}", _unit_outcome(outcome)
 
 
 async def _apply_household(cells: Mapping[str, object], *, uow: Any, clock: Clock,
-                           correlation_id: uuid.UUID | None, pending: _Pending) -> Applied:
+                           correlation_id: uuid.UUID | None, pending: _Pending, caller: Principal | None) -> Applied:
     household = household_row(cells)
     project = await uow.session.get(Project, household.project_id)
     if project is None:
         raise RecordNotFound("project", household.project_id)
+    if caller is not None and not caller.may_see(project.org_path):
+        raise OutOfScope("project_id", "project", household.project_id)
     unit = await service.find_unit(household.project_id, household.building, household.label, uow=uow)
     if unit is None:
         where = f"{household.building}/{household.label} in project {household.project_id}"
@@ -472,14 +485,14 @@ async def _apply_household(cells: Mapping[str, object], *, uow: Any, clock: Cloc
     customer_id = await service.match_or_register_customer(
         household.contact, customer_kind=household.customer_kind, project_id=household.project_id, uow=uow,
         clock=clock, org=service.project_org(project), correlation_id=correlation_id,
-        key_customer=household.key_customer, unit_id=unit.unit_id,
+        key_customer=household.key_customer, unit_id=unit.unit_id, caller=caller,
     )
     values: dict[str, Any] = {"building": household.building, "label": household.label, "household_id": customer_id}
     if household.occupied is not None:
         values["occupied"] = household.occupied
     outcome = await service.apply_units(
         household.project_id, [service.UnitInput(**values)], uow=uow, clock=clock, correlation_id=correlation_id,
-        field_prefix="",
+        field_prefix="", caller=caller,
     )
     pending.add(outcome)
     record = f"{household.project_id} {household.building}/{household.label} customer {customer_id}"
@@ -502,10 +515,12 @@ async def run_import(
     clock: Clock,
     correlation_id: uuid.UUID | None = None,
     dry_run: bool = False,
+    caller: Principal | None = None,
 ) -> ImportReport:
     """Apply every row in its own savepoint and queue the events of the rows taken.
 
-    The caller's unit of work commits (or, for a dry run, does not)."""
+    ``caller``: whose org units bound every row (None: intake itself, trusted). The caller's unit
+    of work commits (or, for a dry run, does not)."""
     report = ImportReport(kind=sheet.kind, dry_run=dry_run, ignored_columns=sheet.ignored_columns)
     apply = APPLY[sheet.kind]
     pending = _Pending()
@@ -514,8 +529,10 @@ async def run_import(
         try:
             async with uow.session.begin_nested():
                 record, outcome = await apply(cells, uow=scope, clock=clock, correlation_id=correlation_id,
-                                              pending=pending)
+                                              pending=pending, caller=caller)
                 await uow.session.flush()
+        except OutOfScope as exc:
+            report.rows.append(RowReport(number, "refused", reasons=(exc.problem,)))
         except RegistryRefused as exc:
             report.rows.append(RowReport(number, "refused", reasons=exc.problems))
         except RecordNotFound as exc:

@@ -29,6 +29,7 @@ from services.intake.registry.domain import (
     RegistryRefused,
 )
 from services.intake.registry.models import Customer, OrgUnit, Project, Unit
+from shared.auth.principal import Principal, path_within
 from shared.clock import Clock
 from shared.events import Event, OrgPath
 from shared.events.catalog import ProjectRegisteredData, UnitRecord
@@ -164,12 +165,88 @@ async def _advisory_lock(uow: Registrar, *keys: str) -> None:
         await uow.session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": key})
 
 
+# --- org scope ---------------------------------------------------------------------------------
+# A use case given a ``caller`` changes only records inside the caller's org units (the same check
+# for a single-record route and for each import row); ``caller=None`` is intake itself (its inbound
+# consumer, tests of the rules), which is trusted.
+
+
+def _within(caller: Principal | None, org_path: str, *, field: str, kind: str, key: str) -> None:
+    if caller is not None and not caller.may_see(org_path):
+        raise domain.OutOfScope(field, kind, key)
+
+
+def customer_in_scope(caller: Principal, customer: Customer, project_orgs: dict[str, str]) -> bool:
+    """Whether ``caller`` may reach ``customer``: one of its projects (``project_orgs``: project id →
+    org path) or, with or without projects, the org unit that registered it lies in the caller's
+    units. A customer kept before that unit was recorded (``org_path`` NULL) and without a project
+    is treated as the group's: reachable by callers who see a whole group (or every group)."""
+    if caller.sees_everything:
+        return True
+    if any(caller.may_see(project_orgs[p]) for p in customer.project_ids if p in project_orgs):
+        return True
+    if customer.org_path is not None:
+        return caller.may_see(customer.org_path)
+    return not customer.project_ids and any(len(scope) == 1 for scope in caller.scope_tuples())
+
+
+async def project_orgs_of(uow: Registrar, project_ids: Iterable[str]) -> dict[str, str]:
+    wanted = sorted(set(project_ids))
+    if not wanted:
+        return {}
+    rows = await uow.session.execute(
+        sa.select(Project.project_id, Project.org_group, Project.org_subsidiary, Project.org_project)
+        .where(Project.project_id.in_(wanted)))
+    return {r.project_id: f"{r.org_group}/{r.org_subsidiary}/{r.org_project}" for r in rows}
+
+
+async def customers_in_scope(caller: Principal, customers: Sequence[Customer], *, uow: Registrar) -> list[Customer]:
+    if caller.sees_everything or not customers:
+        return list(customers)
+    orgs = await project_orgs_of(uow, (p for c in customers for p in c.project_ids))
+    return [c for c in customers if customer_in_scope(caller, c, orgs)]
+
+
+# --- where feedback is filed ---------------------------------------------------------------------
+
+
+async def misplaced(
+    places: Sequence[tuple[OrgPath, str | None]], *, uow: Registrar, registered_orgs_only: bool
+) -> list[FieldProblem | None]:
+    """For each feedback's (org path, project id): why it cannot be filed there, or None.
+
+    A project registered in the registry must lie in the org path given (its own project-level unit
+    or a unit above it): feedback naming another subsidiary's or group's project is refused on
+    ``project_id``. With ``registered_orgs_only`` (inbound records from other systems), the org
+    path must itself be a registered org unit (``org_units``), else it is refused on ``org``.
+    Project ids the registry does not know are left alone (feedback may precede registration)."""
+    paths = {org.as_path() for org, _ in places}
+    known_orgs = set((await uow.session.execute(
+        sa.select(OrgUnit.path).where(OrgUnit.path.in_(sorted(paths)))
+    )).scalars()) if registered_orgs_only and paths else set()
+    project_orgs = await project_orgs_of(uow, (p for _, p in places if p))
+    problems: list[FieldProblem | None] = []
+    for org, project_id in places:
+        path = org.as_path()
+        if registered_orgs_only and path not in known_orgs:
+            problems.append(FieldProblem("org", f"组织 {path} 尚未登记", f"org unit {path} is not registered"))
+        elif project_id in project_orgs and not path_within(project_orgs[project_id], path):
+            problems.append(FieldProblem(
+                "project_id", f"项目 {project_id} 登记在 {project_orgs[project_id]}，不属于 {path}",
+                f"project {project_id} is registered under {project_orgs[project_id]}, not under {path}"))
+        else:
+            problems.append(None)
+    return problems
+
+
 # --- org units ---------------------------------------------------------------------------------
 
 
 async def register_org_unit(
-    cmd: OrgUnitInput, *, uow: Registrar, clock: Clock, correlation_id: uuid.UUID | None = None
+    cmd: OrgUnitInput, *, uow: Registrar, clock: Clock, correlation_id: uuid.UUID | None = None,
+    caller: Principal | None = None,
 ) -> OrgUnit:
+    _within(caller, cmd.path, field="path", kind="org unit", key=cmd.path)
     parent = domain.parent_of(cmd.path)
     parent_exists = parent is None or await uow.session.get(OrgUnit, parent) is not None
     level, unit_type = domain.check_org_unit(
@@ -196,8 +273,10 @@ async def register_org_unit(
 
 
 async def update_org_unit(
-    path: str, change: OrgUnitChange, *, uow: Registrar, clock: Clock, correlation_id: uuid.UUID | None = None
+    path: str, change: OrgUnitChange, *, uow: Registrar, clock: Clock, correlation_id: uuid.UUID | None = None,
+    caller: Principal | None = None,
 ) -> OrgUnit:
+    _within(caller, path, field="path", kind="org unit", key=path)
     unit = await _locked(uow, OrgUnit, OrgUnit.path == path)
     if unit is None:
         raise RecordNotFound("org unit", path)
@@ -274,9 +353,18 @@ def _announce_project(uow: Registrar, project: Project, *, now: datetime, correl
     uow.publish(domain.project_registered(data, org=project_org(project), now=now, correlation_id=correlation_id))
 
 
+def _may_place_project(caller: Principal | None, cmd: ProjectFields, project: Project | None = None) -> None:
+    """A project is created, changed or moved only by a caller whose units hold it before and after."""
+    if project is not None:
+        _within(caller, project.org_path, field="project_id", kind="project", key=project.project_id)
+    _within(caller, cmd.org.as_path(), field="org", kind="org unit", key=cmd.org.as_path())
+
+
 async def register_project(
-    cmd: ProjectInput, *, uow: Registrar, clock: Clock, correlation_id: uuid.UUID | None = None
+    cmd: ProjectInput, *, uow: Registrar, clock: Clock, correlation_id: uuid.UUID | None = None,
+    caller: Principal | None = None,
 ) -> Project:
+    _may_place_project(caller, cmd)
     await _check_project(uow, cmd)
     now = clock()
     inserted = await uow.session.execute(
@@ -295,23 +383,29 @@ async def register_project(
 
 
 async def update_project(
-    project_id: str, change: ProjectChange, *, uow: Registrar, clock: Clock, correlation_id: uuid.UUID | None = None
+    project_id: str, change: ProjectChange, *, uow: Registrar, clock: Clock, correlation_id: uuid.UUID | None = None,
+    caller: Principal | None = None,
 ) -> Project:
     project = await _locked(uow, Project, Project.project_id == project_id)
     if project is None:
         raise RecordNotFound("project", project_id)
+    _may_place_project(caller, change, project)
     _expect_revision("project", project_id, project.revision, change.expected_revision)
     await _change_project(uow, project, change, clock=clock, correlation_id=correlation_id)
     return project
 
 
 async def save_project(
-    cmd: ProjectInput, *, uow: Registrar, clock: Clock, correlation_id: uuid.UUID | None = None
+    cmd: ProjectInput, *, uow: Registrar, clock: Clock, correlation_id: uuid.UUID | None = None,
+    caller: Principal | None = None,
 ) -> tuple[Project, Outcome]:
-    """Register the project or bring it up to date (imports)."""
+    """Register the project or bring it up to date (imports), with the checks of the single-record
+    routes: the caller's units hold the project before and after."""
     project = await _locked(uow, Project, Project.project_id == cmd.project_id)
     if project is None:
-        return await register_project(cmd, uow=uow, clock=clock, correlation_id=correlation_id), "created"
+        project = await register_project(cmd, uow=uow, clock=clock, correlation_id=correlation_id, caller=caller)
+        return project, "created"
+    _may_place_project(caller, cmd, project)
     changed = await _change_project(uow, project, cmd, clock=clock, correlation_id=correlation_id)
     return project, "updated" if changed else "unchanged"
 
@@ -381,12 +475,16 @@ async def apply_units(
     clock: Clock,
     correlation_id: uuid.UUID | None = None,
     field_prefix: str = "units",
+    caller: Principal | None = None,
 ) -> UnitsOutcome:
     """Create or change a project's units without announcing them (see :func:`upsert_units`);
-    customers who gain or lose a unit as its household are announced here."""
+    customers who gain or lose a unit as its household are announced here. A ``caller`` changes
+    only units of projects inside their org units, and names as households only customers they
+    may reach (another is "no active customer", as it would be to them by id)."""
     project = await uow.session.get(Project, project_id)
     if project is None:
         raise RecordNotFound("project", project_id)
+    _within(caller, project.org_path, field="project_id", kind="project", key=project_id)
     pairs = [(u.building, u.label) for u in units]
     domain.check_units(pairs, project_buildings=project.buildings, field_prefix=field_prefix)
     # One project's units are upserted one request at a time: no duplicate-key race on new units.
@@ -403,6 +501,10 @@ async def apply_units(
     wanted_households = {u.household_id for u in units if u.household_id is not None}
     earlier_households = {u.household_id for u in existing.values() if u.household_id is not None}
     customers = await _customers_for_update(uow, wanted_households | earlier_households)
+    if caller is not None:
+        reachable = {c.id for c in await customers_in_scope(
+            caller, [customers[h] for h in wanted_households if h in customers], uow=uow)}
+        customers = {i: c for i, c in customers.items() if i in reachable or i not in wanted_households}
     missing = [
         FieldProblem(domain.item_field(field_prefix, i, "household_id"), "没有此编号的在册客户",
                      "no active customer has this id")
@@ -469,9 +571,11 @@ async def upsert_units(
     uow: Registrar,
     clock: Clock,
     correlation_id: uuid.UUID | None = None,
+    caller: Principal | None = None,
 ) -> UnitsOutcome:
     """Create or change units of a project by (building, label) and announce the changed ones."""
-    outcome = await apply_units(project_id, units, uow=uow, clock=clock, correlation_id=correlation_id)
+    outcome = await apply_units(project_id, units, uow=uow, clock=clock, correlation_id=correlation_id,
+                                caller=caller)
     if outcome.changed:
         uow.publish(*domain.units_registered(
             project_id, outcome.changed, org=outcome.org, now=clock(), correlation_id=correlation_id
@@ -547,23 +651,39 @@ def _contact_conflict(holders: Sequence[Customer], phones: Sequence[str], emails
 
 
 async def _checked_links(
-    uow: Registrar, project_ids: Sequence[str], unit_ids: Sequence[uuid.UUID]
+    uow: Registrar, project_ids: Sequence[str], unit_ids: Sequence[uuid.UUID], *,
+    caller: Principal | None = None, linked: Customer | None = None,
 ) -> tuple[list[str], list[uuid.UUID]]:
-    """Registered projects and units only; a unit's project joins the customer's projects."""
+    """Registered projects and units only; a unit's project joins the customer's projects.
+
+    A ``caller`` links (and unlinks) only projects and units inside their org units; links the
+    customer (``linked``) already has may stay whatever their org."""
     problems: list[FieldProblem] = []
-    known_projects = set((await uow.session.execute(
-        sa.select(Project.project_id).where(Project.project_id.in_(list(project_ids)))
-    )).scalars()) if project_ids else set()
-    problems += [
-        FieldProblem(f"project_ids.{i}", f"项目 {p} 尚未登记", f"project {p} is not registered")
-        for i, p in enumerate(project_ids) if p not in known_projects
-    ]
+    kept_projects = set(linked.project_ids) if linked is not None else set()
+    kept_units = set(linked.unit_ids) if linked is not None else set()
+    orgs = await project_orgs_of(uow, [*project_ids, *kept_projects])
+    outside = {p for p, org in orgs.items() if caller is not None and not caller.may_see(org)}
+    for i, p in enumerate(project_ids):
+        if p not in orgs:
+            problems.append(FieldProblem(f"project_ids.{i}", f"项目 {p} 尚未登记", f"project {p} is not registered"))
+        elif p in outside and p not in kept_projects:
+            problems.append(domain.OutOfScope(f"project_ids.{i}", "project", p).problem)
+    dropped = sorted(kept_projects.intersection(outside) - set(project_ids))
+    problems += [domain.OutOfScope("project_ids", "project", p).problem for p in dropped]
     unit_projects = dict((await uow.session.execute(
         sa.select(Unit.unit_id, Unit.project_id).where(Unit.unit_id.in_(list(unit_ids)))
     )).all()) if unit_ids else {}
     problems += [
         FieldProblem(f"unit_ids.{i}", "没有此编号的房屋", "no unit has this id") for i, u in enumerate(unit_ids) if u not in unit_projects
     ]
+    if caller is not None and not caller.sees_everything:
+        unit_orgs = await project_orgs_of(uow, unit_projects.values())
+        problems += [
+            # a unit outside the caller's units does not exist for them
+            FieldProblem(f"unit_ids.{i}", "没有此编号的房屋", "no unit has this id")
+            for i, u in enumerate(unit_ids)
+            if u in unit_projects and u not in kept_units and not caller.may_see(unit_orgs[unit_projects[u]])
+        ]
     if problems:
         raise RegistryRefused(problems)
     projects = list(project_ids)
@@ -578,6 +698,8 @@ async def _customer_org(uow: Registrar, customer: Customer, given: OrgPath | Non
         project = await uow.session.get(Project, project_id)
         if project is not None:
             return project_org(project)
+    if customer.org_path:
+        return domain.org_of(customer.org_path)
     groups = list((await uow.session.execute(
         sa.select(OrgUnit.path).where(OrgUnit.level == "group").limit(2)
     )).scalars())
@@ -606,19 +728,46 @@ async def _announce_customer(
 
 def _new_customer(*, kind: str, name: str | None, company: str | None, phones: Sequence[str],
                   emails: Sequence[str], key_customer: bool, project_ids: Sequence[str],
-                  unit_ids: Sequence[uuid.UUID], now: datetime) -> Customer:
+                  unit_ids: Sequence[uuid.UUID], now: datetime, org_path: str | None = None) -> Customer:
     return Customer(
         id=uuid.uuid4(), customer_kind=kind, name=name, company=company, phones=list(phones), emails=list(emails),
         key_customer=key_customer, project_ids=list(project_ids), unit_ids=list(unit_ids), revision=1,
-        created_at=now, updated_at=now,
+        created_at=now, updated_at=now, org_path=org_path,
     )
 
 
+async def _registering_org(uow: Registrar, caller: Principal | None, given: OrgPath | None,
+                           project_ids: Sequence[str]) -> str | None:
+    """The org unit a new customer belongs to: the one named, else its first project's, else the
+    caller's own when they have exactly one. A caller with several units names one; intake itself
+    and callers of every group leave it to the single registered group (else NULL)."""
+    if given is not None:
+        _within(caller, given.as_path(), field="org", kind="org unit", key=given.as_path())
+        return given.as_path()
+    orgs = await project_orgs_of(uow, project_ids[:1])
+    if project_ids and project_ids[0] in orgs:
+        return orgs[project_ids[0]]
+    if caller is not None and not caller.sees_everything:
+        scopes = ["/".join(scope) for scope in caller.scope_tuples()]
+        if len(scopes) == 1:
+            return scopes[0]
+        raise RegistryRefused.one("org", "请写明客户所属的组织", "name the org unit the customer belongs to")
+    groups = list((await uow.session.execute(
+        sa.select(OrgUnit.path).where(OrgUnit.level == "group").limit(2)
+    )).scalars())
+    return groups[0] if len(groups) == 1 else None
+
+
 async def register_customer(
-    cmd: CustomerInput, *, uow: Registrar, clock: Clock, correlation_id: uuid.UUID | None = None
+    cmd: CustomerInput, *, uow: Registrar, clock: Clock, correlation_id: uuid.UUID | None = None,
+    caller: Principal | None = None,
 ) -> Customer:
+    """Register a customer; it belongs to the org unit that registered it (:func:`_registering_org`).
+    A ``caller`` registers only into their own units (``OutOfScope`` on ``org``) and links only
+    projects and units inside them."""
     domain.check_customer(name=cmd.name, company=cmd.company, phones=cmd.phones, emails=cmd.emails)
-    project_ids, unit_ids = await _checked_links(uow, cmd.project_ids, cmd.unit_ids)
+    project_ids, unit_ids = await _checked_links(uow, cmd.project_ids, cmd.unit_ids, caller=caller)
+    org_path = await _registering_org(uow, caller, cmd.org, project_ids)
     await _lock_contacts(uow, cmd.phones, cmd.emails)
     holders = await _contact_holders(uow, cmd.phones, cmd.emails)
     if holders:
@@ -626,7 +775,7 @@ async def register_customer(
     now = clock()
     customer = _new_customer(
         kind=cmd.customer_kind, name=cmd.name, company=cmd.company, phones=cmd.phones, emails=cmd.emails,
-        key_customer=cmd.key_customer, project_ids=project_ids, unit_ids=unit_ids, now=now,
+        key_customer=cmd.key_customer, project_ids=project_ids, unit_ids=unit_ids, now=now, org_path=org_path,
     )
     uow.session.add(customer)
     await uow.session.flush()
@@ -636,14 +785,19 @@ async def register_customer(
 
 async def update_customer(
     customer_id: uuid.UUID, change: CustomerChange, *, uow: Registrar, clock: Clock,
-    correlation_id: uuid.UUID | None = None,
+    correlation_id: uuid.UUID | None = None, caller: Principal | None = None,
 ) -> Customer:
+    """Change a customer. A ``caller`` changes only customers they may reach (else
+    ``RecordNotFound``), and links or unlinks only projects and units inside their units."""
     customer = await _locked(uow, Customer, Customer.id == customer_id, Customer.erased_at.is_(None))
     if customer is None:
         raise RecordNotFound("customer", str(customer_id))
     _expect_revision("customer", customer_id, customer.revision, change.expected_revision)
+    if caller is not None and not await customers_in_scope(caller, [customer], uow=uow):
+        raise RecordNotFound("customer", str(customer_id))
     domain.check_customer(name=change.name, company=change.company, phones=change.phones, emails=change.emails)
-    project_ids, unit_ids = await _checked_links(uow, change.project_ids, change.unit_ids)
+    project_ids, unit_ids = await _checked_links(uow, change.project_ids, change.unit_ids, caller=caller,
+                                                 linked=customer)
     await _lock_contacts(uow, change.phones, change.emails)
     holders = await _contact_holders(uow, change.phones, change.emails, other_than=customer_id)
     if holders:
@@ -700,13 +854,17 @@ async def match_or_register_customer(
     correlation_id: uuid.UUID | None = None,
     key_customer: bool | None = None,
     unit_id: uuid.UUID | None = None,
+    caller: Principal | None = None,
 ) -> uuid.UUID:
     """The active customer with this phone (first) or e-mail, else a new one; queues
     CustomerRegistered when a customer is created or changed.
 
     A matched customer gains the project (when registered), the unit (``unit_id``, a unit of that
-    project), a name or company it lacked, and a phone or e-mail nobody else holds. ``org`` files
-    a new customer's event when no registered project places it.
+    project), a name or company it lacked, and a phone or e-mail nobody else holds. A new customer
+    belongs to ``org`` (the feedback's or inbound event's org unit, the imported row's project's),
+    else to its project's. With a ``caller`` (an import), a match the caller may not reach is
+    refused on the contact field that matched: linking it would hand the caller another unit's
+    customer.
     """
     if customer_kind not in get_args(CustomerKind):
         kinds = ", ".join(get_args(CustomerKind))
@@ -719,11 +877,16 @@ async def match_or_register_customer(
     holders = await _contact_holders(uow, phones, emails)
     by_phone = [c for c in holders if phones and phones[0] in c.phones]
     match = (by_phone or holders or [None])[0]
+    if match is not None and caller is not None and not await customers_in_scope(caller, [match], uow=uow):
+        raise RegistryRefused.one("phone" if by_phone else "email", "已属于你的组织范围以外的客户",
+                                  "belongs to a customer outside your org units")
     now = clock()
     if match is None:
+        org_path = org.as_path() if org is not None else (await project_orgs_of(uow, project_ids)).get(
+            project_ids[0]) if project_ids else None
         customer = _new_customer(
             kind=customer_kind, name=contact.name, company=contact.company, phones=phones, emails=emails,
-            key_customer=bool(key_customer), project_ids=project_ids, unit_ids=unit_ids, now=now,
+            key_customer=bool(key_customer), project_ids=project_ids, unit_ids=unit_ids, now=now, org_path=org_path,
         )
         uow.session.add(customer)
         await uow.session.flush()
@@ -763,6 +926,8 @@ __all__ = [
     "UnitInput",
     "UnitsOutcome",
     "apply_units",
+    "customer_in_scope",
+    "customers_in_scope",
     "project_facts",
     "project_org",
     "find_customers",
@@ -774,6 +939,7 @@ __all__ = [
     "list_projects",
     "list_units",
     "match_or_register_customer",
+    "misplaced",
     "register_customer",
     "register_org_unit",
     "register_project",

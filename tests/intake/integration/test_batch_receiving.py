@@ -197,6 +197,19 @@ async def test_a_retry_with_other_content_in_a_batch_is_refused(two_intakes: Any
     assert not again.created
 
 
+async def register_org_units(settings: Settings, *paths: str) -> None:
+    """Org units in intake's registry (inbound records for an unregistered one are dead-lettered)."""
+    conn = await asyncpg.connect(settings.db.admin_url)
+    try:
+        for path in paths:
+            level = ("group", "subsidiary", "project")[path.count("/")]
+            await conn.execute(
+                "INSERT INTO intake.org_units (path, level, name, unit_type, parent_path) VALUES ($1, $2, $1, $3, $4)",
+                path, level, "project_department" if level == "project" else level, path.rpartition("/")[0] or None)
+    finally:
+        await conn.close()
+
+
 async def test_the_consumer_refuses_only_the_bad_submission_of_a_batch(migrated: Settings) -> None:
     def inbound(external_id: str, text: str, **overrides: object) -> bytes:
         message = {"source_system": "callcentre", "external_id": external_id, "kind": "complaint",
@@ -205,6 +218,7 @@ async def test_the_consumer_refuses_only_the_bad_submission_of_a_batch(migrated:
         message.update(overrides)
         return json.dumps(message, ensure_ascii=False).encode()
 
+    await register_org_units(migrated, "hx", "hx/east", "hx/east/lakeside")
     # One partition, published before intake starts: the consumer gets them as one batch.
     for message in (
         inbound("R-1", "3栋1201卫生间漏水"),

@@ -105,6 +105,19 @@ async def test_likely_duplicates_and_incident_groups_are_linked_never_dropped(mi
     assert by_id[roof[2]["feedback_id"]]["incident_group_id"] == group
 
 
+async def register_org_units(settings: Settings, *paths: str) -> None:
+    """Org units in intake's registry (inbound records for an unregistered one are dead-lettered)."""
+    conn = await asyncpg.connect(settings.db.admin_url)
+    try:
+        for path in paths:
+            level = ("group", "subsidiary", "project")[path.count("/")]
+            await conn.execute(
+                "INSERT INTO intake.org_units (path, level, name, unit_type, parent_path) VALUES ($1, $2, $1, $3, $4)",
+                path, level, "project_department" if level == "project" else level, path.rpartition("/")[0] or None)
+    finally:
+        await conn.close()
+
+
 async def test_inbound_topic_validates_like_http_and_dead_letters_what_it_refuses(migrated: Settings) -> None:
     def inbound(external_id: str, **overrides: object) -> bytes:
         message = {"source_system": "callcentre", "external_id": external_id, "kind": "repair_request",
@@ -113,6 +126,7 @@ async def test_inbound_topic_validates_like_http_and_dead_letters_what_it_refuse
         message.update(overrides)
         return json.dumps(message, ensure_ascii=False).encode()
 
+    await register_org_units(migrated, "hx", "hx/east", "hx/east/lakeside")
     async with running_service(create_app(migrated)):
         await publish_raw(migrated, INBOUND_FEEDBACK, inbound("CC-1"))
         await publish_raw(migrated, INBOUND_FEEDBACK, inbound("CC-1"))  # redelivered by the call centre
@@ -141,6 +155,7 @@ async def test_inbound_submissions_of_one_batch_are_linked_as_if_they_came_one_b
         message.update(overrides)
         return json.dumps(message, ensure_ascii=False).encode()
 
+    await register_org_units(migrated, "hx", "hx/east", "hx/east/lakeside")
     # Published before intake starts, on one partition: the consumer takes them as one batch, in order.
     for external_id, text, overrides in [
         ("B-1", "5栋1102厨房下水道堵塞，污水倒灌", {"unit": "5-1102"}),
