@@ -19,6 +19,7 @@ from shared.clock import Clock
 from shared.db import UnitOfWork
 from shared.events.catalog import CustomerErased
 from shared.events.catalog import CustomerErasedData
+from shared.erasure import clear_published_events
 from shared.pii import PLACEHOLDERS, mask_personal_data
 
 PRODUCER = "intake"
@@ -47,19 +48,6 @@ def scrub_text(text: str, *, name: str | None, company: str | None, phones: list
     return mask_personal_data(text, names=[n.strip() for n in (name, company) if n])
 
 
-async def clear_published_events(uow: UnitOfWork, needles: list[str]) -> int:
-    """Delete the outbox rows already published whose payload names one of `needles` (the customer's
-    id, their feedback ids): the outbox keeps published events for days, and an erased person's
-    must not wait there. Rows not yet published stay (the relay still owes them to the topic)."""
-    if not needles:
-        return 0
-    payload = sa.func.convert_from(outbox.c.payload, "UTF8")
-    result = await uow.session.execute(
-        sa.delete(outbox).where(outbox.c.published_at.is_not(None), sa.or_(*(payload.contains(n) for n in needles)))
-    )
-    return result.rowcount or 0
-
-
 async def erase_customer(
     customer_id: uuid.UUID,
     *,
@@ -82,7 +70,8 @@ async def erase_customer(
     for record in feedback:
         record.text = scrub_text(record.text, name=customer.name, company=customer.company,
                                  phones=list(customer.phones), emails=list(customer.emails))
-    await clear_published_events(uow, [str(customer.id), *(str(record.id) for record in feedback)])
+    # the published events that name the person or their feedback leave the outbox with them
+    await clear_published_events(uow.session, outbox, [str(customer.id), *(str(record.id) for record in feedback)])
     if feedback:
         domain.forget_texts()  # the duplicate check's memory of texts must not keep what was erased
     org = await _customer_org(uow, customer)

@@ -36,11 +36,13 @@ from services.routing.models import (
     CorrectiveActionWaiver,
     DeadlineRecord,
 )
+from services.routing.models import outbox as routing_outbox
 from services.routing import return_visits as rv
 from services.routing.return_visits import ReturnVisitRule
 from shared.clock import CHINA, Clock
 from shared.db import UnitOfWork
 from shared.db.uow import ManyRows
+from shared.erasure import clear_published_events
 from shared.events import ComplaintClassified, ComplaintClassifiedData, FeedbackReceived, OrgPath
 from shared.events.cases import (
     CaseAssigned,
@@ -872,7 +874,11 @@ async def return_visit_done(case_id: uuid.UUID, *, uow: UnitOfWork, deps: Collab
 
 
 async def forget_customer(customer_id: uuid.UUID, *, uow: UnitOfWork) -> int:
-    """Honour an erasure: cases keep their history but no longer point at the person."""
+    """Honour an erasure: cases keep their history but no longer point at the person, and the
+    published case events in routing's outbox that name them or their cases go (staff notes may
+    quote the person)."""
+    case_ids = (await uow.session.execute(sa.select(Case.id).where(Case.customer_id == customer_id))).scalars().all()
+    await clear_published_events(uow.session, routing_outbox, [str(customer_id), *map(str, case_ids)])
     result = await uow.session.execute(
         sa.update(Case).where(Case.customer_id == customer_id).values(customer_id=None)
         .execution_options(synchronize_session=False)

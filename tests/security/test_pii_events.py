@@ -93,3 +93,35 @@ async def test_a_phone_glued_to_chinese_characters_is_masked_for_a_handler(migra
         assert taken.status_code == 201, taken.text
         answer = await intake.get(f"/api/v1/feedback/{taken.json()['feedback_id']}", headers=HANDLER)
         assert answer.json()["text"] == "电话[电话]；[电话]；[电话]；座机[电话]"
+
+
+async def test_routing_clears_its_published_case_events_of_an_erased_customer(migrated: Settings) -> None:
+    """Routing's outbox kept the published CaseOpened (customer id) and case events whose staff notes
+    may quote the person; before the fix they stayed after CustomerErased."""
+    from services.routing.app import create_app as routing_app
+
+    db = await admin(migrated)
+    try:
+        async with running_service(intake_app(migrated)) as intake, running_service(routing_app(migrated)):
+            posted = await intake.post("/api/v1/feedback", json={
+                "kind": "complaint", "channel": "phone", "received_by": "cs-1", "org": ORG,
+                "text": "王小明反映卫生间漏水", "contact": {"name": "王小明", "phone": "13800138000"}})
+            assert posted.status_code == 201, posted.text
+            customer_id = (await intake.get(f"/api/v1/feedback/{posted.json()['feedback_id']}")).json()["customer_id"]
+
+            async def routing_published() -> list[asyncpg.Record]:
+                return await db.fetch("SELECT event_type FROM routing.outbox WHERE published_at IS NOT NULL "
+                                      "AND convert_from(payload, 'UTF8') LIKE '%' || $1 || '%'", customer_id)
+            assert "CaseOpened" in [r["event_type"] for r in await eventually(routing_published, until=len)]
+            [case_id] = [str(r["id"]) for r in await db.fetch("SELECT id FROM routing.cases")]
+
+            erased = await intake.post(f"/api/v1/customers/{customer_id}/erasure", json={})
+            assert erased.status_code == 200, erased.text
+
+            async def left() -> list[asyncpg.Record]:
+                return await db.fetch("SELECT event_type FROM routing.outbox WHERE published_at IS NOT NULL AND "
+                                      "(convert_from(payload, 'UTF8') LIKE '%' || $1 || '%' OR "
+                                      " convert_from(payload, 'UTF8') LIKE '%' || $2 || '%')", customer_id, case_id)
+            assert await eventually(left, until=lambda rows: rows == []) == []
+    finally:
+        await db.close()
