@@ -25,6 +25,7 @@ from services.routing.notifications.service import notifications_of
 from shared.auth import Principal, Role, current_access, require
 from shared.auth.scoping import org_columns_clause
 from shared.db import UnitOfWork, UnitOfWorkFactory
+from shared.events.cases import StaffText
 from shared.events.vocabulary import ComplaintCategory, Department
 from shared.i18n import pick
 from shared.labels import name_of
@@ -53,7 +54,7 @@ class StepOut(BaseModel):
     state: str
     actor: str
     at: datetime
-    note: str | None
+    note: StaffText | None  # staff wrote it; it may quote the customer (masked by the one detector)
 
 
 class CaseOut(BaseModel):
@@ -113,24 +114,24 @@ class CaseOut(BaseModel):
 class CorrectiveActionOut(BaseModel):
     action_id: uuid.UUID
     department: str
-    description: str
+    description: StaffText
     recorded_by: str
     recorded_at: datetime
     verified_by: str | None
     verified_at: datetime | None
     effective: bool | None
-    verification_note: str | None = None
+    verification_note: StaffText | None = None
 
 
 class WaiverOut(BaseModel):
-    reason: str
+    reason: StaffText
     recorded_by: str
     recorded_at: datetime
 
 
 class PublicationOut(BaseModel):
     basis: str
-    summary: str
+    summary: StaffText
     published_by: str
     published_at: datetime
 
