@@ -59,7 +59,8 @@ def live_lock_key(settings: Settings) -> str:
 
 async def hold_live_lock(settings: Settings) -> None:
     """Run by every reporting replica for its lifetime: a shared lock that a rebuild must wait for."""
-    conn = await asyncpg.connect(to_asyncpg_url(settings.db.service_url(SERVICE)).replace("+asyncpg", ""), **settings.db.connect_args())
+    conn = await asyncpg.connect(to_asyncpg_url(settings.db.service_url(SERVICE)).replace("+asyncpg", ""),
+                                 **settings.db.connect_args())
     try:
         await conn.execute("SELECT pg_advisory_lock_shared(hashtext($1))", live_lock_key(settings))
         await asyncio.Event().wait()
@@ -105,7 +106,8 @@ async def _swap(settings: Settings) -> None:
 async def rebuild(settings: Settings, *, batch_size: int = 1000, wait_idle_s: float = 30) -> RebuildReport:
     if not settings.db.admin_url:
         raise RebuildRefused("a rebuild needs CARELOOP_DB_ADMIN_URL: it creates and swaps a schema")
-    lock = await asyncpg.connect(to_asyncpg_url(settings.db.admin_url).replace("+asyncpg", ""), **settings.db.connect_args())
+    lock = await asyncpg.connect(to_asyncpg_url(settings.db.admin_url).replace("+asyncpg", ""),
+                                 **settings.db.connect_args())
     try:
         deadline = asyncio.get_running_loop().time() + wait_idle_s
         while not await lock.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", live_lock_key(settings)):

@@ -93,7 +93,7 @@ async def test_the_complaint_list_page_shows_the_hand_worked_rows(migrated: Sett
                 page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
                 await page.goto(f"{base}/dashboard/complaint-list.html?period={PERIOD}&org=hx"
                                 f"#access_token={operator_token()}")
-                await page.wait_for_function("document.body.dataset.state === 'ready'", timeout=20_000)
+                await page.wait_for_function("() => document.body.dataset.state === 'ready'", timeout=20_000)
                 rows = await page.eval_on_selector_all(*ROW)
                 # east/lakeside A B C, east/riverside D, south/hillview E F, each by the time received
                 assert [ids[r[0]] for r in rows] == ["A", "B", "C", "D", "E", "F"]
@@ -119,9 +119,9 @@ async def test_the_complaint_list_page_shows_the_hand_worked_rows(migrated: Sett
 
                 # only class 1: C and D
                 await page.select_option("#complaint_class", "1")
-                await page.wait_for_function("document.body.dataset.state === 'ready' && "
+                await page.wait_for_function("() => document.body.dataset.state === 'ready' && "
                                              "location.search.includes('complaint_class=1')", timeout=20_000)
-                await page.wait_for_function("document.querySelectorAll('#complaints tbody tr[data-case]').length === 2",
+                await page.wait_for_function("() => document.querySelectorAll('#complaints tbody tr[data-case]').length === 2",
                                              timeout=20_000)
                 assert [ids[r[0]] for r in await page.eval_on_selector_all(*ROW)] == ["C", "D"]
 

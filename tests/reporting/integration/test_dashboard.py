@@ -200,7 +200,7 @@ async def test_the_dashboard_draws_the_hand_worked_month_in_both_languages_and_d
 
                 # --- English ------------------------------------------------------------------------
                 await page.click("#lang-toggle")
-                await page.wait_for_function("document.documentElement.lang === 'en'")
+                await page.wait_for_function("() => document.documentElement.lang === 'en'")
                 await ready(page, "hx")
                 assert await page.inner_text('[data-kpi="complaints"] h2') == "Complaints this month"
                 assert await page.inner_text("#lang-toggle") == "中文"
