@@ -29,6 +29,7 @@ from shared.events.cases import StaffText
 from shared.events.vocabulary import ComplaintCategory, Department
 from shared.i18n import pick
 from shared.labels import name_of
+from shared.pagination import Page
 
 Actor = Field(min_length=1, max_length=64, description="staff id of the person acting")
 
@@ -416,7 +417,8 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Collaborators)
         return endpoint
 
     @router.get("", response_model=list[CaseOut])
-    async def find(caller: Annotated[Principal, Depends(READ)], handler: str | None = None,
+    async def find(caller: Annotated[Principal, Depends(READ)], page: Annotated[Page, Depends()],
+                   handler: str | None = None,
                    department: Department | None = None, state: CaseState | None = None,
                    feedback_id: uuid.UUID | None = None) -> list[CaseOut]:
         """My cases (``?handler=``), a department's (``?department=``), by state or by feedback; only
@@ -425,15 +427,15 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Collaborators)
             cases = await service.find_cases(uow=uow, handler=handler, department=department.value if department else None,
                                              state=state.value if state else None, feedback_id=feedback_id,
                                              visible=org_columns_clause(caller, Case.org_group, Case.org_subsidiary, Case.org_project))
-        return [CaseOut(**case_out(c)) for c in cases]
+        return [CaseOut(**case_out(c)) for c in page.of(cases)]
 
     @router.get("/overdue", response_model=list[CaseOut])
-    async def overdue(caller: Annotated[Principal, Depends(READ)]) -> list[CaseOut]:
+    async def overdue(caller: Annotated[Principal, Depends(READ)], page: Annotated[Page, Depends()]) -> list[CaseOut]:
         """Open cases with a deadline past due and not met, inside the caller's org units."""
         async with uow_factory() as uow:
             cases = await service.find_cases(uow=uow, overdue_at=deps.clock(),
                                              visible=org_columns_clause(caller, Case.org_group, Case.org_subsidiary, Case.org_project))
-        return [CaseOut(**case_out(c)) for c in cases]
+        return [CaseOut(**case_out(c)) for c in page.of(cases)]
 
     @router.get("/{case_id}", response_model=CaseDetailOut, dependencies=[Depends(READ)])
     async def get(case_id: uuid.UUID) -> CaseDetailOut:

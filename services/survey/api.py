@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
@@ -24,6 +24,7 @@ from shared.events.vocabulary import SurveyScheme
 from shared.http import correlation_id_of
 from shared.i18n import pick
 from shared.labels import name_of
+from shared.pagination import Page
 
 
 def _refused(exc: AnswersRefused, status_code: int = 422) -> HTTPException:
@@ -299,11 +300,11 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
     # --- templates ------------------------------------------------------------------------------
 
     @router.get("/templates", dependencies=[Depends(READ_TEMPLATES)])
-    async def get_templates() -> list[dict[str, Any]]:
+    async def get_templates(page: Annotated[Page, Depends()]) -> list[dict[str, Any]]:
         async with uow_factory() as uow:
             templates = await service.list_templates(uow)
             await uow.commit()
-        return [_template_out(t) for t in templates]
+        return [_template_out(t) for t in page.of(templates)]
 
     @router.get("/templates/{template_id}", dependencies=[Depends(READ_TEMPLATES)])
     async def get_template(template_id: str, version: int | None = Query(default=None, ge=1)) -> dict[str, Any]:
@@ -382,10 +383,10 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
             return await _campaign_out(campaign, uow)
 
     @router.get("/campaigns", dependencies=[Depends(READ_RESULTS)])
-    async def get_campaigns(project_id: str | None = None) -> list[dict[str, Any]]:
+    async def get_campaigns(page: Annotated[Page, Depends()], project_id: str | None = None) -> list[dict[str, Any]]:
         async with uow_factory() as uow:
-            return [await _campaign_out(c, uow) for c in await campaign_service.list_campaigns(
-                uow=uow, project_id=project_id) if _caller_sees(c)]
+            return [await _campaign_out(c, uow) for c in page.of([c for c in await campaign_service.list_campaigns(
+                uow=uow, project_id=project_id) if _caller_sees(c)])]
 
     @router.get("/campaigns/{campaign_id}", dependencies=[Depends(READ_RESULTS)])
     async def get_campaign(campaign_id: uuid.UUID) -> dict[str, Any]:
@@ -443,10 +444,10 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
                 "complete": ok}
 
     @router.get("/projects/{project_id}/evaluations", dependencies=[Depends(READ_PROJECTS)])
-    async def get_evaluations(project_id: str) -> list[dict[str, Any]]:
+    async def get_evaluations(project_id: str, page: Annotated[Page, Depends()]) -> list[dict[str, Any]]:
         async with uow_factory() as uow:
             await ensure_project_visible(project_id, uow)
-            rows = await evaluation_service.project_evaluations(project_id, uow=uow)
+            rows = page.of(await evaluation_service.project_evaluations(project_id, uow=uow))
         return [{"evaluation_id": str(e.id), "stage": e.stage, "stage_name": name_of("project_stage", e.stage),
                  "period": e.period, "opens_on": e.opens_on,
                  "due_on": e.due_on, "template_id": e.template_id, "recorded": e.recorded_at is not None,
@@ -478,10 +479,10 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
         return done.data.model_dump(mode="json")
 
     @router.get("/projects/{project_id}/flags", dependencies=[Depends(READ_PROJECTS)])
-    async def get_flags(project_id: str) -> list[dict[str, Any]]:
+    async def get_flags(project_id: str, page: Annotated[Page, Depends()]) -> list[dict[str, Any]]:
         async with uow_factory() as uow:
             await ensure_project_visible(project_id, uow)
-            rows = await campaign_service.project_flags(project_id, uow=uow)
+            rows = page.of(await campaign_service.project_flags(project_id, uow=uow))
         return [{"flag_id": str(f.id), "flag": f.flag, "flag_name": name_of("survey_flag", f.flag),
                  "reasons": f.reasons, "reason_names": [name_of("survey_flag_reason", r) for r in f.reasons or []],
                  "source": f.source,

@@ -39,6 +39,7 @@ from shared.events.repairs import Responsibility, SignerRole
 from shared.events.vocabulary import Department
 from shared.i18n import pick
 from shared.labels import name_of
+from shared.pagination import Page
 
 Actor = Field(min_length=1, max_length=64, description="staff id of the person acting")
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -452,7 +453,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.RepairCollabor
                              dependencies=[Depends(QUALITY_ONLY if path == "quality-verification" else REPAIR)])
 
     @router.get("/api/v1/work-orders", response_model=list[WorkOrderOut])
-    async def find(caller: Annotated[Principal, Depends(READ)], assignee: str | None = None, state: WorkOrderState | None = None, project_id: str | None = None,
+    async def find(caller: Annotated[Principal, Depends(READ)], page: Annotated[Page, Depends()], assignee: str | None = None, state: WorkOrderState | None = None, project_id: str | None = None,
                    case_id: uuid.UUID | None = None, open: bool = False, overdue: bool = False) -> list[WorkOrderOut]:
         """My work orders (``?assignee=``), by state, project or case; ``?overdue=true`` for a missed
         24-hour response or a missed due time."""
@@ -461,6 +462,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.RepairCollabor
                 uow=uow, assignee=assignee, state=state.value if state else None, project_id=project_id,
                 case_id=case_id, open_only=open, overdue_at=deps.clock() if overdue else None,
                 visible=org_columns_clause(caller, WorkOrder.org_group, WorkOrder.org_subsidiary, WorkOrder.org_project))
+            orders = page.of(orders)
             counts = await service.case_counts([o.id for o in orders], uow=uow)
         return [WorkOrderOut(**work_order_out(o, case_count=counts.get(o.id, 0))) for o in orders]
 
@@ -508,14 +510,15 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.RepairCollabor
     # --- remediation of recurring defects --------------------------------------------------------
 
     @router.get("/api/v1/remediations", response_model=list[RemediationOut])
-    async def remediations(caller: Annotated[Principal, Depends(READ)], project_id: str | None = None,
+    async def remediations(caller: Annotated[Principal, Depends(READ)], page: Annotated[Page, Depends()],
+                           project_id: str | None = None,
                            state: RemediationState | None = None) -> list[RemediationOut]:
         async with uow_factory() as uow:
             items = await service.find_remediations(
                 uow=uow, project_id=project_id, state=state.value if state else None,
                 visible=org_columns_clause(caller, RemediationItem.org_group, RemediationItem.org_subsidiary,
                                            RemediationItem.org_project))
-        return [RemediationOut(**remediation_out(i)) for i in items]
+        return [RemediationOut(**remediation_out(i)) for i in page.of(items)]
 
     @router.get("/api/v1/remediations/{remediation_id}", response_model=RemediationDetailOut,
                 dependencies=[Depends(READ)])
