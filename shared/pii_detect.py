@@ -27,6 +27,7 @@ text is translated one character for one, so spans index the original text).
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -264,12 +265,13 @@ def find_personal_data(text: str, *, names: Iterable[str] = ()) -> list[Finding]
     if not text:
         return []
     normal = _normalise(text)
-    chosen: list[tuple[int, int, PiiKind]] = []
+    chosen: list[tuple[int, int, PiiKind]] = []  # sorted by start, none overlapping
     for start, end, kind in sorted(_candidates(normal, names),
                                    key=lambda c: (c[0] - c[1], c[0], _PRIORITY[c[2]])):
-        if all(end <= s or start >= e for s, e, _ in chosen):
-            chosen.append((start, end, kind))
-    return [Finding(kind, s, e, text[s:e]) for s, e, kind in sorted(chosen)]
+        i = bisect.bisect_left(chosen, (start,))
+        if (i == 0 or chosen[i - 1][1] <= start) and (i == len(chosen) or chosen[i][0] >= end):
+            chosen.insert(i, (start, end, kind))
+    return [Finding(kind, s, e, text[s:e]) for s, e, kind in chosen]
 
 
 def mask_personal_data(text: str, *, names: Iterable[str] = ()) -> str:

@@ -183,3 +183,14 @@ def test_logs_use_the_same_detector() -> None:
     assert redact("电话13912345671 139 1234 5672 +86 139-1234-5673 座机0571-88886666 身份证11010519491231002X") == (
         "电话[电话] [电话] [电话] 座机[电话] 身份证[身份证号]"
     )
+
+
+def test_a_long_text_full_of_findings_is_scanned_quickly() -> None:
+    """Logs and events run every text through the detector: 3,000 findings must not cost seconds
+    (choosing non-overlapping findings was quadratic before)."""
+    import time
+
+    started = time.perf_counter()
+    found = find_personal_data("王小明，13912345671；" * 3000, names=["王小明"])
+    assert len(found) == 6000
+    assert time.perf_counter() - started < 0.5
