@@ -13,6 +13,17 @@ ORGS = [
     {"group": GROUP, "subsidiary": "south", "project": "hillview"},
 ]
 
+# Registered first: intake files inbound records (survey's remarks among them) only under a
+# registered org unit.
+ORG_UNITS = [
+    {"path": GROUP, "name": "华兴集团"},
+    {"path": f"{GROUP}/east", "name": "华东公司"},
+    {"path": f"{GROUP}/east/lakeside", "name": "湖畔管理处", "unit_type": "property_office"},
+    {"path": f"{GROUP}/east/riverside", "name": "江畔项目经理部"},
+    {"path": f"{GROUP}/south", "name": "华南公司"},
+    {"path": f"{GROUP}/south/hillview", "name": "山景管理处", "unit_type": "property_office"},
+]
+
 FEEDBACK: list[tuple[int, str, str, str]] = [
     (0, "complaint", "phone", "3号楼2单元1201卫生间漏水，天花板有水渍，请尽快处理"),
     (0, "complaint", "walk_in", "外墙出现裂缝，担心质量问题"),
@@ -34,6 +45,10 @@ def load_demo_data(urls: dict[str, str], *, token: str) -> dict[str, Any]:
     whose bearer ``token`` is given (the dev issuer's ``demo-loader``)."""
     posted = {"feedback": 0, "survey_responses": 0}
     with httpx.Client(timeout=10, headers={"Authorization": f"Bearer {token}"}) as client:
+        for unit in ORG_UNITS:
+            response = client.post(f"{urls['intake']}/api/v1/org-units", json=unit)
+            if response.status_code != 409:  # registered by an earlier run
+                response.raise_for_status()
         for org_index, kind, channel, text in FEEDBACK:
             response = client.post(
                 f"{urls['intake']}/api/v1/feedback",

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from faultkit import (
+    ORGS,
     Fleet,
     Workload,
     assert_exactly_once,
@@ -33,6 +34,7 @@ from faultkit import (
 from shared.settings import SERVICES, Settings
 from shared.testing.infra import Infrastructure, create_database, drop_database
 from shared.testing.infra import test_settings as settings_for
+from shared.testing.registry import register_org_units, with_parents
 from shared.testing.services import migrate
 from shared.topics import EVENT_TOPICS, INBOUND_FEEDBACK
 
@@ -44,6 +46,8 @@ PIPELINE = ("intake", "routing", "reporting")
 async def start_pipeline(fleet: Fleet, faults: dict[str, dict[str, str]] | None = None) -> None:
     """intake, routing and reporting, one replica each, started side by side."""
     faults = faults or {}
+    # intake dead-letters inbound records for an org unit its registry does not know
+    await register_org_units(fleet.settings, *with_parents(*("/".join(org) for org in ORGS)))
     replicas = [await fleet.start(s, faults=faults.get(s), wait=False) for s in PIPELINE]
     await asyncio.gather(*(fleet.ready(r) for r in replicas))
 

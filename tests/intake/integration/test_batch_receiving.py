@@ -27,6 +27,7 @@ from shared.db import UnitOfWorkFactory
 from shared.events.inbound import ContactDetails, FeedbackSubmission
 from shared.settings import Settings, to_asyncpg_url
 from shared.testing.infra import create_database, drop_database
+from shared.testing.registry import register_org_units
 from shared.testing.services import migrate, publish_raw, read_topic, running_service
 from shared.topics import FEEDBACK_RECEIVED, INBOUND_FEEDBACK
 
@@ -195,19 +196,6 @@ async def test_a_retry_with_other_content_in_a_batch_is_refused(two_intakes: Any
         await intake.at_once([other, changed])
     [again] = await intake.at_once([first])
     assert not again.created
-
-
-async def register_org_units(settings: Settings, *paths: str) -> None:
-    """Org units in intake's registry (inbound records for an unregistered one are dead-lettered)."""
-    conn = await asyncpg.connect(settings.db.admin_url)
-    try:
-        for path in paths:
-            level = ("group", "subsidiary", "project")[path.count("/")]
-            await conn.execute(
-                "INSERT INTO intake.org_units (path, level, name, unit_type, parent_path) VALUES ($1, $2, $1, $3, $4)",
-                path, level, "project_department" if level == "project" else level, path.rpartition("/")[0] or None)
-    finally:
-        await conn.close()
 
 
 async def test_the_consumer_refuses_only_the_bad_submission_of_a_batch(migrated: Settings) -> None:

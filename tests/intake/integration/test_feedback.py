@@ -12,6 +12,7 @@ import pytest
 from services.intake.app import create_app
 from shared.events.vocabulary import Channel, FeedbackKind
 from shared.settings import Settings
+from shared.testing.registry import register_org_units
 from shared.testing.services import publish_raw, read_topic, running_service
 from shared.topics import FEEDBACK_RECEIVED, INBOUND_FEEDBACK
 
@@ -103,19 +104,6 @@ async def test_likely_duplicates_and_incident_groups_are_linked_never_dropped(mi
     by_id = {e["data"]["feedback_id"]: e["data"] for e in map(json.loads, (r.value for r in records))}
     assert by_id[again["feedback_id"]]["duplicate_of"] == first["feedback_id"]
     assert by_id[roof[2]["feedback_id"]]["incident_group_id"] == group
-
-
-async def register_org_units(settings: Settings, *paths: str) -> None:
-    """Org units in intake's registry (inbound records for an unregistered one are dead-lettered)."""
-    conn = await asyncpg.connect(settings.db.admin_url)
-    try:
-        for path in paths:
-            level = ("group", "subsidiary", "project")[path.count("/")]
-            await conn.execute(
-                "INSERT INTO intake.org_units (path, level, name, unit_type, parent_path) VALUES ($1, $2, $1, $3, $4)",
-                path, level, "project_department" if level == "project" else level, path.rpartition("/")[0] or None)
-    finally:
-        await conn.close()
 
 
 async def test_inbound_topic_validates_like_http_and_dead_letters_what_it_refuses(migrated: Settings) -> None:

@@ -14,6 +14,7 @@ from services.intake.config import IntakeSettings
 from shared.cli import main
 from shared.messaging import dlq
 from shared.settings import Settings
+from shared.testing.registry import register_org_units
 from shared.testing.services import eventually, publish_raw, running_service
 from shared.topics import INBOUND_FEEDBACK
 
@@ -45,6 +46,7 @@ async def test_list_show_and_replay_after_the_fix_once(
 ) -> None:
     monkeypatch.setenv("CARELOOP_TOPIC_PREFIX", migrated.topic_prefix)
     monkeypatch.setenv("CARELOOP_KAFKA_BOOTSTRAP_SERVERS", migrated.kafka.bootstrap_servers or "")
+    await register_org_units(migrated, "hx", "hx/east", "hx/east/lakeside")  # else dead-lettered for its org
     await publish_raw(migrated, INBOUND_FEEDBACK, submission("newvendor", "nv-1"), key=b"nv-1")
     await publish_raw(migrated, INBOUND_FEEDBACK, b"\xff not json", key=b"broken-1")
     async with running_service(intake_app(migrated)):
