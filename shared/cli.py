@@ -33,6 +33,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings()
     configure_logging(args.service, settings.log_level)
+    if settings.environment == "production" and settings.db.admin_url:
+        # the superuser's URL belongs to the migration step alone (`careloop migrate`)
+        print(f"refusing to serve {args.service}: CARELOOP_DB_ADMIN_URL is set; give the service "
+              f"CARELOOP_DB_URL_{args.service.upper()} (its own role) and the admin URL to `careloop migrate` only",
+              file=sys.stderr)
+        return 2
     workers = max(1, args.workers)
     if workers > 1:
         # Each worker is a fresh interpreter (spawned): it configures its own logging in serve_app.

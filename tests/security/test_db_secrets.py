@@ -112,3 +112,20 @@ def test_the_compose_file_gives_the_admin_url_to_init_only_and_each_service_its_
         assert containers["init"]["environment"][f"CARELOOP_DB_{service.upper()}_PASSWORD"] == (
             f"${{CARELOOP_DB_{service.upper()}_PASSWORD:-{url.split(':-', 1)[1].split('}', 1)[0]}}}")
     assert len(placeholders) == len(SERVICES)
+
+
+def test_a_production_service_refuses_to_start_with_the_admin_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+
+    import uvicorn
+
+    from shared import cli
+
+    def never(*_: object, **__: object) -> None:
+        raise AssertionError("the service started with the superuser's URL in its environment")
+
+    monkeypatch.setattr(uvicorn, "run", never)
+    monkeypatch.setenv("CARELOOP_ENVIRONMENT", "production")
+    monkeypatch.setenv("CARELOOP_DB_ADMIN_URL", ADMIN)
+    args = argparse.Namespace(service="intake", workers=1, host=None, port=None)
+    assert cli.cmd_serve(args) == 2
