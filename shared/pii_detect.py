@@ -142,7 +142,7 @@ def _stands_alone(text: str, start: int, end: int) -> bool:
                 return False
         elif after.isdigit():
             return False
-        elif after in "-_.," and end + 1 < len(text) and text[end + 1].isascii() and text[end + 1].isalnum():
+        elif after in "-_." and end + 1 < len(text) and text[end + 1].isascii() and text[end + 1].isalnum():
             return False
         elif after in _STOP_AFTER:
             return False
