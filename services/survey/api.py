@@ -17,6 +17,7 @@ from services.survey import campaign_service, domain, evaluation_service, regist
 from services.survey.domain import AnswersRefused, TemplateDefinition
 from services.survey.models import Evaluation
 from shared.auth import EVERYONE, Role, current_access, require
+from shared.auth.audit import record_personal_data_read
 from shared.auth.scoping import org_columns_clause
 from shared.db import UnitOfWorkFactory
 from shared.events import OrgPath
@@ -176,6 +177,8 @@ RUN_CAMPAIGNS = require(Role.QUALITY, Role.CUSTOMER_MANAGER, Role.ADMINISTRATOR)
 HAND_OUT = require(Role.QUALITY, Role.CUSTOMER_MANAGER, Role.CUSTOMER_SERVICE, Role.ADMINISTRATOR)
 READ_PROJECTS = require(Role.QUALITY, Role.CUSTOMER_MANAGER, Role.EXECUTIVE, Role.HANDLER, Role.ADMINISTRATOR)
 EVALUATE = require(Role.QUALITY, Role.CUSTOMER_MANAGER, Role.ADMINISTRATOR)
+#: The delivery channel (SMS / WeChat sender) fetching one-time links: machine clients only.
+DELIVER_LINKS = require(Role.SYSTEM)
 
 
 def _caller_sees(record: Any) -> bool:
@@ -183,6 +186,10 @@ def _caller_sees(record: Any) -> bool:
     access = current_access()
     return access is not None and access.principal.may_see_org(record.org_group, record.org_subsidiary,
                                                                 record.org_project)
+
+
+def invitation_org_path(invitation: Any) -> str:
+    return "/".join(p for p in (invitation.org_group, invitation.org_subsidiary, invitation.org_project) if p)
 
 
 def _refusal_reasons(row: Any) -> dict[str, Any]:
@@ -349,6 +356,26 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
         async with uow_factory() as uow:
             rows = await service.find_invitations(uow=uow, case_id=case_id, campaign_id=campaign_id, limit=limit)
         return [_invitation_out(i) for i in rows if _caller_sees(i)]
+
+    @router.get("/invitations/{invitation_id}/link", dependencies=[Depends(DELIVER_LINKS)])
+    async def get_invitation_link(invitation_id: uuid.UUID) -> dict[str, Any]:
+        """The one-time link of an invitation, for the delivery channel (a SYSTEM client whose org
+        scope holds the invitation). No event carries the link; each read leaves an audit row."""
+        async with uow_factory() as uow:
+            invitation = await service.get_invitation(invitation_id, uow=uow)
+        if invitation is None or not _caller_sees(invitation):
+            raise _outside("invitation_id", invitation_id)
+        link = service.invitation_link(invitation, deps)
+        if link is None:
+            raise _one(410, "link_not_recoverable", "invitation_id", "此邀请的链接无法再次取得（签发于链接密钥更换之前）",
+                       "this invitation's link cannot be fetched again (issued before the link key changed)")
+        access = current_access()
+        assert access is not None
+        await record_personal_data_read(uow_factory, access.principal, what="survey link",
+                                        resources=[str(invitation_id)], fields=["link"],
+                                        org_path=invitation_org_path(invitation))
+        return {"invitation_id": str(invitation_id), "link": link, "expires_at": invitation.expires_at.isoformat(),
+                "used": invitation.used_at is not None}
 
     @router.get("/cases/{case_id}/return-visit", dependencies=[Depends(RETURN_VISITS)])
     async def get_return_visit(case_id: uuid.UUID) -> dict[str, Any]:

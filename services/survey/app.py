@@ -37,6 +37,7 @@ def deps_from(settings: SurveySettings, clock: Clock) -> service.Deps:
     return service.Deps(
         clock=clock,
         public_url=settings.survey_public_url,
+        link_key=settings.survey_link_key,
         marks=domain.PassMarks(five_level_score=d(str(settings.five_level_pass_score))),
         return_visit_valid=timedelta(days=settings.return_visit_valid_days),
         return_visit_reminders=tuple(settings.return_visit_reminder_days),

@@ -13,6 +13,11 @@ class SurveySettings(Settings):
     survey_public_url: str = Field(
         default="http://127.0.0.1:8103", description="base of the one-time links households open (no trailing /)"
     )
+    survey_link_key: str = Field(
+        default="careloop-dev-only-survey-link-key", min_length=16,
+        description="secret the one-time links are derived from (HMAC of the invitation id); set one per "
+                    "deployment; changing it voids every link not used yet",
+    )
     # Return visits (回访): which cases get one is routing's decision (important complaints always,
     # the others as the quality department chooses); survey issues them.
     return_visit_valid_days: float = Field(default=14, gt=0, description="how long a return-visit link works")

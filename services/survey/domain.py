@@ -7,7 +7,9 @@ applies them to a template and a form.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import re
 import secrets
 import uuid
@@ -442,6 +444,15 @@ def campaign_figure(
 def new_token() -> str:
     """256 random bits, URL-safe: unguessable. Only its hash is stored."""
     return secrets.token_urlsafe(32)
+
+
+def link_token(key: str, invitation_id: uuid.UUID) -> str:
+    """The one-time token of an invitation: HMAC-SHA256 of its id under the survey's link key
+    (``CARELOOP_SURVEY_LINK_KEY``), URL-safe, 256 bits. Only its hash is stored and no event carries
+    it: the delivery channel asks for it (``GET /api/v1/invitations/{id}/link``, audited) and
+    survey derives it again from the id. Changing the key voids every link not yet used."""
+    digest = hmac.new(key.encode("utf-8"), b"careloop-survey-link:" + invitation_id.bytes, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def token_hash(token: str) -> str:

@@ -52,6 +52,7 @@ class Deps:
 
     clock: Clock
     public_url: str = "http://127.0.0.1:8103"
+    link_key: str = "careloop-dev-only-survey-link-key"  # CARELOOP_SURVEY_LINK_KEY (domain.link_token)
     marks: domain.PassMarks = domain.PassMarks()
     return_visit_valid: timedelta = timedelta(days=14)
     return_visit_reminders: tuple[float, ...] = (3.0,)
@@ -423,7 +424,11 @@ def link_for(public_url: str, token: str) -> str:
 async def issue_invitations(
     wanted: Sequence[NewInvitation], *, uow: UnitOfWork, deps: Deps, caused_by: Any = None
 ) -> list[uuid.UUID]:
-    """Invitations with a fresh token each; one SurveyInvitationIssued (carrying the link) apiece.
+    """Invitations with a token each; one SurveyInvitationIssued apiece, without the link.
+
+    The token is derived from the invitation id under the link key (:func:`domain.link_token`), so
+    neither the event, the outbox nor the table holds it: the delivery channel fetches the link with
+    :func:`invitation_link` (``GET /api/v1/invitations/{id}/link``).
 
     A case's return visit is issued once: a second request for the same case issues nothing.
     """
@@ -431,8 +436,8 @@ async def issue_invitations(
     issued: list[uuid.UUID] = []
     rows, events = [], []
     for invite in wanted:
-        token = domain.new_token()
         invitation_id = uuid.uuid4()
+        token = domain.link_token(deps.link_key, invitation_id)
         reminders = campaigns.reminder_times(now, invite.reminders, until=invite.expires_at)
         row = {
             "id": invitation_id, "token_hash": domain.token_hash(token), "purpose": invite.purpose,
@@ -459,7 +464,7 @@ async def issue_invitations(
         events.append(SurveyInvitationIssued.create(
             data=SurveyInvitationIssuedData(
                 invitation_id=invitation_id, purpose=invite.purpose, template_id=invite.template.template_id,
-                template_version=invite.template.version, link=link_for(deps.public_url, token),
+                template_version=invite.template.version,
                 expires_at=invite.expires_at, delivery=invite.delivery, case_id=invite.case_id,
                 work_order_id=invite.work_order_id, campaign_id=invite.campaign_id, project_id=invite.project_id,
                 unit_id=invite.unit_id, household_id=invite.household_id,
@@ -471,6 +476,15 @@ async def issue_invitations(
         await uow.session.execute(sa.insert(Invitation), rows)
     uow.publish(*events)
     return issued
+
+
+def invitation_link(invitation: Invitation, deps: Deps) -> str | None:
+    """The one-time link of an invitation, derived again from its id; None when the stored hash is
+    not of the derived token (an invitation issued before links were derived, or under another key)."""
+    token = domain.link_token(deps.link_key, invitation.id)
+    if domain.token_hash(token) != invitation.token_hash:
+        return None
+    return link_for(deps.public_url, token)
 
 
 def invitation_org(invitation: Invitation) -> OrgPath:

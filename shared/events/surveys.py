@@ -14,13 +14,14 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.events.catalog import Payload
 from shared.events.envelope import CODE_PATTERN, Event, OrgPath
+from shared.events.upcasting import upcaster
 from shared.events.vocabulary import ProjectStage
 
 InvitationPurpose = Literal["complaint_return_visit", "repair_return_visit", "campaign"]
@@ -37,7 +38,6 @@ class SurveyInvitationIssuedData(Payload):
     purpose: InvitationPurpose
     template_id: str = Field(min_length=1, max_length=64)
     template_version: int = Field(ge=1)
-    link: str = Field(min_length=1, max_length=1024, description="one-time link to the survey page; never log it")
     expires_at: AwareDatetime
     delivery: Literal["link", "paper"] = Field(
         default="link", description="'paper': staff hand out a printed form carrying the invitation id"
@@ -51,13 +51,23 @@ class SurveyInvitationIssuedData(Payload):
 
 
 class SurveyInvitationIssued(Event):
-    """A household is asked to answer: a notification system sends ``data.link``."""
+    """A household is asked to answer. The one-time link is a credential and is not on the event
+    (v1 carried it in clear as ``data.link``; v2 dropped it, the upcaster removes it from v1 events):
+    the delivery channel, a SYSTEM client of the invitation's org, asks survey for it with
+    ``GET /api/v1/invitations/{invitation_id}/link`` (audited) and sends it."""
 
     EVENT_TYPE = "SurveyInvitationIssued"
-    SCHEMA_VERSION = 1
+    SCHEMA_VERSION = 2
     event_type: Literal["SurveyInvitationIssued"] = "SurveyInvitationIssued"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     data: SurveyInvitationIssuedData
+
+
+@upcaster("SurveyInvitationIssued", 1)
+def _invitation_issued_v1_v2(raw: dict[str, Any]) -> dict[str, Any]:
+    """v1 carried the one-time link in clear; v2 leaves it out (nothing else changed)."""
+    data = {k: v for k, v in (raw.get("data") or {}).items() if k != "link"}
+    return {**raw, "data": data, "schema_version": 2}
 
 
 class SurveyReminderDueData(Payload):
