@@ -343,7 +343,8 @@ async def bench(args: argparse.Namespace) -> None:
     with provide_infrastructure() as infra:
         url = await create_database(infra.admin_url)
         settings = test_settings(infra, database_url=url, db=DatabaseSettings(admin_url=url),
-                                 kafka=KafkaSettings(bootstrap_servers=infra.bootstrap_servers, partitions=6))
+                                 kafka=KafkaSettings(bootstrap_servers=infra.bootstrap_servers, partitions=6,
+                                                     idempotent_producer=infra.kind != "embedded"))
         await migrate(settings, list(PIPELINE))
         conn = await asyncpg.connect(plain(url))
         try:

@@ -102,8 +102,36 @@ async def _create_topics(settings: Settings) -> list[str]:
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
+    if getattr(args, "topics_command", None) == "check":
+        return asyncio.run(_check_topics(_settings(), fix=args.fix))
     for name in asyncio.run(_create_topics(_settings())):
         print(name)
+    return 0
+
+
+async def _check_topics(settings: Settings, *, fix: bool) -> int:
+    """Exit 0 when every topic keeps its whole history, 1 (listing why) when one would lose some."""
+    from shared.messaging.kafka import keep_topic_history, topic_history_problems
+    from shared.topics import all_topics
+
+    names = all_topics(settings.topic_prefix)
+    try:
+        problems = await topic_history_problems(settings, names)
+        if fix and (limited := [n for n, why in problems.items() if why != "missing"]):
+            await keep_topic_history(settings, limited)
+            print(f"retention set to keep the whole history on {len(limited)} topic(s)")
+            problems = await topic_history_problems(settings, names)
+    except RuntimeError as exc:
+        print(f"cannot check the topics: {exc}", file=sys.stderr)
+        return 2
+    for name, why in sorted(problems.items()):
+        print(f"{name}: {why}")
+    if problems:
+        print(f"{len(problems)} of {len(names)} topics would lose event history "
+              "(`careloop topics` creates missing ones; `careloop topics check --fix` lifts retention limits)",
+              file=sys.stderr)
+        return 1
+    print(f"all {len(names)} topics keep their whole history")
     return 0
 
 
@@ -164,6 +192,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
             kafka = EmbeddedKafka(port=args.kafka_port, log_path=data_dir / "tansu.log").start()
             started.append(kafka)
             env["CARELOOP_KAFKA_BOOTSTRAP_SERVERS"] = kafka.bootstrap_servers
+            env["CARELOOP_KAFKA_IDEMPOTENT_PRODUCER"] = "false"  # the embedded broker does not implement it
             env.setdefault("CARELOOP_CONSUMER_FETCH_MAX_WAIT_MS", str(FETCH_MAX_WAIT_MS))
             print(f"broker      Tansu (embedded, in memory) on {kafka.bootstrap_servers}")
         else:
@@ -466,8 +495,13 @@ def main(argv: list[str] | None = None) -> int:
     migrate.add_argument("services", nargs="*", help=f"some of {', '.join(SERVICES)}; all by default")
     migrate.set_defaults(func=cmd_migrate)
 
-    topics = sub.add_parser("topics", help="create every topic (and its dead-letter topic)")
+    topics = sub.add_parser("topics", help="create every topic (and its dead-letter topic); `check`: report "
+                                           "topics whose settings would lose event history")
     topics.set_defaults(func=cmd_topics)
+    topics_sub = topics.add_subparsers(dest="topics_command")
+    topics_check = topics_sub.add_parser("check", help="report topics whose retention would lose event history")
+    topics_check.add_argument("--fix", action="store_true", help="lift the retention limits it finds")
+    topics_check.set_defaults(func=cmd_topics)
 
     schemas = sub.add_parser("schemas", help="write the JSON Schemas of the events and the inbound messages "
                                              "(or --check them)")

@@ -47,6 +47,17 @@ class KafkaSettings(BaseSettings):
     partitions: int = Field(default=6, ge=1, description="partitions for topics CareLoop creates")
     replication_factor: int = Field(default=1, ge=1)
     request_timeout_ms: int = 30_000
+    idempotent_producer: bool = Field(
+        default=True,
+        description="the producers' idempotence (no duplicate on a retried send); on for Apache Kafka, off for "
+                    "the embedded broker, which does not implement it (correctness never depends on it: the "
+                    "outbox and idempotent consumers give it)",
+    )
+    topic_retention_ms: int = Field(
+        default=-1, ge=-1,
+        description="retention.ms of the topics CareLoop creates: -1 (no time limit) because the event history "
+                    "is the system of record that `careloop rebuild-reporting` reads",
+    )
 
     def client_options(self) -> dict[str, object]:
         """Keyword arguments for any aiokafka client (producer, consumer, admin)."""

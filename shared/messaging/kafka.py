@@ -10,7 +10,12 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    IncompatibleBrokerVersion,
+    KafkaConnectionError,
+    TopicAlreadyExistsError,
+    UnknownTopicOrPartitionError,
+)
 from faststream.kafka import KafkaBroker
 
 from shared.settings import Settings
@@ -28,13 +33,14 @@ def bootstrap(settings: Settings) -> str:
 def make_broker(settings: Settings, *, client_id: str) -> KafkaBroker:
     """The FastStream broker a service consumes with.
 
-    The idempotent producer stays off: correctness comes from the outbox and idempotent
-    consumers, and some Kafka-compatible brokers (Tansu) do not implement it.
+    The idempotent producer is a setting (``CARELOOP_KAFKA_IDEMPOTENT_PRODUCER``): on for Apache
+    Kafka, off for the embedded broker (Tansu does not implement it). Correctness never depends on it:
+    it comes from the outbox and idempotent consumers.
     """
     return KafkaBroker(
         bootstrap(settings),
         client_id=client_id,
-        enable_idempotence=False,
+        enable_idempotence=settings.kafka.idempotent_producer,
         acks="all",
         request_timeout_ms=settings.kafka.request_timeout_ms,
         logger=logging.getLogger(f"careloop.{client_id}.broker"),
@@ -84,12 +90,20 @@ def make_producer(settings: Settings, *, client_id: str) -> AIOKafkaProducer:
         bootstrap_servers=bootstrap(settings),
         client_id=client_id,
         acks="all",
-        enable_idempotence=False,
+        enable_idempotence=settings.kafka.idempotent_producer,
         linger_ms=2,
         partitioner=partition_for,
         request_timeout_ms=settings.kafka.request_timeout_ms,
         **settings.kafka.client_options(),  # type: ignore[arg-type]
     )
+
+
+def topic_configs(settings: Settings) -> dict[str, str]:
+    """The settings every topic CareLoop creates gets: its history is kept without a time limit
+    (``retention.ms=-1``, ``CARELOOP_KAFKA_TOPIC_RETENTION_MS``) and without a size limit, because the
+    event history is what reporting is rebuilt from; a broker's default (seven days on Apache Kafka)
+    would silently drop the start of it."""
+    return {"retention.ms": str(settings.kafka.topic_retention_ms), "retention.bytes": "-1"}
 
 
 async def ensure_topics(settings: Settings, names: list[str], *, attempts: int = 30) -> None:
@@ -118,6 +132,7 @@ async def ensure_topics(settings: Settings, names: list[str], *, attempts: int =
                                 name,
                                 num_partitions=settings.kafka.partitions,
                                 replication_factor=settings.kafka.replication_factor,
+                                topic_configs=topic_configs(settings),
                             )
                             for name in missing
                         ]
@@ -149,3 +164,71 @@ async def topic_partitions(settings: Settings, name: str) -> list[int]:
         if topic.get("topic") == name and not topic.get("error_code"):
             return sorted(p["partition"] for p in topic.get("partitions", ()))
     return []
+
+
+async def topic_history_problems(settings: Settings, names: list[str]) -> dict[str, str]:
+    """Topics whose settings would lose event history, each with the reason: missing, or a time or
+    size limit on retention (``retention.ms``/``retention.bytes`` other than -1), or a compacting
+    cleanup policy. Raises RuntimeError when the broker does not report topic settings."""
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap(settings), request_timeout_ms=settings.kafka.request_timeout_ms,
+        **settings.kafka.client_options(),  # type: ignore[arg-type]
+    )
+    await admin.start()
+    try:
+        responses = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, name) for name in names])
+    finally:
+        await admin.close()
+    problems: dict[str, str] = {}
+    present = list(names)
+    seen: set[str] = set()
+    for response in responses:
+        for error_code, error_message, _type, name, entries in (tuple(r)[:5] for r in response.resources):
+            if error_code == UnknownTopicOrPartitionError.errno:
+                problems[name] = "missing"
+                seen.add(name)
+                continue
+            if error_code:
+                raise RuntimeError(f"the broker did not report the settings of {name}: {error_message or error_code}")
+            seen.add(name)
+            values = {entry[0]: entry[1] for entry in entries}
+            reasons = []
+            for key in ("retention.ms", "retention.bytes"):
+                value = values.get(key)
+                if value is not None and value != "-1":
+                    reasons.append(f"{key}={value} (history older or larger than that is deleted)")
+            if "compact" in (values.get("cleanup.policy") or "") and "delete" in (values.get("cleanup.policy") or ""):
+                reasons.append(f"cleanup.policy={values['cleanup.policy']}")
+            if reasons:
+                problems[name] = "; ".join(reasons)
+    for name in present:
+        if name not in seen:
+            raise RuntimeError(f"the broker did not report the settings of {name}")
+    return problems
+
+
+async def keep_topic_history(settings: Settings, names: list[str]) -> None:
+    """Set the retention of existing topics to :func:`topic_configs` (no limit by default)."""
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap(settings), request_timeout_ms=settings.kafka.request_timeout_ms,
+        **settings.kafka.client_options(),  # type: ignore[arg-type]
+    )
+    await admin.start()
+    try:
+        try:
+            responses = await admin.alter_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, name, topic_configs(settings)) for name in names])
+        except IncompatibleBrokerVersion as exc:
+            raise RuntimeError("this broker cannot change a topic's settings (AlterConfigs): "
+                               "recreate the topic, or change it with the broker's own tools") from exc
+        for response in responses:
+            for error_code, error_message, *_ in (tuple(r) for r in response.resources):
+                if error_code:
+                    raise RuntimeError(f"the broker refused to change a topic's retention: {error_message or error_code}")
+    finally:
+        await admin.close()

@@ -141,7 +141,9 @@ def test_settings(infra: Infrastructure, *, database_url: str, **overrides: obje
         "consumer_backoff_initial_s": 0.02,
         "consumer_backoff_max_s": 0.2,
         "relay_poll_interval_s": 0.05,
-        "kafka": KafkaSettings(bootstrap_servers=infra.bootstrap_servers, partitions=3),
+        # the embedded broker has no idempotent producer; Apache Kafka's is used as in production
+        "kafka": KafkaSettings(bootstrap_servers=infra.bootstrap_servers, partitions=3,
+                               idempotent_producer=infra.kind != "embedded"),
         "db": DatabaseSettings(admin_url=database_url, pool_size=5, max_overflow=5),
         "auth": test_auth_settings(),
     }

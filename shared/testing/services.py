@@ -117,6 +117,7 @@ def service_env(settings: Settings, service: str, port: int) -> dict[str, str]:
         "CARELOOP_ENVIRONMENT": "test",
         "CARELOOP_TOPIC_PREFIX": settings.topic_prefix,
         "CARELOOP_KAFKA_BOOTSTRAP_SERVERS": bootstrap(settings),
+        "CARELOOP_KAFKA_IDEMPOTENT_PRODUCER": str(settings.kafka.idempotent_producer).lower(),
         # its own role's URL: the admin URL stays with the migration step (the test itself)
         f"CARELOOP_DB_URL_{service.upper()}": settings.db.service_url(service),
         f"CARELOOP_PORT_{service.upper()}": str(port),

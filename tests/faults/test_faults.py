@@ -279,7 +279,7 @@ async def test_paused_broker_outbox_holds_events_and_drains_after(infra: Infrast
     # pausing the shared broker would stall every other test.
     kafka = await asyncio.to_thread(EmbeddedKafka(log_path=tmp_path / "tansu.log").start)
     settings = migrated.model_copy(update={"kafka": KafkaSettings(bootstrap_servers=kafka.bootstrap_servers,
-                                                                  partitions=3)})
+                                                                  partitions=3, idempotent_producer=False)})
     workload = Workload()
     fleet = Fleet(settings, log_dir=tmp_path)
     n = 800

@@ -46,6 +46,7 @@ async def test_list_show_and_replay_after_the_fix_once(
 ) -> None:
     monkeypatch.setenv("CARELOOP_TOPIC_PREFIX", migrated.topic_prefix)
     monkeypatch.setenv("CARELOOP_KAFKA_BOOTSTRAP_SERVERS", migrated.kafka.bootstrap_servers or "")
+    monkeypatch.setenv("CARELOOP_KAFKA_IDEMPOTENT_PRODUCER", str(migrated.kafka.idempotent_producer).lower())
     await register_org_units(migrated, "hx", "hx/east", "hx/east/lakeside")  # else dead-lettered for its org
     await publish_raw(migrated, INBOUND_FEEDBACK, submission("newvendor", "nv-1"), key=b"nv-1")
     await publish_raw(migrated, INBOUND_FEEDBACK, b"\xff not json", key=b"broken-1")
