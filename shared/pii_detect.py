@@ -74,7 +74,8 @@ _LOCAL = rf"[1-9]\d{{2,3}}{_SEP}?\d{{4}}"  # a local number, 7 or 8 digits
 _EXT = r"(?:[ ]?(?:-|转|分机|(?i:ext)\.?[ ]?|[xX#])[ ]?\d{1,6})?"
 _CN_PREFIX = r"(?:\(\+86\)[ ]?|(?:\+|00)86[ -]?)"
 
-_MOBILE = re.compile(rf"(?<!\d)(?:{_CN_PREFIX}|86[ -]?)?1[3-9]\d{_SEP}?\d{{4}}{_SEP}?\d{{4}}(?!\d)")
+_MOBILE = re.compile(rf"(?<!\d)(?:{_CN_PREFIX}|86[ -]?)?(?:1[3-9]\d{_SEP}?\d{{4}}{_SEP}?\d{{4}}(?!\d)"
+                     r"|1[ ][3-9](?:[ ]\d){9}(?!\d|[ ]\d))")
 _LANDLINE = re.compile(
     rf"(?<!\d)(?:"
     rf"\(0{_AREA}\)[ -]?"
@@ -86,8 +87,10 @@ _LANDLINE_NO_EXT = re.compile(_LANDLINE.pattern.replace(_EXT, ""))
 # The country code and every group after it; `_international` decides how many groups belong.
 _INTERNATIONAL = re.compile(r"(?<![\d+])(?:\+|00)(?!86)[1-9](?:[ ]?[-.]?[ ]?(?:\(\d{1,4}\)|\d+))+")
 _INTERNATIONAL_GROUP = re.compile(r"\(\d{1,4}\)|\d+")
+# A country code in parentheses without '+': "(852) 9876 5432" (a mainland area code starts with 0).
+_INTERNATIONAL_PAREN = re.compile(r"(?<![\d(])\((?!86\))[1-9]\d{0,2}\)[ ]?\d(?:[ -]?\d)+(?!\d)")
 _ID_CARD = re.compile(r"(?<!\d)(?:\d{6}[ ]?\d{8}[ ]?\d{3}[\dXx]|\d{15})(?![\dXx])")
-_BANK_CARD = re.compile(rf"(?<!\d)(?:\d{{16,19}}|\d{{4}}(?:{_CARD_SEP}\d{{4}}){{3}}(?:{_CARD_SEP}?\d{{1,3}})?)(?!\d)")
+_BANK_CARD = re.compile(rf"(?<!\d)(?:\d{{16,19}}|\d{{6}}{_CARD_SEP}\d{{10,13}}|\d{{4}}(?:{_CARD_SEP}\d{{4}}){{3}}(?:{_CARD_SEP}?\d{{1,3}})?)(?!\d)")
 _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9](?:[A-Za-z0-9._%+\-]*[A-Za-z0-9_%+\-])?"
                     r"@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*"
                     r"\.[A-Za-z]{2,}(?![A-Za-z0-9\-])")
@@ -253,6 +256,10 @@ def _candidates(text: str, names: Iterable[str]) -> list[tuple[int, int, PiiKind
             if m is None or not _stands_alone(text, m.start(), m.end()):
                 continue
         found.append((m.start(), m.end(), "landline"))
+    for m in _INTERNATIONAL_PAREN.finditer(text):
+        digits = _digits(m.group())
+        if (len(digits) == 11 if digits[0] == "1" else 8 <= len(digits) <= 15) and _stands_alone(text, *m.span()):
+            found.append((m.start(), m.end(), "international"))
     for m in _INTERNATIONAL.finditer(text):
         span = _international(text, m)
         if span and _stands_alone(text, *span):
