@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,6 +30,61 @@ log = logging.getLogger(__name__)
 
 CORRELATION_HEADER = "X-Correlation-ID"
 _CORRELATION_HEADER_NAME = CORRELATION_HEADER.lower().encode("latin-1")
+
+
+class BodySizeLimitMiddleware:
+    """Refuse a request body over ``max_bytes`` (``CARELOOP_HTTP_MAX_BODY_BYTES``) with 413 and a
+    Chinese reason, before the body is read whole: a declared ``Content-Length`` over the limit is
+    refused before a byte is read; a body without one (chunked) is read only up to the limit."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _refusal(self) -> JSONResponse:
+        return JSONResponse(status_code=413, content={
+            "error": "payload_too_large",
+            "reason": f"请求体过大：最多 {self.max_bytes} 字节",
+            "fields": [{"field": "body", "reason": f"请求体过大：最多 {self.max_bytes} 字节",
+                        "type": "too_large"}]})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = next((value for name, value in scope["headers"] if name == b"content-length"), None)
+        if declared is not None:
+            try:
+                too_large = int(declared) > self.max_bytes
+            except ValueError:
+                too_large = False  # the server refuses a malformed length itself
+            if too_large:
+                await self._refusal()(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        if not any(name == b"transfer-encoding" for name, _ in scope["headers"]):
+            await self.app(scope, receive, send)  # no body
+            return
+        # Chunked: read at most the limit, then hand the body on as it came.
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if size > self.max_bytes:
+                await self._refusal()(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
 
 
 def correlation_id_of(request: Request) -> uuid.UUID:
@@ -331,6 +386,12 @@ def health_router(runtime: ServiceRuntime) -> APIRouter:
             content["notes"] = notes  # reported, never a reason to take the replica out of service
         return JSONResponse(status_code=200 if ok else 503, content=content)
 
+    @router.get("/health/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        """Prometheus text format: this replica's relay and consumers, and the service's parked
+        outbox rows (``careloop dlq parked``: rows the broker refused for good)."""
+        return Response(await runtime.metrics_text(), media_type="text/plain; version=0.0.4")
+
     @router.get("/asyncapi.json", include_in_schema=False)
     async def asyncapi() -> JSONResponse:
         from faststream.specification import AsyncAPI
@@ -359,6 +420,7 @@ def create_service_app(
         raise RuntimeError("no token issuer configured: set CARELOOP_AUTH_ISSUER (or _JWKS_URL / _JWKS)")
     install_auth(app, TokenVerifier(auth))
     app.add_middleware(CorrelationIdMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=runtime.settings.http_max_body_bytes)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DBAPIError, _unstorable_error)
