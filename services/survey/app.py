@@ -80,7 +80,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
         title="CareLoop survey",
         routers=[
             api.build_router(uow_factory=http_uow, deps=deps),
-            page.build_router(uow_factory=runtime.uow_factory, deps=deps),
+            page.build_router(uow_factory=runtime.uow_factory, deps=deps,
+                              requests_per_minute=settings.survey_page_requests_per_minute),
         ],
     )
     app.state.scheduler = scheduler

@@ -45,3 +45,7 @@ class SurveySettings(Settings):
     scan_interval_s: float = Field(default=30.0, gt=0)
     # Other survey tools allowed on inbound.survey-answers; anything else is dead-lettered.
     inbound_sources: list[str] = Field(default=["survey-tool", "wechat-survey", "property"])
+    # The public survey page: requests per client address and minute, per replica (each replica keeps
+    # its own count: N replicas let at most N times this through, which still bounds what one address
+    # can make the service store or compute).
+    survey_page_requests_per_minute: int = Field(default=30, ge=1)

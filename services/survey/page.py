@@ -8,7 +8,10 @@ the page is never cached, never indexed and sends no referrer.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 from fastapi import APIRouter, Request
@@ -26,6 +29,8 @@ TEXT: dict[str, dict[Lang, str]] = {
     "required": {"zh": "必答", "en": "required"},
     "remark": {"zh": "其他意见或建议（选填）", "en": "Anything else you would like to tell us (optional)"},
     "thanks_title": {"zh": "提交成功", "en": "Thank you"},
+    "too_many_title": {"zh": "请求过于频繁", "en": "Too many requests"},
+    "too_many": {"zh": "您的请求过于频繁，请稍后再试。", "en": "Too many requests from your address: please try again shortly."},
     "thanks": {"zh": "感谢您的评价！我们已收到您的回答。", "en": "Thank you! We have received your answers."},
     "thanks_followup": {"zh": "您提出的不满意事项将转交责任部门跟进处理。",
                         "en": "The responsible department will follow up on what you were not satisfied with."},
@@ -125,11 +130,52 @@ def render_form(
     return _page(lang, d.title_zh if lang == "zh" else d.title_en, "".join(parts), status_code)
 
 
-def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRouter:
+class AddressLimiter:
+    """At most ``per_minute`` requests per client address in any 60 s (a sliding window), in this
+    replica. The survey page needs no token, so this is what keeps one address from flooding it."""
+
+    def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic, max_addresses: int = 10_000):
+        self.per_minute, self.clock, self.max_addresses = per_minute, clock, max_addresses
+        self.seen: dict[str, deque[float]] = {}
+
+    def retry_after(self, address: str) -> int:
+        """0 when this request may go ahead (and counts it), else the seconds to wait."""
+        now = self.clock()
+        times = self.seen.get(address)
+        if times is None:
+            if len(self.seen) >= self.max_addresses:  # forget the quietest addresses first
+                for key in sorted(self.seen, key=lambda k: self.seen[k][-1] if self.seen[k] else 0)[:len(self.seen) // 2]:
+                    del self.seen[key]
+            times = self.seen[address] = deque()
+        while times and now - times[0] >= 60:
+            times.popleft()
+        if len(times) >= self.per_minute:
+            return max(1, math.ceil(60 - (now - times[0])))
+        times.append(now)
+        return 0
+
+
+def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps,
+                 requests_per_minute: int = 30) -> APIRouter:
+    limiter = AddressLimiter(requests_per_minute)
+
+    def too_many(request: Request) -> HTMLResponse | None:
+        address = request.client.host if request.client else "?"
+        if not (wait := limiter.retry_after(address)):
+            return None
+        lang = lang_of(request)
+        page = _page(lang, TEXT["too_many_title"][lang],
+                     f'<div class="done" id="too-many"><h1>{TEXT["too_many_title"][lang]}</h1>'
+                     f'<p>{TEXT["too_many"][lang]}</p></div>', status_code=429)
+        page.headers["Retry-After"] = str(wait)
+        return page
+
     router = APIRouter(tags=["survey page"], include_in_schema=False)
 
     @router.get("/s/{token}", response_class=HTMLResponse)
     async def show(token: str, request: Request) -> HTMLResponse:
+        if refused := too_many(request):
+            return refused
         lang = lang_of(request)
         async with uow_factory() as uow:
             try:
@@ -142,6 +188,8 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
 
     @router.post("/s/{token}", response_class=HTMLResponse)
     async def submit(token: str, request: Request) -> HTMLResponse:
+        if refused := too_many(request):
+            return refused
         lang = lang_of(request)
         form = await request.form()
         chosen = {k[len("item."):]: str(v) for k, v in form.multi_items() if k.startswith("item.") and str(v)}
@@ -158,8 +206,10 @@ def build_router(*, uow_factory: UnitOfWorkFactory, deps: service.Deps) -> APIRo
                 await uow.commit()
         except AnswersRefused as exc:
             async with uow_factory() as uow:
+                # an unknown or spent link keeps the refusal only, never what was sent with it
+                submitted = (answers or [domain.Answer(k, v) for k, v in chosen.items()]) if template else []
                 await service.record_refusal(exc, uow=uow, clock=deps.clock, channel="web", invitation=invitation,
-                                             submitted=answers or [domain.Answer(k, v) for k, v in chosen.items()],
+                                             submitted=submitted,
                                              correlation_id=invitation.correlation_id if invitation else None)
                 await uow.commit()
             if template is None or exc.code != "invalid_answers":

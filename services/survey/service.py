@@ -365,7 +365,7 @@ async def record_refusal(
         household_id=(cmd.household_id if cmd else invitation.household_id if invitation else None),
         project_id=(cmd.project_id if cmd else invitation.project_id if invitation else None),
         source_system=cmd.source_system if cmd else None, external_id=cmd.external_id if cmd else None,
-        answers=[{"item_id": a.item_id, "level": a.level,
+        answers=[{"item_id": a.item_id[:64], "level": a.level[:64] if a.level else a.level,
                   **({"deduction": str(a.deduction)} if a.deduction is not None else {})} for a in answers[:200]],
         correlation_id=correlation_id or (cmd.correlation_id if cmd else None),
     ))
