@@ -424,6 +424,8 @@ def cmd_dlq(args: argparse.Namespace) -> int:
     from shared.messaging import dlq
 
     settings = _settings()
+    if args.dlq_command in ("parked", "unpark"):
+        return _parked(settings, args)
     letters = asyncio.run(dlq.dead_letters(settings, topic=args.topic))
     if getattr(args, "kind", None):
         letters = [letter for letter in letters if letter.kind == args.kind]
@@ -469,6 +471,29 @@ def cmd_dlq(args: argparse.Namespace) -> int:
     except dlq.ReplayRefused as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 2
+
+
+def _parked(settings: Settings, args: argparse.Namespace) -> int:
+    from shared.messaging import parked
+
+    if args.dlq_command == "unpark":
+        if args.service not in SERVICES:
+            print(f"unknown service: {args.service}", file=sys.stderr)
+            return 2
+        if not asyncio.run(parked.unpark(settings, args.service, args.id)):
+            print(f"no parked row {args.id} in {args.service}'s outbox", file=sys.stderr)
+            return 1
+        print(f"{args.service} outbox row {args.id} handed back to the relay")
+        return 0
+    rows = asyncio.run(parked.parked_rows(settings, [args.service] if args.service else None))
+    if args.json:
+        print(json.dumps([row.summary() for row in rows], ensure_ascii=False, indent=2))
+        return 0
+    print(f"{'service':<10} {'id':>10}  {'event type':<28} {'topic':<30} {'bytes':>9}  reason")
+    for row in rows:
+        print(f"{row.service:<10} {row.id:>10}  {row.event_type:<28} {row.topic:<30} {row.size:>9}  {row.reason[:100]}")
+    print(f"{len(rows)} parked outbox row(s)")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -546,6 +571,15 @@ def main(argv: list[str] | None = None) -> int:
             command.add_argument("--all", action="store_true", help="every letter not replayed yet (after filters)")
             command.add_argument("--again", action="store_true", help="also letters replayed before")
             command.add_argument("--dry-run", action="store_true", help="say what would be replayed")
+
+    parked_cmd = dead_sub.add_parser("parked", help="outbox rows the broker refused for good (too large, invalid topic)")
+    parked_cmd.add_argument("--service", choices=list(SERVICES))
+    parked_cmd.add_argument("--json", action="store_true")
+    parked_cmd.set_defaults(func=cmd_dlq)
+    unpark_cmd = dead_sub.add_parser("unpark", help="hand a parked outbox row back to the relay once the cause is fixed")
+    unpark_cmd.add_argument("service", help="intake, routing, survey or reporting")
+    unpark_cmd.add_argument("id", type=int, help="the outbox row's id (from `careloop dlq parked`)")
+    unpark_cmd.set_defaults(func=cmd_dlq)
 
     calendar = sub.add_parser("calendar", help="load a year's official holiday schedule (国务院节假日安排), or check one")
     calendar_sub = calendar.add_subparsers(dest="calendar_command", required=True)

@@ -69,3 +69,36 @@ async def test_a_2mb_row_is_parked_and_the_rows_behind_it_are_published(migrated
     assert reasons["2"].startswith("MessageSizeTooLargeError") and str(len(big)) in reasons["2"]
     assert "bad topic name!" in reasons["4"]
     assert "aaaa" not in reasons["2"]  # the reason names the size, never the payload
+
+
+async def test_careloop_dlq_lists_parked_rows_and_hands_one_back(
+    migrated: Settings, uow_factory, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    from shared.cli import main
+
+    async with uow_factory() as uow:
+        uow.publish_raw(row(1, b'{"n": 1}', topic="bad topic name!"))
+        await uow.commit()
+    producer = make_producer(migrated, client_id="test-parked")
+    await producer.start()
+    try:
+        relay = OutboxRelay(uow_factory=uow_factory, producer=producer, topic_prefix=migrated.topic_prefix)
+        await relay.relay_once()
+    finally:
+        await producer.stop()
+    monkeypatch.setenv("CARELOOP_DB_ADMIN_URL", migrated.db.admin_url or "")
+    assert await asyncio.to_thread(main, ["dlq", "parked", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(r["service"], r["event_type"], r["topic"]) for r in listed] == [("intake", "Probe", "bad topic name!")]
+    assert "bad topic name!" in listed[0]["reason"]
+    row_id = listed[0]["id"]
+    assert await asyncio.to_thread(main, ["dlq", "unpark", "intake", str(row_id)]) == 0
+    assert await asyncio.to_thread(main, ["dlq", "parked", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.split("handed back to the relay\n", 1)[1]) == []
+    assert await asyncio.to_thread(main, ["dlq", "unpark", "intake", str(row_id)]) == 1  # no longer parked
+    async with uow_factory.engine.connect() as conn:
+        assert (await conn.execute(sa.text(
+            "SELECT published_at IS NULL AND parked_at IS NULL FROM intake.outbox WHERE id = :id"), {"id": row_id}
+        )).scalar_one()  # waiting for the relay again
