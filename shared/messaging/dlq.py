@@ -176,6 +176,11 @@ async def replay(settings: Settings, letters: list[DeadLetterRecord], *, again: 
     already = [letter.letter_id for letter in letters if letter.replayed]
     if already and not again:
         raise ReplayRefused(f"already replayed: {', '.join(already)} (replay again with --again)")
+    # a letter of an oversized record holds only an excerpt: replaying it would publish a truncation
+    excerpts = [letter.letter_id for letter in letters if letter.headers.get("x-dlq-excerpt") == "true"]
+    if excerpts:
+        raise ReplayRefused(f"only an excerpt was kept of: {', '.join(excerpts)} (the sender must send it again; "
+                            "find the original by x-original-topic/-partition/-offset)")
     if not letters:
         return []
     await ensure_topics(settings, [f"{settings.topic_prefix}{REPLAY_LOG}"])

@@ -96,6 +96,12 @@ async def test_a_5mb_inbound_record_is_dead_lettered_bounded_and_the_next_feedba
     assert headers["x-original-sha256"] == hashlib.sha256(huge).hexdigest()
     assert headers["x-dlq-excerpt"] == "true"
     assert letter.value == huge[:4096]  # the first 4 KiB, not a copy
+    # replaying it would publish the truncation: `careloop dlq replay` refuses
+    from shared.messaging import dlq
+
+    [record] = await dlq.dead_letters(migrated, quiet_s=0.5)
+    with pytest.raises(dlq.ReplayRefused, match="only an excerpt"):
+        await dlq.replay(migrated, [record])
 
 
 async def test_an_http_body_over_the_limit_is_refused_with_413_before_it_is_read(migrated: Settings) -> None:
