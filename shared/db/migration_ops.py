@@ -36,3 +36,17 @@ def create_messaging_tables(schema: str) -> None:
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         schema=schema,
     )
+
+
+def add_outbox_parking(schema: str) -> None:
+    """``outbox.parked_at`` / ``parked_reason``: rows the broker refuses for good are parked."""
+    op.add_column("outbox", sa.Column("parked_at", sa.DateTime(timezone=True), nullable=True), schema=schema)
+    op.add_column("outbox", sa.Column("parked_reason", sa.Text, nullable=True), schema=schema)
+    op.create_index("ix_outbox_parked", "outbox", ["id"], schema=schema,
+                    postgresql_where=sa.text("parked_at IS NOT NULL"))
+
+
+def drop_outbox_parking(schema: str) -> None:
+    op.drop_index("ix_outbox_parked", table_name="outbox", schema=schema)
+    op.drop_column("outbox", "parked_reason", schema=schema)
+    op.drop_column("outbox", "parked_at", schema=schema)

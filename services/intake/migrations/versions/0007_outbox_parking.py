@@ -4,8 +4,7 @@ Revision ID: 0007
 Revises: 0006
 """
 
-import sqlalchemy as sa
-from alembic import op
+from shared.db.migration_ops import add_outbox_parking, drop_outbox_parking
 
 revision = "0007"
 down_revision = "0006"
@@ -16,13 +15,8 @@ SCHEMA = "intake"
 
 
 def upgrade() -> None:
-    op.add_column("outbox", sa.Column("parked_at", sa.DateTime(timezone=True), nullable=True), schema=SCHEMA)
-    op.add_column("outbox", sa.Column("parked_reason", sa.Text, nullable=True), schema=SCHEMA)
-    op.create_index("ix_outbox_parked", "outbox", ["id"], schema=SCHEMA,
-                    postgresql_where=sa.text("parked_at IS NOT NULL"))
+    add_outbox_parking(SCHEMA)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_outbox_parked", table_name="outbox", schema=SCHEMA)
-    op.drop_column("outbox", "parked_reason", schema=SCHEMA)
-    op.drop_column("outbox", "parked_at", schema=SCHEMA)
+    drop_outbox_parking(SCHEMA)
