@@ -105,6 +105,7 @@ class StaffSubmission:
     correlation_id: uuid.UUID
     idempotency_key: str | None
     audit: dict[str, Any] | None
+    caller: Principal | None = None
 
 
 FeedbackWriter = GroupCommit[StaffSubmission, service.Receipt]
@@ -120,7 +121,7 @@ def feedback_writer(*, uow_factory: UnitOfWorkFactory, receive: service.Receiver
         async with uow_factory() as uow:
             receipts = await receive_batch(
                 [(item.body, item.correlation_id) for item in items], uow=uow, staff_required=True,
-                idempotency_keys=[item.idempotency_key for item in items])
+                idempotency_keys=[item.idempotency_key for item in items], callers=[item.caller for item in items])
             for item in items:
                 if item.audit is not None:
                     uow.record(item.audit)
@@ -130,7 +131,7 @@ def feedback_writer(*, uow_factory: UnitOfWorkFactory, receive: service.Receiver
     async def apply_one(item: StaffSubmission) -> service.Receipt:
         async with uow_factory() as uow:
             receipt = await receive(item.body, uow=uow, correlation_id=item.correlation_id,
-                                    idempotency_key=item.idempotency_key, staff_required=True)
+                                    idempotency_key=item.idempotency_key, staff_required=True, caller=item.caller)
             if item.audit is not None:
                 uow.record(item.audit)
             await uow.commit()
@@ -161,7 +162,7 @@ def build_router(*, uow_factory: UnitOfWorkFactory, writer: FeedbackWriter, cloc
         correlation_id = correlation_id_of(request)
         try:
             # with the other requests of the moment, in one transaction (see feedback_writer)
-            receipt = await writer.submit(StaffSubmission(body, correlation_id, idempotency_key, take_change_row()))
+            receipt = await writer.submit(StaffSubmission(body, correlation_id, idempotency_key, take_change_row(), caller))
         except domain.SubmissionRefused as exc:
             raise refused(exc) from exc
         except domain.IdempotencyConflict as exc:

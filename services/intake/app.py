@@ -38,7 +38,8 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock = utc_now
     wiring = {
         "clock": clock,
         "policy": settings.duplicate_policy(),
-        "resolve_customer": registry_service.match_or_register_customer,
+        # feedback is recorded whoever the customer is, but never widens a foreign customer's reach
+        "resolve_customer": functools.partial(registry_service.match_or_register_customer, foreign_match="leave"),
         # feedback filed under one org path and a project registered under another is refused
         "place_check": registry_service.misplaced,
         "working_time": calendar.is_working_time,

@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.intake import domain
 from services.intake.models import Customer, FeedbackRecord, Submission
+from shared.auth.principal import Principal
 from shared.clock import Clock
 from shared.db import UnitOfWork
 from shared.events.inbound import ContactDetails, FeedbackSubmission
@@ -53,6 +54,7 @@ async def receive_feedback(
     defer_insert: bool = False,
     place_check: PlaceCheck | None = None,
     registered_orgs_only: bool = False,
+    caller: Principal | None = None,
 ) -> Receipt:
     """Record one piece of customer information and queue its FeedbackReceived.
 
@@ -65,6 +67,9 @@ async def receive_feedback(
 
     ``place_check`` refuses feedback whose org path and registered project disagree, and with
     ``registered_orgs_only`` (records of other systems) feedback for an org unit not registered.
+
+    ``caller`` (a person's request): contact details matching a customer the caller may not reach
+    link the feedback to that customer without adding anything to it (see the resolver).
     """
     if place_check is not None:
         await refuse_misplaced([submission], uow=uow, place_check=place_check, registered_orgs_only=registered_orgs_only)
@@ -106,7 +111,7 @@ async def receive_feedback(
     if customer_id is None and submission.contact is not None and resolve_customer is not None:
         customer_id = await resolve_customer(
             submission.contact, project_id=project_id, uow=uow, clock=clock,
-            org=submission.org, correlation_id=correlation_id,
+            org=submission.org, correlation_id=correlation_id, caller=caller,
         )
         if uow.session.new or uow.session.dirty or uow.session.deleted:
             await uow.session.flush()
@@ -172,10 +177,12 @@ async def receive_feedback_batch(
     idempotency_keys: Sequence[str | None] | None = None,
     place_check: PlaceCheck | None = None,
     registered_orgs_only: bool = False,
+    callers: Sequence[Principal | None] | None = None,
 ) -> list[Receipt]:
     """``receive_feedback`` (with ``defer_insert``) for each ``(submission, correlation id)`` in turn,
     with the same effects, in a few statements for the lot instead of a few for each.
-    ``idempotency_keys``: each submission's ``Idempotency-Key`` header (HTTP), in the same order.
+    ``idempotency_keys``: each submission's ``Idempotency-Key`` header (HTTP), in the same order;
+    ``callers``: each submission's caller (HTTP), likewise.
 
     One statement claims every idempotency key, one takes the projects' locks (in a fixed order),
     one reads every submission's recent feedback (each its own window, as one by one); submissions
@@ -196,13 +203,17 @@ async def receive_feedback_batch(
         idempotency_keys = [None] * len(submissions)
     elif len(idempotency_keys) != len(submissions):
         raise ValueError("one idempotency key (or None) per submission")
-    for (submission, correlation_id), header_key in zip(submissions, idempotency_keys, strict=True):
+    if callers is None:
+        callers = [None] * len(submissions)
+    elif len(callers) != len(submissions):
+        raise ValueError("one caller (or None) per submission")
+    for (submission, correlation_id), header_key, caller in zip(submissions, idempotency_keys, callers, strict=True):
         if submission.customer_id is None and submission.contact is not None and resolve_customer is not None:
             receipts += await _receive_run(run, **options)
             run = []
             receipts.append(await receive_feedback(
                 submission, correlation_id=correlation_id, resolve_customer=resolve_customer, defer_insert=True,
-                idempotency_key=header_key, **options))
+                idempotency_key=header_key, caller=caller, **options))
         else:
             run.append((submission, correlation_id, header_key))
     receipts += await _receive_run(run, **options)

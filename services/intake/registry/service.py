@@ -29,7 +29,7 @@ from services.intake.registry.domain import (
     RegistryRefused,
 )
 from services.intake.registry.models import Customer, OrgUnit, Project, Unit
-from shared.auth.principal import Principal, path_within
+from shared.auth.principal import Principal, Role, path_within
 from shared.clock import Clock
 from shared.events import Event, OrgPath
 from shared.events.catalog import ProjectRegisteredData, UnitRecord
@@ -843,6 +843,15 @@ async def find_customers(*, uow: Registrar, phone: str | None = None, email: str
     return await _contact_holders(uow, phones, emails)
 
 
+def _subsidiary_reach(org: OrgPath | None) -> Principal | None:
+    """What an inbound record of another system may link: its own subsidiary (or group, when it
+    names no subsidiary)."""
+    if org is None:
+        return None
+    path = "/".join(p for p in (org.group, org.subsidiary) if p)
+    return Principal(subject="inbound-record", roles=frozenset({Role.SYSTEM}), scopes=(path,), client=True)
+
+
 async def match_or_register_customer(
     contact: ContactDetails,
     *,
@@ -855,6 +864,7 @@ async def match_or_register_customer(
     key_customer: bool | None = None,
     unit_id: uuid.UUID | None = None,
     caller: Principal | None = None,
+    foreign_match: Literal["refuse", "leave"] = "refuse",
 ) -> uuid.UUID:
     """The active customer with this phone (first) or e-mail, else a new one; queues
     CustomerRegistered when a customer is created or changed.
@@ -865,6 +875,11 @@ async def match_or_register_customer(
     else to its project's. With a ``caller`` (an import), a match the caller may not reach is
     refused on the contact field that matched: linking it would hand the caller another unit's
     customer.
+
+    ``foreign_match="leave"`` (feedback: the information is recorded whoever the customer is) keeps
+    the feedback's link to such a match but changes nothing on it: no project, unit, name or contact
+    is added, so the match stays out of reach of the caller — or, for the records of other systems
+    (no caller), of anyone outside the feedback's own subsidiary.
     """
     if customer_kind not in get_args(CustomerKind):
         kinds = ", ".join(get_args(CustomerKind))
@@ -877,7 +892,10 @@ async def match_or_register_customer(
     holders = await _contact_holders(uow, phones, emails)
     by_phone = [c for c in holders if phones and phones[0] in c.phones]
     match = (by_phone or holders or [None])[0]
-    if match is not None and caller is not None and not await customers_in_scope(caller, [match], uow=uow):
+    reach = caller if caller is not None or foreign_match == "refuse" else _subsidiary_reach(org)
+    if match is not None and reach is not None and not await customers_in_scope(reach, [match], uow=uow):
+        if foreign_match == "leave":
+            return match.id
         raise RegistryRefused.one("phone" if by_phone else "email", "已属于你的组织范围以外的客户",
                                   "belongs to a customer outside your org units")
     now = clock()
