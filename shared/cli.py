@@ -496,6 +496,66 @@ def _parked(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+# --- kafka: a local Apache Kafka from a Kafka home -----------------------------------------------
+
+
+def cmd_kafka(args: argparse.Namespace) -> int:
+    """Start, stop or report a single-node Apache Kafka of our own (``shared.local_kafka``).
+
+    The Kafka home is ``--home`` or ``CARELOOP_KAFKA_HOME``; every file the broker writes goes to
+    ``--data-dir`` (default ``<CARELOOP_DATA_DIR>/kafka``), so it is durable across restarts unless
+    ``--reset``. Exit 2 when there is no Kafka home or no Java runtime."""
+    from shared.local_kafka import KAFKA_HOME_VARIABLE, LocalKafka, LocalKafkaError, java_available, kafka_home
+    from shared.local_kafka import recorded_port
+
+    data_dir = Path(args.data_dir or Path(_settings().data_dir) / "kafka").resolve()
+    if args.kafka_command == "start":
+        named = args.home or os.environ.get(KAFKA_HOME_VARIABLE)
+        if not named:
+            print(f"no Kafka home: give --home or set {KAFKA_HOME_VARIABLE} to an Apache Kafka installation "
+                  "(the folder holding bin/kafka-server-start.sh)", file=sys.stderr)
+            return 2
+        home = kafka_home(named)
+        if home is None:
+            print(f"{named} is not a Kafka installation (no bin/kafka-server-start.sh)", file=sys.stderr)
+            return 2
+        if not java_available():
+            print("no Java runtime: install Java 17+ (Debian: apt-get install openjdk-17-jre-headless) "
+                  "or set JAVA_HOME", file=sys.stderr)
+            return 2
+        kafka = LocalKafka(home, data_dir, port=args.port)
+        if kafka.running() and not args.reset:
+            port = recorded_port(data_dir) or args.port
+            print(f"already running (pid {kafka.running_pid()}); bootstrap servers 127.0.0.1:{port}", file=sys.stderr)
+            print(f"127.0.0.1:{port}")
+            return 0
+        kafka.stop()  # --reset of a running broker: stop it before wiping its data
+        try:
+            kafka.start(reset=args.reset)
+        except (LocalKafkaError, subprocess.CalledProcessError) as exc:
+            print(f"Apache Kafka did not start: {exc}", file=sys.stderr)
+            return 1
+        print(f"Apache Kafka (pid {kafka.running_pid()}) from {home}, data in {data_dir}; "
+              f"use CARELOOP_KAFKA_BOOTSTRAP_SERVERS={kafka.bootstrap_servers}", file=sys.stderr)
+        print(kafka.bootstrap_servers)
+        return 0
+    kafka = LocalKafka(Path("."), data_dir)
+    pid = kafka.running_pid()
+    port = recorded_port(data_dir)
+    if args.kafka_command == "stop":
+        if pid is None:
+            print(f"no broker running from {data_dir}", file=sys.stderr)
+            return 0
+        kafka.stop()
+        print(f"stopped Apache Kafka (pid {pid}) of {data_dir}", file=sys.stderr)
+        return 0
+    if pid is None:  # status
+        print(f"not running (data dir {data_dir})")
+        return 1
+    print(f"running: pid {pid}, bootstrap servers 127.0.0.1:{port}, data dir {data_dir}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="careloop", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -593,6 +653,20 @@ def main(argv: list[str] | None = None) -> int:
         if name == "load":
             command.add_argument("--dry-run", action="store_true", help="count what would change, keep nothing")
             command.add_argument("--by", help="who loads it (default cli:$USER)")
+
+    kafka = sub.add_parser("kafka", help="start, stop or report a local Apache Kafka from a Kafka home "
+                                         "(--home or CARELOOP_KAFKA_HOME)")
+    kafka_sub = kafka.add_subparsers(dest="kafka_command", required=True)
+    for name, text in (("start", "start it (KRaft, one node) and print its bootstrap servers"),
+                       ("stop", "stop it (SIGTERM: a clean shutdown)"),
+                       ("status", "say whether it runs (exit 1 when not)")):
+        command = kafka_sub.add_parser(name, help=text)
+        command.add_argument("--data-dir", help="where its files live (default <CARELOOP_DATA_DIR>/kafka)")
+        command.set_defaults(func=cmd_kafka)
+        if name == "start":
+            command.add_argument("--home", help="the Kafka installation (default $CARELOOP_KAFKA_HOME)")
+            command.add_argument("--port", type=int, default=29092, help="client port (the controller's is port+1)")
+            command.add_argument("--reset", action="store_true", help="wipe its data first (a new, empty cluster)")
 
     args = parser.parse_args(argv)
     return int(args.func(args))

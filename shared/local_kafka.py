@@ -13,6 +13,7 @@ fault scenarios that kill and restart the broker.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -37,6 +38,21 @@ def kafka_home(explicit: str | os.PathLike[str] | None = None) -> Path | None:
         return None
     home = Path(value).expanduser().resolve()
     return home if (home / "bin" / "kafka-server-start.sh").is_file() else None
+
+
+def recorded_port(data_dir: Path) -> int | None:
+    """The client port a broker of ``data_dir`` was last started on (from its server.properties)."""
+    try:
+        text = (data_dir / "server.properties").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("listeners=") and "PLAINTEXT://" in line:
+            try:
+                return int(line.split("PLAINTEXT://", 1)[1].split(",", 1)[0].rsplit(":", 1)[1])
+            except (IndexError, ValueError):
+                return None
+    return None
 
 
 def java_available() -> bool:
@@ -67,6 +83,17 @@ def _properties(data_dir: Path, port: int, controller_port: int) -> str:
         "auto.create.topics.enable": "false",
     }
     return "".join(f"{key}={value}\n" for key, value in lines.items())
+
+
+def _most_open_files() -> None:
+    """Let the broker open as many files as this user may: it keeps three open per partition (its
+    log, offset index and time index), and when it runs out its log directory fails and it shuts
+    down (seen after some 20,000 open files, when tests left their topics behind)."""
+    import resource
+
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 @dataclass
@@ -126,7 +153,8 @@ class LocalKafka:
         before = self._started_count()
         with open(self.data_dir / "logs" / "console.out", "ab") as console:
             proc = subprocess.Popen([self._tool("kafka-server-start.sh"), str(properties)], env=self._env(),
-                                    stdout=console, stderr=subprocess.STDOUT, start_new_session=True)
+                                    stdout=console, stderr=subprocess.STDOUT, start_new_session=True,
+                                    preexec_fn=_most_open_files)
         self.pid = proc.pid
         self.pid_file.write_text(f"{proc.pid}\n")
         deadline = time.monotonic() + self.start_timeout_s

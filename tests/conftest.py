@@ -11,6 +11,7 @@ from shared.settings import SERVICES, Settings
 from shared.testing.infra import (
     Infrastructure,
     create_database,
+    delete_test_topics,
     drop_database,
     provide_infrastructure,
     test_settings,
@@ -28,9 +29,11 @@ def infra() -> Iterator[Infrastructure]:
 async def settings(infra: Infrastructure) -> AsyncIterator[Settings]:
     """Settings of one test: a database and a topic prefix nobody else uses."""
     url = await create_database(infra.admin_url)
+    made = test_settings(infra, database_url=url)
     try:
-        yield test_settings(infra, database_url=url)
+        yield made
     finally:
+        await delete_test_topics(made)  # the test's topics go with it (tolerated where a broker cannot)
         await drop_database(infra.admin_url, url)
 
 

@@ -2,15 +2,18 @@
 
 ``CARELOOP_TEST_INFRA`` decides (default ``auto``):
 
-* ``env`` — servers named by ``CARELOOP_TEST_KAFKA_BOOTSTRAP_SERVERS`` and
-  ``CARELOOP_TEST_DB_ADMIN_URL`` (a real Apache Kafka, a managed PostgreSQL…);
+* ``env`` — a broker named (see below) and ``CARELOOP_TEST_DB_ADMIN_URL`` (a real Apache Kafka,
+  a managed PostgreSQL…);
 * ``docker`` — testcontainers (Apache Kafka and PostgreSQL images) on a reachable Docker engine;
 * ``embedded`` — the Tansu broker and embedded PostgreSQL of :mod:`shared.devstack`;
-* ``kafka`` — an external broker named by ``KAFKA_BOOTSTRAP_SERVERS`` (or
-  ``CARELOOP_TEST_KAFKA_BOOTSTRAP_SERVERS``), e.g. a real Apache Kafka, with the PostgreSQL of
+* ``kafka`` — an external broker (e.g. a real Apache Kafka), with the PostgreSQL of
   ``CARELOOP_TEST_DB_ADMIN_URL`` when set, else the embedded one;
-* ``auto`` — ``env`` when both ``CARELOOP_TEST_*`` variables are set, else ``kafka`` when a broker
-  is named, else ``docker`` when an engine answers, else ``embedded``.
+* ``auto`` — ``env`` when a broker and ``CARELOOP_TEST_DB_ADMIN_URL`` are named, else ``kafka``
+  when a broker is named, else ``docker`` when an engine answers, else ``embedded``.
+
+A broker is named for the tests as for the services: ``CARELOOP_KAFKA_BOOTSTRAP_SERVERS``
+(``CARELOOP_TEST_KAFKA_BOOTSTRAP_SERVERS`` and ``KAFKA_BOOTSTRAP_SERVERS`` are accepted aliases,
+in that order after it).
 
 Each test then gets its own topic prefix and its own database, so tests cannot leak into each
 other.
@@ -31,6 +34,11 @@ import asyncpg
 from shared.devstack import FETCH_MAX_WAIT_MS, EmbeddedKafka, EmbeddedPostgres
 from shared.testing.auth import test_auth_settings
 from shared.settings import DatabaseSettings, KafkaSettings, Settings, with_database
+
+
+#: Where the tests read the broker from, first match wins: the services' variable, then aliases.
+BROKER_VARIABLES = ("CARELOOP_KAFKA_BOOTSTRAP_SERVERS", "CARELOOP_TEST_KAFKA_BOOTSTRAP_SERVERS",
+                    "KAFKA_BOOTSTRAP_SERVERS")
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,7 @@ def choose_kind() -> str:
     kind = os.environ.get("CARELOOP_TEST_INFRA", "auto")
     if kind != "auto":
         return kind
-    if os.environ.get("CARELOOP_TEST_KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("CARELOOP_TEST_DB_ADMIN_URL"):
+    if external_bootstrap_servers() and os.environ.get("CARELOOP_TEST_DB_ADMIN_URL"):
         return "env"
     if external_bootstrap_servers():
         return "kafka"
@@ -63,8 +71,12 @@ def choose_kind() -> str:
 
 
 def external_bootstrap_servers() -> str | None:
-    """The external broker the tests and benchmarks were pointed at, if any."""
-    return os.environ.get("CARELOOP_TEST_KAFKA_BOOTSTRAP_SERVERS") or os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None
+    """The external broker the tests and benchmarks were pointed at, if any: the services' own
+    variable first, then the two aliases (see the module's docstring)."""
+    for name in BROKER_VARIABLES:
+        if value := os.environ.get(name, "").strip():
+            return value
+    return None
 
 
 @contextlib.contextmanager
@@ -72,7 +84,7 @@ def provide_infrastructure() -> Iterator[Infrastructure]:
     kind = choose_kind()
     if kind == "env":
         yield Infrastructure(
-            kind, os.environ["CARELOOP_TEST_KAFKA_BOOTSTRAP_SERVERS"], os.environ["CARELOOP_TEST_DB_ADMIN_URL"]
+            kind, external_bootstrap_servers() or "", os.environ["CARELOOP_TEST_DB_ADMIN_URL"]
         )
     elif kind == "docker":
         from testcontainers.kafka import KafkaContainer
@@ -86,7 +98,7 @@ def provide_infrastructure() -> Iterator[Infrastructure]:
     elif kind == "kafka":
         servers = external_bootstrap_servers()
         if not servers:
-            raise ValueError("CARELOOP_TEST_INFRA=kafka needs KAFKA_BOOTSTRAP_SERVERS")
+            raise ValueError("CARELOOP_TEST_INFRA=kafka needs CARELOOP_KAFKA_BOOTSTRAP_SERVERS")
         if admin_url := os.environ.get("CARELOOP_TEST_DB_ADMIN_URL"):
             yield Infrastructure(kind, servers, admin_url)
         else:
@@ -131,6 +143,34 @@ async def drop_database(admin_url: str, url: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+async def delete_test_topics(settings: Settings, *, timeout_ms: int = 30_000) -> list[str]:
+    """Delete every topic of one test (those starting with its topic prefix); returns their names.
+
+    A test's topics are its own (the prefix is random), so a suite leaves the broker as it found
+    it: a real Apache Kafka otherwise accumulates thousands of topics over runs and takes minutes to
+    recover after a crash. A broker that refuses (or cannot) delete is tolerated: the names are
+    still returned and the refusal is logged, never raised, so the test's own outcome stands."""
+    import logging
+
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    prefix = settings.topic_prefix
+    if not prefix or not settings.kafka.bootstrap_servers:
+        return []
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers, request_timeout_ms=timeout_ms)
+    try:
+        await admin.start()
+        names = sorted(n for n in await admin.list_topics() if n.startswith(prefix))
+        if names:
+            await admin.delete_topics(names, timeout_ms=timeout_ms)
+        return names
+    except Exception as exc:  # noqa: BLE001  (cleanup: a test's outcome is not the broker's refusal)
+        logging.getLogger(__name__).warning("could not delete the topics of %s*: %r", prefix, exc)
+        return []
+    finally:
+        await admin.close()
 
 
 def test_settings(infra: Infrastructure, *, database_url: str, **overrides: object) -> Settings:
