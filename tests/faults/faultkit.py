@@ -119,6 +119,45 @@ async def produce(settings: Settings, records: list[tuple[bytes, bytes]], *, top
         await producer.stop()
 
 
+async def produce_resending(settings: Settings, records: list[tuple[bytes, bytes]], *, rate: float,
+                            topic: str = INBOUND_FEEDBACK, chunk: int = 10, timeout: float = 300) -> int:
+    """Send records as a source system that survives a broker outage does: in chunks at ``rate`` per
+    second, each chunk sent again (whatever of it the broker did not acknowledge) until it is, so a
+    record may arrive twice (intake counts it once). Returns how many sends failed and were repeated."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap(settings), enable_idempotence=False, acks="all",
+                                linger_ms=5, request_timeout_ms=4_000, retry_backoff_ms=200)
+    await producer.start()
+    resent = 0
+    deadline = time.monotonic() + timeout
+    try:
+        started = time.monotonic()
+        for first in range(0, len(records), chunk):
+            if (delay := started + first / rate - time.monotonic()) > 0:
+                await asyncio.sleep(delay)
+            waiting = records[first:first + chunk]
+            while waiting:
+                outcomes: list[Any] = []
+                for key, value in waiting:
+                    try:
+                        outcomes.append(await producer.send(f"{settings.topic_prefix}{topic}", value=value, key=key))
+                    except Exception as exc:  # no metadata, buffer full: the broker is away
+                        outcomes.append(exc)
+                acked = await asyncio.gather(*(o for o in outcomes if not isinstance(o, BaseException)),
+                                             return_exceptions=True)
+                results = iter(acked)
+                failed = [record for record, o in zip(waiting, outcomes, strict=True)
+                          if isinstance(o, BaseException) or isinstance(next(results), BaseException)]
+                if failed:
+                    resent += len(failed)
+                    if time.monotonic() > deadline:
+                        raise AssertionError(f"{len(failed)} records were still refused after {timeout}s")
+                    await asyncio.sleep(0.5)
+                waiting = failed
+    finally:
+        await producer.stop()
+    return resent
+
+
 # --- replicas as processes ---------------------------------------------------------------------
 
 
@@ -227,6 +266,64 @@ class Fleet:
                 replica.process.kill()
                 replica.process.wait()
         self.replicas.clear()
+
+
+def listening_pid(bootstrap_servers: str) -> int | None:
+    """The process of this machine listening on the broker's (first) loopback address, if this test
+    may signal it (same user): the embedded broker or a local Apache Kafka; None for a remote one.
+    Found by its listening socket in ``/proc`` (Linux), so it needs nothing from whoever started it."""
+    host, _, port_text = bootstrap_servers.split(",")[0].strip().rpartition(":")
+    if host not in ("127.0.0.1", "localhost", "::1", "[::1]") or not port_text.isdigit():
+        return None
+    port = int(port_text)
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # LISTEN
+                    inodes.add(f"socket:[{fields[9]}]")
+    if not inodes:
+        return None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in (proc / "fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd) in inodes:
+                        pid = int(proc.name)
+                        try:
+                            os.kill(pid, 0)
+                        except PermissionError:
+                            return None
+                        return pid
+    return None
+
+
+async def readiness(fleet: Fleet) -> dict[int, bool]:
+    """Each live replica's /health/ready, by process id: green (200) or not."""
+    out: dict[int, bool] = {}
+    async with httpx.AsyncClient() as client:
+        for replica in fleet.replicas:
+            try:
+                response = await client.get(f"http://127.0.0.1:{replica.port}/health/ready", timeout=3)
+                out[replica.process.pid] = response.status_code == 200
+            except httpx.HTTPError:
+                out[replica.process.pid] = False
+    return out
+
+
+async def failed_relay_attempts(settings: Settings) -> int:
+    """Outbox rows a relay failed to publish at least once (noted by the relay, then retried)."""
+    conn = await _connect(settings)
+    try:
+        return int(await conn.fetchval(
+            "SELECT (SELECT count(*) FROM intake.outbox WHERE attempts > 0)"
+            " + (SELECT count(*) FROM routing.outbox WHERE attempts > 0)"
+            " + (SELECT count(*) FROM reporting.outbox WHERE attempts > 0)"))
+    finally:
+        await conn.close()
 
 
 # --- reading topics ----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import signal
 import time
 from pathlib import Path
 
@@ -23,8 +24,12 @@ from faultkit import (
     assert_exactly_once,
     check_effects,
     committed_offsets,
+    failed_relay_attempts,
+    listening_pid,
     produce,
+    produce_resending,
     progress,
+    readiness,
     read_until_quiet,
     replay,
     settle,
@@ -266,30 +271,41 @@ async def test_postgres_restart_mid_stream_advances_no_offset_past_uncommitted_w
 # --- 6. the broker paused (SIGSTOP) and resumed ----------------------------------------------------
 
 
+@pytest.mark.parametrize("broker", ["own-embedded", "suite"])
 async def test_paused_broker_outbox_holds_events_and_drains_after(infra: Infrastructure, migrated: Settings,
-                                                                  tmp_path: Path) -> None:
+                                                                  tmp_path: Path, broker: str) -> None:
+    """Run twice: on an embedded broker of its own, and on the suite's broker (the embedded one or a
+    local Apache Kafka), paused by signalling the process that listens on its port; skipped when that
+    broker is not a process of this machine the test may signal. Tests run one at a time, so pausing
+    the suite's broker stalls this test only."""
     import os
-    import signal
 
     from shared.devstack import EmbeddedKafka
     from shared.settings import KafkaSettings
 
     started = time.monotonic()
-    # A broker of its own, whatever the suite runs on: SIGSTOP needs a process the test owns, and
-    # pausing the shared broker would stall every other test.
-    kafka = await asyncio.to_thread(EmbeddedKafka(log_path=tmp_path / "tansu.log").start)
-    settings = migrated.model_copy(update={"kafka": KafkaSettings(bootstrap_servers=kafka.bootstrap_servers,
-                                                                  partitions=3, idempotent_producer=False)})
+    kafka: EmbeddedKafka | None = None
+    if broker == "own-embedded":
+        kafka = await asyncio.to_thread(EmbeddedKafka(log_path=tmp_path / "tansu.log").start)
+        assert kafka.process is not None
+        pid = kafka.process.pid
+        settings = migrated.model_copy(update={"kafka": KafkaSettings(
+            bootstrap_servers=kafka.bootstrap_servers, partitions=3, idempotent_producer=False)})
+    else:
+        found = listening_pid(infra.bootstrap_servers)
+        if found is None:
+            pytest.skip(f"the suite's broker {infra.bootstrap_servers} is not a process of this machine "
+                        "that the test may pause (SIGSTOP)")
+        pid, settings = found, migrated
     workload = Workload()
     fleet = Fleet(settings, log_dir=tmp_path)
     n = 800
-    assert kafka.process is not None
     try:
         await migrate(settings, [])  # the topics, on this broker
         await produce(settings, workload.messages(0, n))
         await start_pipeline(fleet)
         await wait_for(lambda p: p["feedback"] >= 100, settings)
-        os.kill(kafka.process.pid, signal.SIGSTOP)
+        os.kill(pid, signal.SIGSTOP)
         try:
             await asyncio.sleep(1.0)
             paused = await progress(settings)
@@ -299,18 +315,98 @@ async def test_paused_broker_outbox_holds_events_and_drains_after(infra: Infrast
             published_later = await published_count(settings)
             held = max(held, (await progress(settings))["unpublished"])
         finally:
-            os.kill(kafka.process.pid, signal.SIGCONT)
+            os.kill(pid, signal.SIGCONT)
         await settle(settings, expected=n, fleet=fleet, timeout=240)
         effects = await check_effects(settings, workload)
     finally:
         await fleet.close()
-        await asyncio.to_thread(kafka.stop)
-    print(f"[faults] broker paused 5 s at {paused['feedback']} feedback: outbox held {held} events, "
-          f"published while paused: {published_later - published_then}", flush=True)
+        if kafka is not None:
+            await asyncio.to_thread(kafka.stop)
+    print(f"[faults] {broker} broker (pid {pid}) paused 5 s at {paused['feedback']} feedback: outbox held "
+          f"{held} events, published while paused: {published_later - published_then}", flush=True)
     assert held > 0, "nothing was waiting in an outbox while the broker was paused"
     assert published_later == published_then, "rows were marked published while the broker was paused"
     assert_exactly_once(effects, "broker paused")
-    timed("broker paused", started)
+    timed(f"broker paused ({broker})", started)
+
+
+# --- 7. the broker SIGKILLed mid-stream and restarted on its data ---------------------------------
+
+
+@pytest.mark.parametrize("idempotent", [True, False], ids=["idempotent-producer", "plain-producer"])
+async def test_broker_killed_mid_stream_restarts_and_every_service_recovers(
+    infra: Infrastructure, tmp_path: Path, idempotent: bool
+) -> None:
+    """A real Apache Kafka of the test's own (from the Kafka home of ``CARELOOP_KAFKA_HOME``) is
+    SIGKILLed while feedback streams in, stays down for a pause, and is started again on the same data
+    directory. The services run on, never restarted: each notices (readiness red), retries, and is
+    ready again by itself once the broker is back; nothing is lost or doubled, with the services'
+    idempotent producer (``CARELOOP_KAFKA_IDEMPOTENT_PRODUCER``) on and off."""
+    from shared.devstack import free_port
+    from shared.local_kafka import KAFKA_HOME_VARIABLE, LocalKafka, java_available, kafka_home
+
+    home = kafka_home()
+    if home is None:
+        pytest.skip(f"no Apache Kafka to kill: set {KAFKA_HOME_VARIABLE} to a Kafka installation")
+    if not java_available():
+        pytest.skip("no Java runtime for Apache Kafka (Java 17+: apt-get install openjdk-17-jre-headless)")
+    started = time.monotonic()
+    kafka = LocalKafka(home, tmp_path / "kafka", port=free_port(), controller_port=free_port(),
+                       heap="-Xmx512m -Xms256m")
+    await asyncio.to_thread(kafka.start)
+    url = await create_database(infra.admin_url)
+    settings = settings_for(Infrastructure("kafka", kafka.bootstrap_servers, infra.admin_url), database_url=url)
+    settings = settings.model_copy(update={"kafka": settings.kafka.model_copy(
+        update={"idempotent_producer": idempotent})})
+    await migrate(settings, SERVICES)
+    workload = Workload()
+    fleet = Fleet(settings, log_dir=tmp_path)
+    # a send waiting on the dead broker times out within the outage and is retried by the relay
+    timeouts = {"CARELOOP_KAFKA_REQUEST_TIMEOUT_MS": "8000"}
+    n, pause_s = 600, 6.0
+    red: set[int] = set()
+    try:
+        await start_pipeline(fleet, {s: timeouts for s in PIPELINE})
+        pids = {r.process.pid: r.service for r in fleet.replicas}
+        records = workload.messages(0, n)
+        records[n // 2:n // 2] = workload.poison(0)
+        stream = asyncio.create_task(produce_resending(settings, records, rate=30))
+        await wait_for(lambda p: p["feedback"] >= n // 4, settings, timeout=120)
+        before = await progress(settings)
+        await asyncio.to_thread(kafka.stop, signal.SIGKILL)
+        killed_at = time.monotonic()
+        while time.monotonic() - killed_at < pause_s:  # every service must notice that it is gone
+            red |= {pid for pid, ok in (await readiness(fleet)).items() if not ok}
+            await asyncio.sleep(0.5)
+        await asyncio.to_thread(kafka.start)  # the same data directory: its history is kept
+        down_s = time.monotonic() - killed_at
+        deadline = time.monotonic() + 180
+        while not all((green := await readiness(fleet)).values()):
+            red |= {pid for pid, ok in green.items() if not ok}
+            assert time.monotonic() < deadline, f"not ready again within 180 s of the restart: {green}"
+            await asyncio.sleep(0.5)
+        recovered_s = time.monotonic() - killed_at - down_s
+        resent = await stream
+        await settle(settings, expected=n, timeout=240)  # no fleet: nobody is respawned
+        dead = [r for r in fleet.replicas if not r.alive]
+        same = {r.process.pid for r in fleet.replicas} == set(pids)
+        retried = await failed_relay_attempts(settings)
+        effects = await check_effects(settings, workload)
+    finally:
+        await fleet.close()
+        await asyncio.to_thread(kafka.stop, signal.SIGKILL)
+        await drop_database(infra.admin_url, url)
+    print(f"[faults] broker SIGKILLed at {before['feedback']} of {n} feedback, down {down_s:.1f} s, every "
+          f"service ready again {recovered_s:.1f} s after its restart (idempotent producer "
+          f"{'on' if idempotent else 'off'}); readiness went red in {len(red)} of {len(pids)} services; "
+          f"the source resent {resent} records; outbox rows retried by a relay: {retried}", flush=True)
+    assert not dead and same, f"a service died or was replaced: {[r.service for r in dead]}"
+    assert red == set(pids), f"readiness stayed green without a broker in {[pids[p] for p in set(pids) - red]}"
+    assert before["feedback"] < n, "the stream ended before the broker was killed"
+    assert resent > 0, "no send of the source failed: the broker was not down while it streamed"
+    assert effects.counts["dead-letters"] == len(workload.bad) > 0, effects.counts
+    assert_exactly_once(effects, f"broker SIGKILL + restart (idempotent producer {'on' if idempotent else 'off'})")
+    timed("broker SIGKILL + restart", started)
 
 
 async def wait_for(condition, settings: Settings, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
