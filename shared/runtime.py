@@ -19,6 +19,7 @@ from faststream.kafka import KafkaBroker
 
 from shared.db.uow import UnitOfWorkFactory, make_engine
 from shared.messaging.consumer import EventConsumer, Handler, is_transient
+from shared.messaging.history import HistoryWatch
 from shared.messaging.kafka import make_broker, make_producer
 from shared.messaging.relay import OutboxRelay
 from shared.settings import Settings
@@ -72,6 +73,11 @@ class ServiceRuntime:
         self._notes: dict[str, Callable[[], dict[str, Any]]] = {}
         if self.relay is not None:  # parked outbox rows are a note, never red (shared.messaging.relay)
             self._notes["outbox_parked"] = self.relay.readiness_note
+        # A broker that lost its history is noticed and the outbox re-publishes (shared.messaging.history).
+        self.history = HistoryWatch(service=service, settings=settings, uow_factory=self.uow_factory, relay=self.relay)
+        if self.relay is not None:
+            self.relay.on_delivered = self.history.saw_delivered
+        self._notes["history_lost"] = self.history.readiness_note
 
     def run_in_background(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
         """A loop that runs while the service runs (e.g. the deadline watcher)."""
@@ -104,6 +110,7 @@ class ServiceRuntime:
                 lines += ["# HELP careloop_outbox_parked outbox rows parked now (careloop dlq parked)",
                           "# TYPE careloop_outbox_parked gauge",
                           f'careloop_outbox_parked{{service="{service}"}} {parked}']
+        lines += self.history.metrics_lines()
         lines += ["# HELP careloop_dead_letters_total records this replica's consumers dead-lettered",
                   "# TYPE careloop_dead_letters_total counter"]
         lines += [f'careloop_dead_letters_total{{service="{service}",consumer="{c.name}"}} {c.dead_lettered}'
@@ -139,6 +146,7 @@ class ServiceRuntime:
             excerpt_bytes=self.settings.dlq_excerpt_bytes,
             **options,
         )
+        consumer.on_processed = self.history.saw_records
         consumer.subscribe(
             self.broker,
             topics=(
@@ -161,10 +169,15 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         await self.producer.start()
+        watching = self.settings.kafka.history_check_interval_s > 0
+        if watching:  # before the relay: re-published events go out ahead of new ones
+            await self.history.check_at_start()
         if self.relay is not None:
             self.relay.start()
         await self.broker.start()
         self._tasks = [asyncio.create_task(loop(), name=name) for name, loop in self._background]
+        if watching:
+            self._tasks.append(asyncio.create_task(self.history.run(), name="broker-history-watch"))
         self._started = True
         # What exists now (modules, the app, its models and compiled statements) lives as long as
         # the process: out of the cyclic collector's way, so that its full collections only walk
@@ -188,6 +201,8 @@ class ServiceRuntime:
             if self.relay is not None:
                 await self.relay.stop()
             await self.producer.stop()
+            with contextlib.suppress(Exception):  # what was seen last, for the next start's check
+                await asyncio.wait_for(self.history.flush(), timeout=5)
             await self.engine.dispose()
 
     async def readiness(self) -> dict[str, bool]:

@@ -58,6 +58,11 @@ class KafkaSettings(BaseSettings):
         description="retention.ms of the topics CareLoop creates: -1 (no time limit) because the event history "
                     "is the system of record that `careloop rebuild-reporting` reads",
     )
+    history_check_interval_s: float = Field(
+        default=5.0, ge=0,
+        description="how often each service checks that the broker still holds the last records it published "
+                    "and consumed (shared.messaging.history); 0 turns the check off",
+    )
 
     def client_options(self) -> dict[str, object]:
         """Keyword arguments for any aiokafka client (producer, consumer, admin)."""
@@ -267,7 +272,19 @@ class Settings(BaseSettings):
         description="a dead letter carries its record whole up to this size, else only an excerpt",
     )
     dlq_excerpt_bytes: int = Field(default=4096, ge=0, description="the excerpt a larger dead letter carries")
+    pii_name_key: str = Field(
+        default="careloop-dev-only-name-mark-key", min_length=16,  # shared.pii_detect.DEV_NAME_KEY
+        description="secret of the name marks (shared.pii_detect.name_marks): intake marks the customer's "
+                    "names on FeedbackReceived with it and routing finds them in staff notes; the same value "
+                    "in every service; set one per deployment",
+    )
     data_dir: str = ".careloop"
+    dev_broker: Literal["embedded", "kafka"] = Field(
+        default="embedded",
+        description="the broker `careloop dev` starts when no CARELOOP_KAFKA_BOOTSTRAP_SERVERS is set: the embedded "
+                    "Tansu (history in memory only) or a local Apache Kafka from CARELOOP_KAFKA_HOME, on disk "
+                    "under <data dir>/kafka",
+    )
     # The cyclic garbage collector's thresholds (gc.set_threshold) in a running service. Python's
     # 700 objects before a young collection makes a busy service collect hundreds of times a second;
     # with 10,000 it collects a few times a second and a request rarely waits for it.

@@ -50,3 +50,21 @@ def drop_outbox_parking(schema: str) -> None:
     op.drop_index("ix_outbox_parked", table_name="outbox", schema=schema)
     op.drop_column("outbox", "parked_reason", schema=schema)
     op.drop_column("outbox", "parked_at", schema=schema)
+
+
+def create_history_watch(schema: str) -> None:
+    """``broker_watch`` of ``shared.db.tables.history_watch_table`` (the broker history watch)."""
+    op.create_table(
+        "broker_watch",
+        sa.Column("topic", sa.Text, primary_key=True),
+        sa.Column("partition", sa.Integer, primary_key=True),
+        sa.Column("offset", sa.BigInteger, nullable=False),
+        sa.Column("fingerprint", sa.Text, nullable=False),
+        sa.Column("cluster_id", sa.Text, nullable=True),
+        sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        schema=schema,
+    )
+
+
+def drop_history_watch(schema: str) -> None:
+    op.drop_table("broker_watch", schema=schema)

@@ -39,4 +39,23 @@ def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         extend_existing=True,
     )
+    history_watch_table(metadata)
     return outbox, inbox
+
+
+def history_watch_table(metadata: sa.MetaData) -> sa.Table:
+    """``broker_watch``: per topic partition, the last record this service published or consumed
+    there (its offset and a fingerprint of its value) and the broker's cluster id at the time.
+    :mod:`shared.messaging.history` checks that the broker still holds those records; one that is
+    gone means the broker lost its history, and the outbox re-publishes what it kept."""
+    return sa.Table(
+        "broker_watch",
+        metadata,
+        sa.Column("topic", sa.Text, primary_key=True, comment="full topic name, prefix included"),
+        sa.Column("partition", sa.Integer, primary_key=True),
+        sa.Column("offset", sa.BigInteger, nullable=False),
+        sa.Column("fingerprint", sa.Text, nullable=False, comment="sha256 of the record's value (hex, 32)"),
+        sa.Column("cluster_id", sa.Text, nullable=True),
+        sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        extend_existing=True,
+    )

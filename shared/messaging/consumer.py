@@ -143,6 +143,8 @@ class EventConsumer:
         self.max_record_bytes = max_record_bytes
         self.copy_max_bytes = copy_max_bytes
         self.excerpt_bytes = excerpt_bytes
+        #: Told of every batch once its effects are committed (the broker history watch).
+        self.on_processed: Callable[[list[ConsumerRecord[Any, Any]]], None] | None = None
 
     # --- wiring -------------------------------------------------------------------------------
 
@@ -193,6 +195,8 @@ class EventConsumer:
                         dead.append(failure)
             if dead:
                 await self._dead_letter(dead)
+            if self.on_processed is not None:  # the broker history watch (shared.messaging.history)
+                self.on_processed(records)
         except TransientFailure as exc:
             log.warning("infrastructure failure; batch will be redelivered", extra={"consumer": self.name, "error": str(exc)[:300]})
             await asyncio.sleep(self.backoff_max_s)

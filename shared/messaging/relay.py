@@ -24,7 +24,7 @@ import contextlib
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -98,6 +98,8 @@ class OutboxRelay:
         self.parked = 0  # rows this relay parked since it started (careloop_outbox_parked_total)
         self.last_parked: dict[str, Any] | None = None
         self.healthy = True
+        #: Told of every acknowledged record (RecordMetadata, value) per batch (the history watch).
+        self.on_delivered: Callable[[list[tuple[Any, bytes | None]]], None] | None = None
         uow_factory.on_outbox_write(self.wake)
 
     def wake(self) -> None:
@@ -172,6 +174,10 @@ class OutboxRelay:
                     failure = outcome
         if failure is not None:
             raise failure
+        if self.on_delivered is not None and deliveries:  # the broker history watch (shared.messaging.history)
+            values = {row[0]: row[3] for row in rows}
+            self.on_delivered([(outcome, values[row_id]) for (row_id, _f), outcome in zip(deliveries, outcomes, strict=True)
+                               if not isinstance(outcome, BaseException)])
         return parked
 
     @staticmethod

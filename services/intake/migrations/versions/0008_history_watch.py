@@ -1,0 +1,22 @@
+"""intake: broker_watch, the last record seen per topic partition (a broker that lost its history is detected)
+
+Revision ID: 0008
+Revises: 0007
+"""
+
+from shared.db.migration_ops import create_history_watch, drop_history_watch
+
+revision = "0008"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+SCHEMA = "intake"
+
+
+def upgrade() -> None:
+    create_history_watch(SCHEMA)
+
+
+def downgrade() -> None:
+    drop_history_watch(SCHEMA)
