@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -295,3 +297,120 @@ def mask_personal_data(text: str, *, names: Iterable[str] = ()) -> str:
 
 def contains_personal_data(text: str, *, names: Iterable[str] = ()) -> bool:
     return bool(find_personal_data(text, names=names))
+
+
+# --- names a service knows only by their marks -----------------------------------------------
+#
+# Routing writes staff notes about a case but never holds the customer's names: intake sends, with
+# each FeedbackReceived, *marks* of them — keyed digests (HMAC-SHA256 under CARELOOP_PII_NAME_KEY,
+# the same key in every CareLoop service) of each name with its spaces removed and Latin letters
+# folded, each prefixed by its length. A text is searched by digesting every run of that many
+# characters (spaces and tabs between them allowed, as for clear names) and comparing. The marks
+# cannot be turned back into names without the key.
+
+
+def _name_form(name: str) -> str:
+    return "".join(c for c in _normalise(name) if not c.isspace()).casefold()
+
+
+def _mark(form: str, key: bytes) -> str:
+    import hashlib
+    import hmac
+
+    return f"{len(form)}:{hmac.new(key, form.encode(), hashlib.sha256).hexdigest()[:32]}"
+
+
+def _key_bytes(key: str | bytes) -> bytes:
+    return key if isinstance(key, bytes) else key.encode()
+
+
+def name_marks(names: Iterable[str | None], *, key: str | bytes) -> tuple[str, ...]:
+    """The marks of each name of two characters or more, sorted, without repeats."""
+    k = _key_bytes(key)
+    return tuple(sorted({_mark(form, k) for n in names if n and len(form := _name_form(n)) >= 2}))
+
+
+def find_marked_names(text: str, marks: Iterable[str], *, key: str | bytes) -> list[tuple[int, int]]:
+    """Spans of ``text`` whose characters are a name with one of ``marks``, none overlapping."""
+    wanted = set(marks)
+    lengths = sorted({int(m.split(":", 1)[0]) for m in wanted if ":" in m and m.split(":", 1)[0].isdigit()},
+                     reverse=True)
+    if not text or not lengths:
+        return []
+    k = _key_bytes(key)
+    normal = _normalise(text)
+    positions = [i for i, c in enumerate(normal) if c not in " \t"]
+    chars = [normal[i].casefold() for i in positions]
+    found: list[tuple[int, int]] = []
+    j = 0
+    while j < len(positions):
+        hit = None
+        for n in lengths:  # longest first
+            if j + n > len(positions):
+                continue
+            window = positions[j:j + n]
+            # only spaces or tabs may stand between the characters of one name
+            if any(c.isspace() for c in chars[j:j + n]):
+                continue
+            start, end = window[0], window[-1] + 1
+            if normal[start].isascii() and normal[start].isalpha() and start > 0 and \
+                    normal[start - 1].isascii() and normal[start - 1].isalpha():
+                continue
+            if normal[end - 1].isascii() and normal[end - 1].isalpha() and end < len(normal) and \
+                    normal[end].isascii() and normal[end].isalpha():
+                continue
+            if _mark("".join(chars[j:j + n]), k) in wanted:
+                hit = (start, end, n)
+                break
+        if hit:
+            found.append(hit[:2])
+            j += hit[2]
+        else:
+            j += 1
+    return found
+
+
+def mask_marked_names(text: str, marks: Iterable[str], *, key: str | bytes) -> str:
+    """``text`` with each name of ``marks`` replaced by "[姓名]"."""
+    out: list[str] = []
+    last = 0
+    for start, end in find_marked_names(text, marks, key=key):
+        out.append(text[last:start])
+        out.append(PLACEHOLDERS["name"])
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+# The key the marks are made and searched with in this process (the service sets it from
+# CARELOOP_PII_NAME_KEY at start; the default is the settings' development value), and the marks of
+# the names to look for in staff text written now (``names_marked``).
+DEV_NAME_KEY = "careloop-dev-only-name-mark-key"
+_name_key: list[str] = [DEV_NAME_KEY]
+_marked: ContextVar[frozenset[str]] = ContextVar("careloop_marked_names", default=frozenset())
+
+
+def use_name_key(key: str) -> None:
+    _name_key[0] = key
+
+
+def current_name_key() -> str:
+    return _name_key[0]
+
+
+@contextmanager
+def names_marked(marks: Iterable[str]) -> Iterator[None]:
+    """Within the block, staff text (``mask_staff_text``) is also searched for the names of ``marks``."""
+    token = _marked.set(frozenset(marks))
+    try:
+        yield
+    finally:
+        _marked.reset(token)
+
+
+def mask_staff_text(text: str) -> str:
+    """Staff text as it leaves a service: the detector's findings masked, and the names of the
+    marks in force (``names_marked``)."""
+    text = mask_personal_data(text)
+    marks = _marked.get()
+    return mask_marked_names(text, marks, key=_name_key[0]) if marks else text

@@ -43,6 +43,7 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock = utc_now
         # feedback filed under one org path and a project registered under another is refused
         "place_check": registry_service.misplaced,
         "working_time": calendar.is_working_time,
+        "name_key": settings.pii_name_key,  # the marks of the customer's names on FeedbackReceived
     }
     receive: service.Receiver = functools.partial(service.receive_feedback, **wiring)
     receive_batch: service.BatchReceiver = functools.partial(service.receive_feedback_batch, **wiring)

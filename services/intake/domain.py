@@ -19,6 +19,7 @@ from shared.events import FeedbackReceived, FeedbackReceivedData
 from shared.events.inbound import FeedbackSubmission
 from shared.events.vocabulary import FeedbackKind
 from shared.pii import mask_personal_data
+from shared.pii_detect import name_marks
 
 PRODUCER = "intake"
 
@@ -217,16 +218,20 @@ def feedback_received(
     correlation_id: uuid.UUID,
     now: datetime,
     names: Iterable[str] = (),
+    name_key: str | None = None,
 ) -> FeedbackReceived:
     """The event other services read: the text goes out with the personal data the detector finds
     (phones, ID-card and card numbers, e-mails, and `names`, the customer's registered names)
-    replaced by placeholders; the clear text stays in intake's table."""
+    replaced by placeholders; the clear text stays in intake's table. With ``name_key``
+    (``CARELOOP_PII_NAME_KEY``) the names' marks go along, for routing to find them in staff notes."""
+    names = tuple(names)
     return FeedbackReceived.create(
         data=FeedbackReceivedData(
             feedback_id=feedback_id,
             kind=submission.kind,
             channel=submission.channel,
             text=mask_personal_data(submission.text, names=names)[:10_000],  # a placeholder may outgrow a name
+            customer_name_marks=name_marks(names, key=name_key) if name_key else (),
             received_at=received_at,
             received_by=received_by,
             customer_id=customer_id,

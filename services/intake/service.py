@@ -55,6 +55,7 @@ async def receive_feedback(
     place_check: PlaceCheck | None = None,
     registered_orgs_only: bool = False,
     caller: Principal | None = None,
+    name_key: str | None = None,
 ) -> Receipt:
     """Record one piece of customer information and queue its FeedbackReceived.
 
@@ -160,6 +161,7 @@ async def receive_feedback(
             submission, feedback_id=feedback_id, received_at=received_at, received_by=received_by,
             customer_id=customer_id, in_working_time=in_working_time, links=links,
             correlation_id=correlation_id, now=now, names=(*names, *_contact_names(submission)),
+            name_key=name_key,
         )
     )
     return Receipt(feedback_id, True, links.duplicate_of, links.incident_group_id)
@@ -178,6 +180,7 @@ async def receive_feedback_batch(
     place_check: PlaceCheck | None = None,
     registered_orgs_only: bool = False,
     callers: Sequence[Principal | None] | None = None,
+    name_key: str | None = None,
 ) -> list[Receipt]:
     """``receive_feedback`` (with ``defer_insert``) for each ``(submission, correlation id)`` in turn,
     with the same effects, in a few statements for the lot instead of a few for each.
@@ -198,7 +201,7 @@ async def receive_feedback_batch(
     receipts: list[Receipt] = []
     run: list[tuple[FeedbackSubmission, uuid.UUID, str | None]] = []
     options = {"uow": uow, "clock": clock, "staff_required": staff_required, "working_time": working_time,
-               "policy": policy}
+               "policy": policy, "name_key": name_key}
     if idempotency_keys is None:
         idempotency_keys = [None] * len(submissions)
     elif len(idempotency_keys) != len(submissions):
@@ -252,6 +255,7 @@ async def _receive_run(
     staff_required: bool,
     working_time: WorkingTime | None,
     policy: domain.DuplicatePolicy,
+    name_key: str | None = None,
 ) -> list[Receipt]:
     """Submissions that need no customer matching, received together (see receive_feedback_batch)."""
     if not run:
@@ -382,6 +386,7 @@ async def _receive_run(
                 customer_id=submission.customer_id, in_working_time=in_working_time, links=links,
                 correlation_id=p.correlation_id, now=now,
                 names=(*names_of.get(submission.customer_id, ()), *_contact_names(submission)),
+                name_key=name_key,
             )
         )
         p.receipt = Receipt(p.feedback_id, True, links.duplicate_of, links.incident_group_id)

@@ -34,6 +34,7 @@ from services.routing.timers import DeadlineWatcher
 from shared.auth.audit import AuditedUnitOfWorkFactory
 from shared.calendar import calendar_from_settings
 from shared.calendar_store import CalendarRefresher, LiveCalendar
+from shared.pii_detect import use_name_key
 from shared.clock import Clock, utc_now
 from shared.http import create_service_app
 from shared.runtime import ServiceRuntime
@@ -43,6 +44,8 @@ from shared.settings import Settings, service_settings
 def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> FastAPI:
     settings = service_settings(settings, RoutingSettings)
     runtime = ServiceRuntime(service=SERVICE, settings=settings)
+    # the key intake marks the customers' names with: staff notes are searched for them
+    use_name_key(settings.pii_name_key)
     rules = load_rules(settings.rules_file)
     # The calendar this replica counts on: swapped when a holiday schedule is loaded (here, by
     # another replica, or with `careloop calendar load`), re-read from routing's table.

@@ -55,6 +55,8 @@ class Case(Base):
     follow_up_of: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), comment="the case this one follows up (a dissatisfied return-visit answer)")
     customer_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # the marks of the customer's names (FeedbackReceived), to mask them in staff notes; never the names
+    customer_name_marks: Mapped[list[str]] = mapped_column(ARRAY(sa.Text), server_default="{}")
     project_id: Mapped[str | None] = mapped_column(sa.Text)
     project_stage: Mapped[str | None] = mapped_column(sa.Text)
     channel: Mapped[str | None] = mapped_column(sa.Text)

@@ -72,6 +72,7 @@ from shared.events.cases import (
 )
 from shared.events.vocabulary import ComplaintCategory, Department, FeedbackKind
 from shared.logging import redact
+from shared.pii_detect import names_marked
 
 PRODUCER = "routing"
 SYSTEM = "system"
@@ -179,12 +180,22 @@ def _org(case: Case) -> OrgPath:
 
 
 def _emit(uow: UnitOfWork, event_cls: Any, case: Case, data: Any, now: datetime, *, caused_by: Any = None) -> None:
+    data = with_names_masked(data, case.customer_name_marks)
     uow.publish(
         event_cls.create(
             data=data, org=_org(case), aggregate_id=case.id, occurred_at=now, producer=PRODUCER,
             correlation_id=case.correlation_id, caused_by=caused_by,
         )
     )
+
+
+def with_names_masked(data: Any, marks: Any) -> Any:
+    """``data`` validated again with the customer's names of ``marks`` looked for in its staff text
+    (a note may name the customer: "已与业主张三约定周五上门")."""
+    if not marks:
+        return data
+    with names_marked(marks):
+        return type(data).model_validate(data.model_dump())
 
 
 async def open_case(event: FeedbackReceived, *, uow: UnitOfWork, deps: Collaborators) -> uuid.UUID | None:
@@ -209,7 +220,7 @@ async def open_case(event: FeedbackReceived, *, uow: UnitOfWork, deps: Collabora
     case = _NewCase(
         id=uuid.uuid4(), feedback_id=data.feedback_id, kind=data.kind.value, status=CaseState.RECEIVED.value,
         first_contact_owner=owner, follow_up_of=data.follow_up_of, customer_id=data.customer_id,
-        project_id=data.project_id,
+        customer_name_marks=list(data.customer_name_marks), project_id=data.project_id,
         project_stage=data.project_stage.value if data.project_stage else None, channel=data.channel.value,
         unit=data.unit, incident_group_id=data.incident_group_id, in_working_time=in_working_time,
         org_group=event.org.group, org_subsidiary=event.org.subsidiary, org_project=event.org.project,
@@ -306,6 +317,7 @@ async def _insert_case(uow: UnitOfWork, case: Case) -> bool:
     values = {key: getattr(case, key) for key in _NEW_CASE_COLUMNS}
     values["rules_fired"] = values["rules_fired"] or []
     values["assisting_departments"] = values["assisting_departments"] or []
+    values["customer_name_marks"] = values["customer_name_marks"] or []
     values["return_visit_done"] = bool(values["return_visit_done"])
     # Straight to the driver in the unit of work's transaction: no ORM flush on this path (nothing
     # here depends on the session's pending objects, and the case row depends on none of them).
@@ -880,7 +892,7 @@ async def forget_customer(customer_id: uuid.UUID, *, uow: UnitOfWork) -> int:
     case_ids = (await uow.session.execute(sa.select(Case.id).where(Case.customer_id == customer_id))).scalars().all()
     await clear_published_events(uow.session, routing_outbox, [str(customer_id), *map(str, case_ids)])
     result = await uow.session.execute(
-        sa.update(Case).where(Case.customer_id == customer_id).values(customer_id=None)
+        sa.update(Case).where(Case.customer_id == customer_id).values(customer_id=None, customer_name_marks=[])
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0

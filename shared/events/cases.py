@@ -13,11 +13,12 @@ from pydantic import AfterValidator, AwareDatetime, Field
 from shared.events.catalog import ComplaintClassifiedData, Payload
 from shared.events.envelope import Event
 from shared.events.vocabulary import ComplaintCategory, Department, FeedbackKind
-from shared.pii import mask_personal_data
+from shared.pii_detect import mask_staff_text
 
 #: Free text staff wrote (notes, reasons, descriptions): it may quote a customer, so it goes out with
-#: the personal data the detector finds (phones, ID-card and card numbers, e-mails) masked.
-StaffText = Annotated[str, AfterValidator(mask_personal_data)]
+#: the personal data the detector finds (phones, ID-card and card numbers, e-mails) masked, and the
+#: customer's names where the producer marks them (``shared.pii_detect.names_marked``).
+StaffText = Annotated[str, AfterValidator(mask_staff_text)]
 
 # quality_department (added in place): the deadline the quality department sets for a difficult complaint.
 DeadlineKind = Literal["first_response", "difficult_escalation", "measures_report", "result_delivery",

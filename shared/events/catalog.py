@@ -56,6 +56,10 @@ class FeedbackReceivedData(Payload):
     follow_up_of: UUID | None = Field(
         default=None, description="the case this feedback follows up: the new case keeps its first-contact owner"
     )
+    # Added in place (schema version 1): keyed digests of the customer's registered names, never the
+    # names, so that routing can find them in the staff notes of the case (shared.pii_detect).
+    customer_name_marks: tuple[str, ...] = Field(
+        default=(), description="marks of the customer's names (HMAC under CARELOOP_PII_NAME_KEY), not the names")
 
 
 class FeedbackReceived(Event):

@@ -19,11 +19,15 @@ from shared.events import ALL_EVENT_CLASSES
 from shared.events.cases import CaseEscalatedData, CorrectiveActionData
 from shared.events.repairs import RepairAcceptanceRejectedData
 from shared.pii import mask_personal_data
+from shared.pii_detect import mask_staff_text
+
+MASKERS = (mask_personal_data, mask_staff_text)
 
 #: Text fields that are not free text: ids, codes, staff ids, references, names of org units and
 #: projects, texts the system composes.
 NOT_FREE_TEXT = {
-    "FeedbackReceived": {"received_by", "project_id", "unit", "source_system", "external_id", "attachments"},
+    "FeedbackReceived": {"received_by", "project_id", "unit", "source_system", "external_id", "attachments",
+                         "customer_name_marks"},  # keyed digests, not the names
     "ComplaintClassified": {"rules_fired", "rules_version", "classified_by", "handed_over_to"},
     "RepairAccepted": {"project_id", "defect_kind", "owner_signature_ref", "contractor_signature_ref",
                        "owner_signer_role", "contractor_signer"},
@@ -68,7 +72,7 @@ MASKED_BY_PRODUCER = {"FeedbackReceived": {"text"}}
 
 def _masked(annotation: object) -> bool:
     if typing.get_origin(annotation) is typing.Annotated:
-        return any(getattr(m, "func", None) is mask_personal_data for m in annotation.__metadata__)
+        return any(getattr(m, "func", None) in MASKERS for m in annotation.__metadata__)
     return any(_masked(a) for a in typing.get_args(annotation))
 
 
@@ -87,7 +91,7 @@ def _text_fields(model: type[BaseModel], prefix: str = "") -> list[tuple[str, bo
 
         if has_text(annotation) or prefix + name in {"content"}:
             out.append((prefix + name, _masked(annotation) or any(
-                getattr(m, "func", None) is mask_personal_data for m in field.metadata)))
+                getattr(m, "func", None) in MASKERS for m in field.metadata)))
     return out
 
 
@@ -108,7 +112,7 @@ def test_staff_notes_quoting_a_customer_go_out_masked() -> None:
     assert escalated.note == "客户电话[电话]"
     assert escalated.reason == "客户（身份证[身份证号]）要求赔偿，邮箱[邮箱]"
     action = CorrectiveActionData.model_fields["description"]
-    assert _masked(action.annotation) or any(getattr(m, "func", None) is mask_personal_data for m in action.metadata)
+    assert _masked(action.annotation) or any(getattr(m, "func", None) in MASKERS for m in action.metadata)
     rejected = RepairAcceptanceRejectedData.model_fields["reason"]
-    assert _masked(rejected.annotation) or any(getattr(m, "func", None) is mask_personal_data
+    assert _masked(rejected.annotation) or any(getattr(m, "func", None) in MASKERS
                                                for m in rejected.metadata)

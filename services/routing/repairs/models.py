@@ -76,6 +76,8 @@ class WorkOrder(Base):
     org_project: Mapped[str | None] = mapped_column(sa.Text)
     defect_kind: Mapped[str] = mapped_column(sa.Text)
     vocabulary_version: Mapped[str] = mapped_column(sa.Text)
+    # the marks of the names of its cases' customers (never the names), to mask them in staff notes
+    customer_name_marks: Mapped[list[str]] = mapped_column(ARRAY(sa.Text), server_default="{}")
     building: Mapped[str | None] = mapped_column(sa.Text)
     unit: Mapped[str | None] = mapped_column(sa.Text)
     requested_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))

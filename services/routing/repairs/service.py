@@ -51,6 +51,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.routing import service as case_service
+from services.routing.service import with_names_masked
 from services.routing.lifecycle import Action, CaseState
 from services.routing.models import Case, CaseStepRecord
 from services.routing.repairs import domain
@@ -142,6 +143,7 @@ def org_of(row: Any) -> OrgPath:
 
 
 def _emit(uow: UnitOfWork, event_cls: Any, row: Any, data: Any, now: datetime, *, caused_by: Any = None) -> None:
+    data = with_names_masked(data, getattr(row, "customer_name_marks", None))
     uow.publish(event_cls.create(
         data=data, org=org_of(row), aggregate_id=row.id, occurred_at=now, producer=PRODUCER,
         correlation_id=row.correlation_id, caused_by=caused_by,
@@ -380,6 +382,11 @@ async def _add_photos(uow: UnitOfWork, work_order_id: uuid.UUID, refs: Sequence[
     return [row.ref for row in result]
 
 
+async def _name_marks_of_case(uow: UnitOfWork, case_id: uuid.UUID) -> list[str]:
+    """The marks of the names of a case's customer (a work order's notes may name any of them)."""
+    return list(await uow.session.scalar(sa.select(Case.customer_name_marks).where(Case.id == case_id)) or [])
+
+
 async def _open(report: RepairReport, *, uow: UnitOfWork, deps: RepairCollaborators, now: datetime,
                 caused_by: Any) -> WorkOrder:
     session = uow.session
@@ -394,6 +401,7 @@ async def _open(report: RepairReport, *, uow: UnitOfWork, deps: RepairCollaborat
         in_warranty=decision.in_warranty, chargeable=domain.chargeable(in_warranty=decision.in_warranty, in_scope=None),
         respond_by=domain.respond_by(decision, report.received_at, deps.policy), rework_count=0,
         correlation_id=report.correlation_id, opened_at=now,
+        customer_name_marks=await _name_marks_of_case(uow, report.case_id),
     )
     await _write_new(uow, report, work_order=work_order, link=WorkOrderCase(
         case_id=report.case_id, work_order_id=work_order.id, link_reason="opened", linked_at=now,
@@ -421,6 +429,8 @@ async def _link(work_order: WorkOrder, report: RepairReport, score: domain.LinkS
     # Only the work order is shared: the case keeps its own deadlines, result and acceptance.
     if report.received_at < work_order.requested_at:
         work_order.requested_at = report.received_at
+    if marks := await _name_marks_of_case(uow, report.case_id):
+        work_order.customer_name_marks = sorted({*(work_order.customer_name_marks or ()), *marks})
     reason = score.reason
     count = await _write_new(uow, report, link=WorkOrderCase(
         case_id=report.case_id, work_order_id=work_order.id, link_reason=reason, linked_at=now,
