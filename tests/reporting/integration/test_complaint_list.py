@@ -258,7 +258,7 @@ async def test_a_valid_complaint_closes_after_its_verified_corrective_action_and
         assert redelivered == live
         before_rebuild = await listed()
 
-    await rebuild(migrated)
+    await rebuild(migrated, confirm=True)  # a rebuild swaps only when confirmed
     assert await complaint_list_rows(migrated) == live
     async with running_service(reporting_app(migrated, clock=clock)) as reporting:
         r = await reporting.get("/api/v1/reports/complaint-list", params={"period": "2026-06", "org": "hx"})

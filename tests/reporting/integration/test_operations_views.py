@@ -356,7 +356,7 @@ async def test_repairs_campaigns_scores_and_scorecards_match_the_hand_worked_fig
         live = await dump(migrated)
 
     # a rebuild from the topics reproduces these facts row for row
-    report = await rebuild(migrated)
+    report = await rebuild(migrated, confirm=True)
     assert report.projected == len(events)
     assert await dump(migrated) == live
 

@@ -224,8 +224,8 @@ async def test_views_match_the_hand_worked_month_and_a_rebuild_reproduces_them(m
         with pytest.raises(RebuildRefused, match="stop every replica"):
             await rebuild(migrated, wait_idle_s=0)
 
-    report = await rebuild(migrated)
-    assert report.projected == len(events) and report.records == len(delivery)
+    report = await rebuild(migrated, confirm=True)
+    assert report.swapped and report.projected == len(events) and report.records == len(delivery)
     rebuilt = await dump(migrated)
     for table_live, table_rebuilt in zip(live.splitlines(), rebuilt.splitlines(), strict=True):
         rows_live, rows_rebuilt = json.loads(table_live), json.loads(table_rebuilt)
