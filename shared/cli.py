@@ -167,45 +167,104 @@ def _wait_ready(url: str, *, timeout_s: float, proc: subprocess.Popen[bytes], pa
     raise TimeoutError(f"{url} was not ready within {timeout_s}s")
 
 
+def _log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
+    """The whole system on this machine, for a user whose data it keeps.
+
+    - Broker: ``CARELOOP_KAFKA_BOOTSTRAP_SERVERS`` when set; else ``--broker`` (``CARELOOP_DEV_BROKER``):
+      the embedded Tansu (history in memory only) or a local Apache Kafka from ``CARELOOP_KAFKA_HOME``,
+      durable on disk under ``<data dir>/kafka``, with the idempotent producer on.
+    - Database: ``CARELOOP_DB_ADMIN_URL`` when set; else the embedded PostgreSQL in ``<data dir>/pgdata``
+      with fsync and synchronous commit on (its data is the user's data).
+    - Each service runs as its own process, its output in ``<data dir>/logs/<service>.log``; one that
+      exits is restarted after a back-off (at most five times in a row) or reported, and the others
+      keep running.
+    - Demo data is loaded once per database (``--no-demo``: not at all; ``--reset-data``: wipe the
+      embedded PostgreSQL's and local Kafka's data, and the demo comes again).
+    - Ctrl-C (or SIGTERM) drains the pipeline first (bounded by ``--drain-timeout``): until every
+      outbox is published and every consumer group has caught up; then the services stop, then the
+      broker and the database.
+    """
+    from shared.demo import database_identity, load_demo_data, loaded_before, mark_loaded
     from shared.devstack import (
         FETCH_MAX_WAIT_MS,
         EmbeddedKafka,
         EmbeddedPostgres,
+        Supervised,
+        drain,
         service_process_env,
         without_database_secrets,
     )
+    from shared.local_kafka import KAFKA_HOME_VARIABLE, LocalKafka, LocalKafkaError, java_available, kafka_home
 
     settings = _settings()
     data_dir = Path(settings.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    logs = data_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    broker_kind = args.broker or settings.dev_broker
     env = dict(os.environ)
     started: list[object] = []
-    processes: list[tuple[str, subprocess.Popen[bytes]]] = []
+    processes: list[Supervised] = []
+    stack_settings: Settings | None = None
+    running = False
 
     def shutdown(*_: object) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, shutdown)
+    # Ctrl-C even when started in the background of a shell, which starts it with SIGINT ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        if not settings.kafka.bootstrap_servers:
-            kafka = EmbeddedKafka(port=args.kafka_port, log_path=data_dir / "tansu.log").start()
+        if args.reset_data:
+            import shutil
+
+            for wiped in ("pgdata", "kafka"):
+                shutil.rmtree(data_dir / wiped, ignore_errors=True)
+            (data_dir / "demo-loaded.json").unlink(missing_ok=True)
+        if settings.kafka.bootstrap_servers:
+            print(f"broker      {settings.kafka.bootstrap_servers}")
+        elif broker_kind == "kafka":
+            home = kafka_home()
+            if home is None:
+                named = os.environ.get(KAFKA_HOME_VARIABLE)
+                print(f"--broker kafka needs {KAFKA_HOME_VARIABLE}: the Apache Kafka installation (the folder "
+                      "holding bin/kafka-server-start.sh)" + (f"; {named} is not one" if named else ""), file=sys.stderr)
+                return 2
+            if not java_available():
+                print("--broker kafka needs a Java 17+ runtime (Debian: apt-get install openjdk-17-jre-headless) "
+                      "or JAVA_HOME", file=sys.stderr)
+                return 2
+            local = LocalKafka(home, data_dir / "kafka", port=args.kafka_port)
+            ours = not local.running()
+            try:
+                local.start()
+            except (LocalKafkaError, subprocess.CalledProcessError) as exc:
+                print(f"Apache Kafka did not start: {exc}", file=sys.stderr)
+                return 1
+            if ours:
+                started.append(local)
+            env["CARELOOP_KAFKA_BOOTSTRAP_SERVERS"] = local.bootstrap_servers
+            print(f"broker      Apache Kafka (local, on disk) on {local.bootstrap_servers}  data: {local.data_dir}"
+                  + ("" if ours else "  (already running: left running at the end)"))
+        else:
+            kafka = EmbeddedKafka(port=args.kafka_port, log_path=logs / "broker.log").start()
             started.append(kafka)
             env["CARELOOP_KAFKA_BOOTSTRAP_SERVERS"] = kafka.bootstrap_servers
             env["CARELOOP_KAFKA_IDEMPOTENT_PRODUCER"] = "false"  # the embedded broker does not implement it
             env.setdefault("CARELOOP_CONSUMER_FETCH_MAX_WAIT_MS", str(FETCH_MAX_WAIT_MS))
-            print(f"broker      Tansu (embedded, in memory) on {kafka.bootstrap_servers}")
-        else:
-            print(f"broker      {settings.kafka.bootstrap_servers}")
+            print(f"broker      Tansu (embedded, history in memory only) on {kafka.bootstrap_servers}")
         if not settings.db.admin_url:
-            if args.reset_data:
-                import shutil
-
-                shutil.rmtree(data_dir / "pgdata", ignore_errors=True)
-            pg = EmbeddedPostgres(data_dir / "pgdata", port=args.pg_port).start()
+            pg = EmbeddedPostgres(data_dir / "pgdata", port=args.pg_port, durable=True).start()
             started.append(pg)
             env["CARELOOP_DB_ADMIN_URL"] = pg.admin_url
-            print(f"database    PostgreSQL 18 (embedded) {pg.admin_url}  data: {pg.data_dir}")
+            print(f"database    PostgreSQL 18 (embedded, fsync on) {pg.admin_url}  data: {pg.data_dir}")
         else:
             print("database    from CARELOOP_DB_ADMIN_URL")
         issuer_key = None
@@ -215,11 +274,14 @@ def cmd_dev(args: argparse.Namespace) -> int:
             issuer_key = SigningKey.load_or_create(dev_key_path(data_dir))
             issuer_port = args.issuer_port or settings.auth.dev_issuer_port
             env["CARELOOP_AUTH_ISSUER"] = dev_issuer_url(issuer_port)
-            issuer = subprocess.Popen([sys.executable, "-m", "shared.cli", "dev-issuer", "--port", str(issuer_port)],
-                                      env={**without_database_secrets(env), "CARELOOP_DATA_DIR": str(data_dir)},
-                                      start_new_session=True)
-            processes.append(("dev-issuer", issuer))
-            _wait_ready(env["CARELOOP_AUTH_ISSUER"], timeout_s=30, proc=issuer, path="/health/live")
+            issuer = Supervised(
+                "dev-issuer", [sys.executable, "-m", "shared.cli", "dev-issuer", "--port", str(issuer_port)],
+                env={**without_database_secrets(env), "CARELOOP_DATA_DIR": str(data_dir)},
+                log_path=logs / "dev-issuer.log", url=env["CARELOOP_AUTH_ISSUER"],
+            ).start()
+            processes.append(issuer)
+            assert issuer.process is not None
+            _wait_ready(env["CARELOOP_AUTH_ISSUER"], timeout_s=30, proc=issuer.process, path="/health/live")
             print(f"tokens      development issuer {env['CARELOOP_AUTH_ISSUER']} (demo users only; "
                   "`careloop token --user NAME`)")
         else:
@@ -228,54 +290,90 @@ def cmd_dev(args: argparse.Namespace) -> int:
         stack_settings = Settings()
         asyncio.run(_create_topics(stack_settings))
         asyncio.run(_migrate(stack_settings, list(SERVICES)))
+        urls = {s: f"http://{stack_settings.host}:{stack_settings.port(s)}" for s in SERVICES}
         for service in SERVICES:
             # the admin URL stays here, with the migration step: each service gets its own role's URL
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "shared.cli", "serve", service],
-                env=service_process_env(env, stack_settings.db, service), start_new_session=True,
-            )
-            processes.append((service, proc))
-        urls = {s: f"http://{stack_settings.host}:{stack_settings.port(s)}" for s in SERVICES}
-        for service, proc in processes:
-            if service in urls:
-                _wait_ready(urls[service], timeout_s=60, proc=proc)
+            processes.append(Supervised(
+                service, [sys.executable, "-m", "shared.cli", "serve", service],
+                env=service_process_env(env, stack_settings.db, service), log_path=logs / f"{service}.log",
+                url=urls[service],
+            ).start())
+        for supervised in processes:
+            if supervised.name in urls:
+                assert supervised.process is not None
+                try:
+                    _wait_ready(urls[supervised.name], timeout_s=60, proc=supervised.process)
+                except (RuntimeError, TimeoutError) as exc:
+                    print(f"{supervised.name} did not start: {exc}; the end of {supervised.log_path}:\n"
+                          f"{_log_tail(supervised.log_path)}", file=sys.stderr)
+                    return 1
+        running = True  # from here on, a stop drains the pipeline first
         demo_token = os.environ.get("CARELOOP_DEMO_TOKEN")
         if issuer_key is not None:
             demo_token = issuer_key.mint_for("demo-loader", issuer=stack_settings.auth.issuer or "")
-        if not args.no_demo and demo_token:
-            from shared.demo import load_demo_data
+        if args.no_demo:
+            print("demo data   not loaded (--no-demo)")
+        elif demo_token:
+            identity = database_identity(stack_settings.db.admin_url or "")
+            earlier = loaded_before(data_dir, identity)
+            if earlier is not None:
+                print(f"demo data   loaded into this database at {earlier.get('loaded_at')}; not loaded again "
+                      "(--reset-data starts afresh)")
+            else:
+                demo_settings = stack_settings
 
-            summary = load_demo_data(urls, token=demo_token)
-            print(f"demo data   {json.dumps(summary, ensure_ascii=False)}")
-        elif not args.no_demo:
+                def settle() -> None:  # routing learns each project's warranty before its repair requests
+                    asyncio.run(drain(demo_settings, timeout_s=30))
+
+                summary = load_demo_data(urls, token=demo_token, settle=settle)
+                mark_loaded(data_dir, identity, summary)
+                print(f"demo data   {json.dumps(summary, ensure_ascii=False)}")
+        else:
             print("demo data   skipped: set CARELOOP_DEMO_TOKEN to a token of your issuer to load it")
         print()
-        for service in SERVICES:
-            print(f"{service:<11} {urls[service]}/docs")
+        for supervised in processes:
+            where = f"{urls[supervised.name]}/docs" if supervised.name in urls else supervised.url
+            print(f"{supervised.name:<11} {supervised.state:<8} pid {supervised.pid:<8} {where}  "
+                  f"log: {supervised.log_path}")
         if issuer_key is not None:
             executive = issuer_key.mint_for("executive", issuer=stack_settings.auth.issuer or "", ttl_s=12 * 3600)
             print(f"dashboard   {urls['reporting']}/dashboard/#access_token={executive}")
         print("\nCareLoop is running. Press Ctrl-C to stop.", flush=True)
         while True:
-            for service, proc in processes:
-                if proc.poll() is not None:
-                    print(f"{service} exited with code {proc.returncode}; stopping", file=sys.stderr)
-                    return 1
+            for supervised in processes:
+                if said := supervised.poll():
+                    print(said, flush=True)
             time.sleep(0.5)
     except KeyboardInterrupt:
-        print("\nstopping…")
+        print("\nstopping…", flush=True)
         return 0
     finally:
-        for _service, proc in processes:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        for _service, proc in processes:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        if running and stack_settings is not None:
+            _drain_before_stop(stack_settings, timeout_s=args.drain_timeout)
+        for supervised in reversed(processes):
+            supervised.stop()
         for infra in reversed(started):
             infra.stop()  # type: ignore[attr-defined]
+
+
+def _drain_before_stop(settings: Settings, *, timeout_s: float) -> None:
+    """Wait (at most ``timeout_s``) until the outboxes are published and the consumers have caught
+    up, so that stopping the broker loses nothing in flight; a second Ctrl-C stops at once."""
+    from shared.devstack import drain
+
+    print(f"draining    waiting up to {timeout_s:.0f} s for the outboxes and consumers (Ctrl-C again: stop now)",
+          flush=True)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        left = asyncio.run(drain(settings, timeout_s=timeout_s))
+    except KeyboardInterrupt:
+        print("draining    interrupted: stopping now", flush=True)
+        return
+    if left:
+        print(f"draining    not drained within {timeout_s:.0f} s, still under way: "
+              f"{', '.join(f'{k} {v}' for k, v in sorted(left.items()))}", flush=True)
+    else:
+        print("draining    done: every outbox published, every consumer caught up", flush=True)
 
 
 def cmd_rebuild_reporting(args: argparse.Namespace) -> int:
@@ -582,12 +680,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="careloop", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    dev = sub.add_parser("dev", help="start broker, database and every service locally, with demo data")
-    dev.add_argument("--no-demo", action="store_true", help="do not load demo data")
-    dev.add_argument("--reset-data", action="store_true", help="wipe the embedded PostgreSQL data first")
-    dev.add_argument("--kafka-port", type=int, default=19092)
+    dev = sub.add_parser("dev", help="start broker, database and every service locally, with demo data",
+                         description="Start the broker, PostgreSQL and every service locally, keeping the data in "
+                                     "CARELOOP_DATA_DIR (.careloop): service logs in <data dir>/logs, demo data "
+                                     "loaded once per database. Ctrl-C drains the pipeline, then stops everything.")
+    dev.add_argument("--no-demo", action="store_true", help="do not load the demo data (it is loaded once per "
+                                                            "database otherwise, never twice)")
+    dev.add_argument("--reset-data", action="store_true",
+                     help="wipe the embedded PostgreSQL's and the local Apache Kafka's data first (and load the demo "
+                          "data again unless --no-demo)")
+    dev.add_argument("--broker", choices=("embedded", "kafka"),
+                     help="when CARELOOP_KAFKA_BOOTSTRAP_SERVERS is unset: the embedded Tansu broker (history in memory "
+                          "only) or a local Apache Kafka from CARELOOP_KAFKA_HOME, durable in <data dir>/kafka "
+                          "(default: CARELOOP_DEV_BROKER, else embedded)")
+    dev.add_argument("--kafka-port", type=int, default=19092, help="the broker's port (Apache Kafka's controller: "
+                                                                   "the next one)")
     dev.add_argument("--pg-port", type=int, default=55432)
     dev.add_argument("--issuer-port", type=int, help="the development token issuer's port (default 8100)")
+    dev.add_argument("--drain-timeout", type=float, default=60.0,
+                     help="on Ctrl-C, how long to wait for the outboxes and consumers to drain before stopping (s)")
     dev.set_defaults(func=cmd_dev)
 
     serve = sub.add_parser("serve", help="run one service (HTTP + consumers + outbox relay)")
