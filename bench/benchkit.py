@@ -138,6 +138,78 @@ def processes() -> list[tuple[int, int, str, float]]:
     return found
 
 
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0", "[::1]"}
+
+
+def _is_this_machine(host: str) -> bool:
+    if host in _LOCAL_HOSTS or host == socket.gethostname():
+        return True
+    try:
+        return socket.gethostbyname(host).startswith("127.")
+    except OSError:
+        return False
+
+
+def listening_pid(port: int) -> int | None:
+    """The process of this machine listening on TCP ``port``: the socket's inode from
+    /proc/net/tcp{,6}, then the process holding it among /proc/<pid>/fd; None when nobody listens
+    here or the process is not ours to inspect."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                inodes.add(f"socket:[{fields[9]}]")
+    if not inodes:
+        return None
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fds = os.listdir(f"/proc/{entry}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{entry}/fd/{fd}") in inodes:
+                    return int(entry)
+            except OSError:
+                continue
+    return None
+
+
+def describe_process(pid: int) -> str:
+    """``pid 123: java (kafka.Kafka)`` — the command and, for a JVM, its main class."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+    except OSError:
+        argv = []
+    command = os.path.basename(argv[0]) if argv else "?"
+    main_class = next((a for a in argv[1:] if not a.startswith("-") and "." in a and "/" not in a
+                       and not a.endswith((".properties", ".jar"))), None)
+    return f"pid {pid}: {command}" + (f" ({main_class})" if command == "java" and main_class else "")
+
+
+def broker_tree(bootstrap_servers: str) -> tuple[dict[str, int], str]:
+    """The broker's process, as a :class:`CpuMeter` tree ``{"broker": pid}``, when it runs on this
+    machine (the process listening on the first bootstrap server's port: a JVM for Apache Kafka,
+    ``tansu`` for the embedded broker), with a line saying which process is counted."""
+    first = bootstrap_servers.split(",")[0].strip()
+    host, _, port = first.rpartition(":")
+    if not port.isdigit() or not _is_this_machine(host.strip("[]") or "localhost"):
+        return {}, f"broker CPU not counted: {first} is not on this machine"
+    pid = listening_pid(int(port))
+    if pid is None:
+        return {}, f"broker CPU not counted: no process of ours listens on port {port} here"
+    return {"broker": pid}, f"broker CPU counted: {describe_process(pid)}, listening on {first}"
+
+
 class CpuMeter:
     """CPU seconds used over a stretch of a run: by process trees given by their root pids (a
     service and its workers), by the infrastructure's processes found on this machine (none when
@@ -148,6 +220,8 @@ class CpuMeter:
 
     def __init__(self, trees: dict[str, int] | None = None, *, own: str | None = "this process") -> None:
         self.trees = dict(trees or {})
+        # a kind given as a tree (e.g. the broker by the pid on its port) is not also matched by name
+        self.infrastructure = {kind: names for kind, names in INFRASTRUCTURE.items() if kind not in self.trees}
         self.own = own
         self.started, self.since = self._now(), time.monotonic()
         self.seconds = 0.0  # wall time from the meter's making to its last reading
@@ -155,11 +229,11 @@ class CpuMeter:
     def _now(self) -> dict[str, float]:
         children: dict[int, list[int]] = {}
         used: dict[int, float] = {}
-        totals = dict.fromkeys([*self.trees, *INFRASTRUCTURE], 0.0)
+        totals = dict.fromkeys([*self.trees, *self.infrastructure], 0.0)
         for pid, parent, command, seconds in processes():
             used[pid] = seconds
             children.setdefault(parent, []).append(pid)
-            for kind, prefixes in INFRASTRUCTURE.items():
+            for kind, prefixes in self.infrastructure.items():
                 if command.startswith(prefixes):
                     totals[kind] += seconds
         for name, root in self.trees.items():
@@ -177,7 +251,7 @@ class CpuMeter:
         now = self._now()
         self.seconds = time.monotonic() - self.since
         return {name: now[name] - self.started.get(name, 0.0) for name in now
-                if name not in INFRASTRUCTURE or now[name] - self.started.get(name, 0.0) > 0}
+                if name not in self.infrastructure or now[name] - self.started.get(name, 0.0) > 0}
 
 
 def cpu_budget(used: dict[str, float], count: int, *, target_rate: float, what: str = "feedback",

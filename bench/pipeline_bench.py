@@ -47,7 +47,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchkit import CpuMeter, cpu_budget, idle_cores  # noqa: E402  (the script's own folder)
+from benchkit import CpuMeter, broker_tree, cpu_budget, idle_cores  # noqa: E402  (the script's own folder)
 
 TARGET_RATE = 2_000
 TARGET_RATIO = 0.40
@@ -357,6 +357,7 @@ async def bench(args: argparse.Namespace) -> None:
         print(f"pipeline bench on {platform.node()}: {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
               f"Python {platform.python_version()}; broker {infra.kind} ({infra.bootstrap_servers}); "
               f"consumers' fetch wait {settings.consumer_fetch_max_wait_ms} ms (services and floor)")
+        print(f"  {broker_tree(infra.bootstrap_servers)[1]}")
         results: list[Result] = []
         try:
             # --- CareLoop: intake, routing, reporting as their own processes ---
@@ -391,7 +392,8 @@ async def bench(args: argparse.Namespace) -> None:
                 warm = await measure(settings, topic=floor_topics[0], arrivals=floor_arrivals, run="fw", count=200,
                                      rate=None, label="warm-up", timeout=60)
                 del warm
-                trees = {f"hop {h['hop']}": proc.pid for h, proc in zip(hops, floor_procs, strict=True)}
+                trees = {**{f"hop {h['hop']}": proc.pid for h, proc in zip(hops, floor_procs, strict=True)},
+                         **broker_tree(infra.bootstrap_servers)[0]}
                 await asyncio.sleep(1)
                 idle = await idle_cores(trees)
                 meter = CpuMeter(trees, own="this process (senders, arrival watch)")
@@ -447,7 +449,8 @@ async def pipeline_phases(args: argparse.Namespace, settings: Any, arrivals: Arr
     try:
         await measure(settings, topic=topic, arrivals=mapped, run="warm", count=200, rate=None, label="warm-up",
                       timeout=120)
-        trees = {name: proc.pid for name, proc in (services or {}).items()}
+        trees = {**{name: proc.pid for name, proc in (services or {}).items()},
+                 **broker_tree(settings.kafka.bootstrap_servers or "")[0]}
         await asyncio.sleep(1)  # the warm-up's relays and commits settle
         idle = await idle_cores(trees)
         stages = asyncio.create_task(stage_times(url, target=200 + args.count))
