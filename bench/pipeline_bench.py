@@ -23,7 +23,7 @@ The ratio (pipeline ÷ floor) is what counts on a shared, noisy machine. Targets
 ≥ 2,000 feedback/s sustained, ≥ 40 % of the floor, p99 < 500 ms at 500 feedback/s offered.
 
 Infrastructure as the tests choose it (``shared.testing.infra``): embedded Tansu and PostgreSQL by
-default, an external broker when ``KAFKA_BOOTSTRAP_SERVERS`` names one (e.g. Apache Kafka), a
+default, an external broker when ``CARELOOP_KAFKA_BOOTSTRAP_SERVERS`` names one (e.g. Apache Kafka), a
 database when ``CARELOOP_TEST_DB_ADMIN_URL`` names one.
 
     .venv/bin/python bench/pipeline_bench.py [--count 5000] [--open-count 5000 --rate 500] [--replicas routing=2]
