@@ -203,6 +203,11 @@ async def test_a_rebuild_swaps_only_when_confirmed_keeps_the_old_schema_and_roll
         await conn.execute(
             "INSERT INTO reporting.published_reports VALUES ('monthly_summary', '2026-05', 'hx', 1, $1, "
             "'{\"complaints\": 13}', 'x', now())", uuid.uuid4())
+        # and so is the outbox (its row ids go on from where they were)
+        outbox_row = await conn.fetchrow(
+            "INSERT INTO reporting.outbox (event_id, event_type, topic, payload, published_at) "
+            "VALUES ($1, 'ReportPublished', 'report.published', '\\x7b7d', now()) RETURNING id, event_id",
+            uuid.uuid4())
     finally:
         await conn.close()
 
@@ -242,6 +247,11 @@ async def test_a_rebuild_swaps_only_when_confirmed_keeps_the_old_schema_and_roll
                                    swapped.previous_schema) == live_oid
         assert await conn.fetch("SELECT kind, revision, content FROM reporting.published_reports") == [
             ("monthly_summary", 1, '{"complaints": 13}')]
+        assert await conn.fetch("SELECT id, event_id FROM reporting.outbox") == [outbox_row]
+        assert await conn.fetchval(
+            "INSERT INTO reporting.outbox (event_id, event_type, topic, payload, published_at) "
+            "VALUES ($1, 'ReportPublished', 'report.published', '\\x7b7d', now()) RETURNING id",
+            uuid.uuid4()) > outbox_row["id"]
         assert await conn.fetchval("SELECT count(*) FROM pg_tables WHERE schemaname = 'reporting' "
                                    "AND tablename = 'rebuild_scan'") == 0
         assert await conn.fetchval("SELECT count(*) FROM reporting.inbox WHERE consumer = $1", CONSUMER) == 30
