@@ -417,7 +417,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = _settings()
     urls = {s: f"http://{settings.host}:{settings.port(s)}" for s in SERVICES}
     token = args.token or os.environ.get("CARELOOP_DEMO_TOKEN") or _dev_token(settings, "demo-loader", 3600)
-    print(json.dumps(load_demo_data(urls, token=token), ensure_ascii=False, indent=2))
+
+    def settle() -> None:
+        """Routing learns the projects' warranty periods before the repair requests come: wait for
+        the pipeline to drain when the database can be asked (the admin URL), else a few seconds."""
+        if settings.db.admin_url and settings.kafka.bootstrap_servers:
+            from shared.devstack import drain
+
+            asyncio.run(drain(settings, timeout_s=30))
+        else:
+            time.sleep(5)
+
+    print(json.dumps(load_demo_data(urls, token=token, settle=settle), ensure_ascii=False, indent=2))
     return 0
 
 
