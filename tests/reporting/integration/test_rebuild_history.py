@@ -26,6 +26,7 @@ from services.reporting.rebuild import (
     PREVIOUS,
     RebuildRefused,
     confirm,
+    drop_schema,
     list_schemas,
     rebuild,
     rollback,
@@ -276,4 +277,8 @@ async def test_a_rebuild_swaps_only_when_confirmed_keeps_the_old_schema_and_roll
         await conn.close()
     listed = await list_schemas(migrated)
     assert [s["schema"] for s in listed] == ["reporting_previous_20260601t011000z"]
+    with pytest.raises(RebuildRefused, match="只能删除"):
+        await drop_schema(migrated, "reporting")  # never the live views
+    await drop_schema(migrated, kept)
+    assert await list_schemas(migrated) == []
     await live_for_a_while(migrated, complaints=15)
