@@ -28,6 +28,8 @@ text is translated one character for one, so spans index the original text).
 from __future__ import annotations
 
 import bisect
+import hashlib
+import hmac
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -314,9 +316,6 @@ def _name_form(name: str) -> str:
 
 
 def _mark(form: str, key: bytes) -> str:
-    import hashlib
-    import hmac
-
     return f"{len(form)}:{hmac.new(key, form.encode(), hashlib.sha256).hexdigest()[:32]}"
 
 
@@ -333,8 +332,7 @@ def name_marks(names: Iterable[str | None], *, key: str | bytes) -> tuple[str, .
 def find_marked_names(text: str, marks: Iterable[str], *, key: str | bytes) -> list[tuple[int, int]]:
     """Spans of ``text`` whose characters are a name with one of ``marks``, none overlapping."""
     wanted = set(marks)
-    lengths = sorted({int(m.split(":", 1)[0]) for m in wanted if ":" in m and m.split(":", 1)[0].isdigit()},
-                     reverse=True)
+    lengths = sorted({int(n) for n, _, _ in (m.partition(":") for m in wanted) if n.isdigit()}, reverse=True)
     if not text or not lengths:
         return []
     k = _key_bytes(key)
