@@ -52,6 +52,16 @@ def drop_outbox_parking(schema: str) -> None:
     op.drop_column("outbox", "parked_at", schema=schema)
 
 
+def add_outbox_forgetting(schema: str) -> None:
+    """``outbox.forget_after_publish``: a row an erasure found still unpublished is deleted once sent."""
+    op.add_column("outbox", sa.Column("forget_after_publish", sa.Boolean, nullable=False,
+                                      server_default=sa.false()), schema=schema)
+
+
+def drop_outbox_forgetting(schema: str) -> None:
+    op.drop_column("outbox", "forget_after_publish", schema=schema)
+
+
 def create_history_watch(schema: str) -> None:
     """``broker_watch`` of ``shared.db.tables.history_watch_table`` (the broker history watch)."""
     op.create_table(

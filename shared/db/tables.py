@@ -26,6 +26,9 @@ def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
         # row is never sent again by itself and never blocks the rows behind it (``careloop dlq parked``).
         sa.Column("parked_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("parked_reason", sa.Text, nullable=True),
+        # Set by an erasure on a row not yet published that names the erased person: the relay
+        # publishes it (others need the event) and then deletes it instead of keeping it for days.
+        sa.Column("forget_after_publish", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Index("ix_outbox_unpublished", "id", postgresql_where=sa.text("published_at IS NULL")),
         sa.Index("ix_outbox_published_at", "published_at"),
         sa.Index("ix_outbox_parked", "id", postgresql_where=sa.text("parked_at IS NOT NULL")),

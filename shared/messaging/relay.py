@@ -82,7 +82,8 @@ class OutboxRelay:
         self._retention = retention
         ob = self._outbox
         self._claim = (
-            sa.select(ob.c.id, ob.c.topic, ob.c.key, ob.c.payload, sa.cast(ob.c.headers, sa.Text))
+            sa.select(ob.c.id, ob.c.topic, ob.c.key, ob.c.payload, sa.cast(ob.c.headers, sa.Text),
+                      ob.c.forget_after_publish)
             .where(ob.c.published_at.is_(None), ob.c.parked_at.is_(None))
             .order_by(ob.c.id)
             .limit(batch_size)
@@ -92,6 +93,8 @@ class OutboxRelay:
             parked_at=sa.func.now(), parked_reason=sa.bindparam("reason", type_=sa.Text))
         self._mark = sa.update(ob).where(ob.c.id == sa.func.any(sa.bindparam("ids", type_=ARRAY(sa.BigInteger)))).values(
             published_at=sa.func.now())
+        # rows an erasure marked while they waited: sent (others need the event), then not kept
+        self._forget = sa.delete(ob).where(ob.c.id == sa.func.any(sa.bindparam("ids", type_=ARRAY(sa.BigInteger))))
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.published = 0
@@ -123,6 +126,8 @@ class OutboxRelay:
                                     self._park, conn, {"park_id": row_id, "reason": reason}))
                             await driver.execute(*self._driver_form(
                                 self._mark, conn, {"ids": [row[0] for row in rows if row[0] not in parked]}))
+                            if forget := [row[0] for row in rows if row[5] and row[0] not in parked]:
+                                await driver.execute(*self._driver_form(self._forget, conn, {"ids": forget}))
                 except BaseException:
                     # SQLAlchemy did not see this error (nor a cancellation mid-transaction): the
                     # connection may be dead or still in the transaction, so it is not pooled again.
@@ -136,6 +141,8 @@ class OutboxRelay:
                         for row_id, reason in parked.items():
                             await conn.execute(self._park, {"park_id": row_id, "reason": reason})
                         await conn.execute(self._mark, {"ids": [row[0] for row in rows if row[0] not in parked]})
+                        if forget := [row[0] for row in rows if row[5] and row[0] not in parked]:
+                            await conn.execute(self._forget, {"ids": forget})
         if rows and parked:
             self._note_parked(rows, parked)
         self.published += len(rows) - (len(parked) if rows else 0)
@@ -148,7 +155,7 @@ class OutboxRelay:
         send, prefix = self._producer.send, self._prefix
         parked: dict[int, str] = {}
         deliveries: list[tuple[int, Any]] = []
-        for row_id, topic, key, payload, headers in rows:
+        for row_id, topic, key, payload, headers, *_ in rows:
             try:
                 if not _LEGAL_TOPIC.fullmatch(prefix + topic):
                     raise _IllegalTopic(f"illegal topic name {prefix + topic!r}")

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.db import UnitOfWorkFactory
 from shared.db.uow import OutboxMessage
-from shared.messaging.kafka import make_producer
+from shared.messaging.kafka import ensure_topics, make_producer
 from shared.messaging.relay import OutboxRelay
 from shared.settings import Settings, to_asyncpg_url
 from shared.testing.services import read_topic
@@ -44,6 +44,9 @@ async def test_a_2mb_row_is_parked_and_the_rows_behind_it_are_published(migrated
         uow.publish_raw(row(4, b'{"n": 4}', topic="bad topic name!"))
         uow.publish_raw(row(5, b'{"n": 5}'))
         await uow.commit()
+    # the probe topic exists, as every topic CareLoop publishes to does (Apache Kafka creates none
+    # on its own: the parking must come from the size, not from a missing topic)
+    await ensure_topics(migrated, [f"{migrated.topic_prefix}{TOPIC}"])
     producer = make_producer(migrated, client_id="test-oversized")
     await producer.start()
     try:

@@ -15,6 +15,8 @@ import time
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from services.intake.app import create_app as intake_app
 from services.routing.app import create_app as routing_app
@@ -45,7 +47,18 @@ async def register_org_units(settings: Settings) -> None:
 
 
 async def send_large(settings: Settings, topic: str, value: bytes) -> None:
-    """As a foreign system with a larger producer limit would."""
+    """As a foreign system with a larger producer limit would, on a topic whose broker limit lets it
+    through (Apache Kafka refuses records over 1 MB unless the topic's ``max.message.bytes`` is
+    raised, as an operator may have done; the embedded broker has no such limit)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap(settings))
+    await admin.start()
+    try:
+        await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, f"{settings.topic_prefix}{topic}",
+                                                  {"max.message.bytes": str(8 * 1024 * 1024)})])
+    except Exception:  # the embedded broker may not take topic configs: it needs none
+        pass
+    finally:
+        await admin.close()
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap(settings), enable_idempotence=False, acks="all",
                                 max_request_size=8 * 1024 * 1024)
     await producer.start()
