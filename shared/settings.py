@@ -58,6 +58,12 @@ class KafkaSettings(BaseSettings):
         description="retention.ms of the topics CareLoop creates: -1 (no time limit) because the event history "
                     "is the system of record that `careloop rebuild-reporting` reads",
     )
+    metadata_max_age_ms: int = Field(
+        default=30_000, ge=1_000,
+        description="how often every producer and consumer refreshes the cluster's metadata even when nothing "
+                    "failed (the client default is 5 minutes): a topic deleted and created again, or given more "
+                    "partitions, is consumed again within this time",
+    )
     history_check_interval_s: float = Field(
         default=5.0, ge=0,
         description="how often each service checks that the broker still holds the last records it published "

@@ -43,6 +43,7 @@ def make_broker(settings: Settings, *, client_id: str) -> KafkaBroker:
         enable_idempotence=settings.kafka.idempotent_producer,
         acks="all",
         request_timeout_ms=settings.kafka.request_timeout_ms,
+        metadata_max_age_ms=settings.kafka.metadata_max_age_ms,
         logger=logging.getLogger(f"careloop.{client_id}.broker"),
         security=settings.kafka.faststream_security(),  # type: ignore[arg-type]
     )
@@ -94,6 +95,7 @@ def make_producer(settings: Settings, *, client_id: str) -> AIOKafkaProducer:
         linger_ms=2,
         partitioner=partition_for,
         request_timeout_ms=settings.kafka.request_timeout_ms,
+        metadata_max_age_ms=settings.kafka.metadata_max_age_ms,
         **settings.kafka.client_options(),  # type: ignore[arg-type]
     )
 

@@ -102,8 +102,11 @@ class Workload:
 
 
 async def produce(settings: Settings, records: list[tuple[bytes, bytes]], *, topic: str = INBOUND_FEEDBACK,
-                  rate: float | None = None) -> None:
-    """Send records (key, value) as another system would, at ``rate`` per second if given."""
+                  rate: float | None = None, gates: dict[int, asyncio.Event] | None = None) -> None:
+    """Send records (key, value) as another system would, at ``rate`` per second if given. Before
+    record ``i`` of ``gates``, wait for its event (then go on at the same rate): a scenario that
+    must act while records are still to come holds the rest of the stream until it has acted,
+    however slow a loaded machine makes it."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap(settings), enable_idempotence=False, acks="all",
                                 linger_ms=5, request_timeout_ms=120_000)
     await producer.start()
@@ -111,6 +114,10 @@ async def produce(settings: Settings, records: list[tuple[bytes, bytes]], *, top
         started = time.monotonic()
         pending = []
         for i, (key, value) in enumerate(records):
+            if gates and i in gates and not gates[i].is_set():
+                held = time.monotonic()
+                await gates[i].wait()
+                started += time.monotonic() - held
             if rate and (delay := started + i / rate - time.monotonic()) > 0:
                 await asyncio.sleep(delay)
             pending.append(await producer.send(f"{settings.topic_prefix}{topic}", value=value, key=key))

@@ -1,5 +1,6 @@
 """Fault injection on the real broker and PostgreSQL: crashes at the commit/publish windows,
-rebalances, redeliveries, poison, a database restart and a paused broker.
+rebalances, redeliveries, poison, a database restart, a paused broker, and a real Apache Kafka
+SIGKILLed and restarted mid-stream.
 
 Each scenario streams complaints through intake (``inbound.feedback``) → routing → reporting, run
 as their own processes, breaks something in the middle, and ends with the checker of
@@ -37,7 +38,7 @@ from faultkit import (
 )
 
 from shared.settings import SERVICES, Settings
-from shared.testing.infra import Infrastructure, create_database, drop_database
+from shared.testing.infra import Infrastructure, create_database, delete_test_topics, drop_database
 from shared.testing.infra import test_settings as settings_for
 from shared.testing.registry import register_org_units, with_parents
 from shared.testing.services import migrate
@@ -108,16 +109,23 @@ async def test_routing_scaled_out_and_back_mid_stream(migrated: Settings, tmp_pa
     n = 600
     try:
         await start_pipeline(fleet)
-        # one stream of 20 s: routing goes to three replicas and back to one while it flows
-        stream = asyncio.create_task(produce(migrated, workload.messages(0, n), rate=30))
+        # one stream of 20 s: routing goes to three replicas and back to one while it flows. The
+        # stream holds its second half until the extra replicas are ready and its last quarter until
+        # the scale-back has begun (on a quiet machine both came long before; on a loaded one a
+        # replica's start can outlast the whole stream, and the scenario would prove nothing).
+        scaled_out, scaling_back = asyncio.Event(), asyncio.Event()
+        stream = asyncio.create_task(produce(migrated, workload.messages(0, n), rate=30,
+                                             gates={n // 2: scaled_out, 3 * n // 4: scaling_back}))
         await asyncio.sleep(1)
         extra = [await fleet.start("routing", wait=False) for _ in range(2)]  # scale out mid-stream
         await asyncio.gather(*(fleet.ready(r) for r in extra))
+        scaled_out.set()
         cases_at_three = (await progress(migrated))["cases"]
         await asyncio.sleep(3)
         # and back (measured when the scale-back begins: stopping two replicas gracefully takes a while)
         cases_at_one = (await progress(migrated))["cases"]
         stream_running = not stream.done()
+        scaling_back.set()
         await asyncio.gather(*(fleet.stop(r) for r in extra))
         await stream
         await settle(migrated, expected=n, timeout=240)
@@ -257,6 +265,7 @@ async def test_postgres_restart_mid_stream_advances_no_offset_past_uncommitted_w
         effects = await check_effects(settings, workload)
     finally:
         await fleet.close()
+        await delete_test_topics(settings)  # made on the suite's broker under this test's own prefix
         await drop_database(pg.admin_url, url)
         await asyncio.to_thread(pg.stop)
     print(f"[faults] PostgreSQL stopped at {before['feedback']} feedback / {before['facts']} facts for 5 s; "
