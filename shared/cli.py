@@ -823,8 +823,26 @@ def main(argv: list[str] | None = None) -> int:
             command.add_argument("--port", type=int, default=29092, help="client port (the controller's is port+1)")
             command.add_argument("--reset", action="store_true", help="wipe its data first (a new, empty cluster)")
 
+    classifier = sub.add_parser("classifier", help="the complaint classifier: evaluate it on the held-out complaints, "
+                                                   "train its model, export staff corrections")
+    classifier_sub = classifier.add_subparsers(dest="classifier_command", required=True)
+    for name, text in (("evaluate", "the held-out figures, the confusion matrix and every miss (exit 1: a target missed)"),
+                       ("train", "rebuild model.json from the labelled complaints (--check: compare, --cross-validate)"),
+                       ("corrections", "staff reclassifications as labelled complaints for the next training round")):
+        command = classifier_sub.add_parser(name, help=text, add_help=False)
+        command.add_argument("rest", nargs=argparse.REMAINDER)
+        command.set_defaults(func=cmd_classifier)
+
     args = parser.parse_args(argv)
     return int(args.func(args))
+
+
+def cmd_classifier(args: argparse.Namespace) -> int:
+    """Hands the arguments to the classifier's own commands (services/routing/classification)."""
+    import importlib
+
+    module = {"evaluate": "figures", "train": "train", "corrections": "corrections"}[args.classifier_command]
+    return int(importlib.import_module(f"services.routing.classification.{module}").main(args.rest))
 
 
 if __name__ == "__main__":

@@ -119,6 +119,13 @@ def build_router(*, uow_factory: UnitOfWorkFactory, clock: Clock) -> APIRouter:
         return exports.respond("trend", await read(lambda uow: queries.trend(until=last, months=months, org=org,
                                                                              uow=uow)), export_format)
 
+    @view("/classifier-accuracy", summary="分类准确率：分类器的结果与人工改判对比，按月、按主题")
+    async def classifier_accuracy(org: OrgPathParam, until: LastMonth = None,
+                                  months: Annotated[int, Query(ge=1, le=36)] = 6, export_format: Format = "json") -> View:
+        last = until or month_of(clock())
+        return exports.respond("classifier-accuracy", await read(
+            lambda uow: queries.classifier_accuracy(until=last, months=months, org=org, uow=uow)), export_format)
+
     @view("/org-units", summary="The month's figures per org unit one level down (dashboard drill-down)")
     async def org_units(period: Period, org: OrgPathParam, export_format: Format = "json") -> View:
         units = await read(lambda uow: queries.org_units(period=period, org=org, now=clock(), uow=uow))

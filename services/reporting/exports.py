@@ -215,6 +215,15 @@ def trend(view: dict[str, Any]) -> list[Block]:
         for m in view["months"]])]
 
 
+def classifier_accuracy(view: dict[str, Any]) -> list[Block]:
+    return [Block("分类准确率 classifier accuracy", (
+        ORG, PERIOD, Column("category", "分类器判定的主题"), Column("classified", "分类器自动分类", "int"),
+        Column("corrected_subject", "人工改判主题", "int"), Column("corrected_class", "人工改判类别", "int"),
+        Column("corrected", "人工改判", "int"), Column("accuracy_pct", "准确率 %", "percent"),
+    ), [(view["org"], m["period"], name_of("category", c["category"]), c["classified"], c["corrected_subject"],
+         c["corrected_class"], c["corrected"], c["accuracy"]) for m in view["months"] for c in m["by_category"]])]
+
+
 def org_units(view: dict[str, Any]) -> list[Block]:
     return [Block("下级单位 org units", (
         PERIOD, Column("org", "单位"), COMPLAINTS,
@@ -380,6 +389,7 @@ TABULATIONS: dict[str, Callable[[dict[str, Any]], list[Block]]] = {
     "satisfaction": satisfaction,
     "survey-counts": survey_counts,
     "trend": trend,
+    "classifier-accuracy": classifier_accuracy,
     "org-units": org_units,
 }
 

@@ -51,6 +51,11 @@ class CaseFact(Base):
     important: Mapped[bool | None] = mapped_column(sa.Boolean)
     needs_triage: Mapped[bool | None] = mapped_column(sa.Boolean)
     reclassified: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    # What the classifier said first (ComplaintClassified by the classifier, not by a person), kept
+    # whatever staff change afterwards: the classifier's accuracy against the corrections.
+    machine_category: Mapped[str | None] = mapped_column(sa.Text)
+    machine_class: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    classifier_version: Mapped[str | None] = mapped_column(sa.Text)
     classified_as_of: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     lead_department: Mapped[str | None] = mapped_column(sa.Text)
     assigned_as_of: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))

@@ -72,7 +72,10 @@ def _if_newer(as_of: str, columns: tuple[str, ...]) -> dict[str, Any]:
 STATE = _if_newer("state_as_of", ("state", "state_as_of"))
 
 CASE_OPENED = _upsert_case(_once(RECEIVED))
-CASE_CLASSIFIED = _upsert_case({**_once(RECEIVED), **_if_newer("classified_as_of", CLASSIFICATION)})
+#: what the classifier said first (a ComplaintClassified by a person carries None here)
+MACHINE = ("machine_category", "machine_class", "classifier_version")
+CASE_CLASSIFIED = _upsert_case({**_once(RECEIVED), **_if_newer("classified_as_of", CLASSIFICATION),
+                                **_once(MACHINE)})
 CASE_RECLASSIFIED = _upsert_case({**_once(RECEIVED), **_if_newer("classified_as_of", CLASSIFICATION),
                                   "reclassified": sa.true()})
 CASE_ASSIGNED = _upsert_case({**STATE, **_if_newer("assigned_as_of", ("lead_department", "assigned_as_of"))})
@@ -147,7 +150,15 @@ def _classification(event: ComplaintClassified | ComplaintReclassified, uow: Uni
         "feedback_id": d.feedback_id,
         "category": d.category.value, "complaint_class": d.complaint_class, "valid": d.valid,
         "important": d.important, "needs_triage": d.needs_triage, "classified_as_of": event.occurred_at,
-        "reclassified": reclassified})
+        "reclassified": reclassified, **_machine(d, reclassified)})
+
+
+def _machine(d: Any, reclassified: bool) -> dict[str, Any]:
+    """The classifier's own first answer; nothing when a person classified (triage, correction)."""
+    by_machine = not reclassified and d.classified_by == "rules"
+    return {"machine_category": d.category.value if by_machine else None,
+            "machine_class": d.complaint_class if by_machine else None,
+            "classifier_version": d.rules_version if by_machine else None}
 
 
 async def on_complaint_classified(event: ComplaintClassified, uow: UnitOfWork) -> None:

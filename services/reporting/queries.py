@@ -319,6 +319,48 @@ async def trend(*, until: str, months: int, org: str, uow: UnitOfWork) -> dict[s
     return {"org": org, "until": until, "months": list(by_month.values())}
 
 
+async def classifier_accuracy(*, until: str, months: int, org: str, uow: UnitOfWork) -> dict[str, Any]:
+    """The classifier against the staff's corrections, per month received and per subject the
+    classifier chose: how many complaints it classified by itself, how many of those a person
+    reclassified to another subject or class, and the share it got right (accuracy). Complaints it
+    sent to triage are not its answers and are counted apart."""
+    periods = months_ending(until, months)
+    c = CaseFact.__table__
+    corrected_subject = sa.and_(c.c.reclassified.is_(True), c.c.category.is_distinct_from(c.c.machine_category))
+    corrected_class = sa.and_(c.c.reclassified.is_(True), c.c.complaint_class.is_distinct_from(c.c.machine_class))
+    rows = (await uow.session.execute(
+        sa.select(c.c.period, c.c.machine_category, sa.func.count(),
+                  sa.func.count().filter(corrected_subject), sa.func.count().filter(corrected_class),
+                  sa.func.count().filter(sa.or_(corrected_subject, corrected_class)))
+        .where(c.c.period.in_(periods), c.c.kind == "complaint", c.c.machine_category.is_not(None),
+               *org_filter(c, org))
+        .group_by(c.c.period, c.c.machine_category)
+    )).all()
+    triaged = dict((await uow.session.execute(
+        sa.select(c.c.period, sa.func.count())
+        .where(c.c.period.in_(periods), c.c.kind == "complaint", c.c.machine_category.is_(None),
+               c.c.category.is_not(None), *org_filter(c, org))
+        .group_by(c.c.period))).all())
+    versions = {(p, v): int(n) for p, v, n in (await uow.session.execute(
+        sa.select(c.c.period, c.c.classifier_version, sa.func.count())
+        .where(c.c.period.in_(periods), c.c.machine_category.is_not(None), *org_filter(c, org))
+        .group_by(c.c.period, c.c.classifier_version))).all()}
+    by_month: dict[str, dict[str, Any]] = {
+        p: {"period": p, "classified": 0, "corrected": 0, "accuracy": None, "by_category": [],
+            "classified_by_people": int(triaged.get(p, 0)),
+            "classifier_versions": {v: n for (pp, v), n in versions.items() if pp == p}} for p in periods}
+    for period, category, n, subject, klass, either in sorted(rows, key=lambda r: (r[0], r[1])):
+        month = by_month[str(period)]
+        month["classified"] += int(n)
+        month["corrected"] += int(either)
+        month["by_category"].append({
+            "category": category, "classified": int(n), "corrected_subject": int(subject),
+            "corrected_class": int(klass), "corrected": int(either), "accuracy": percent(int(n) - int(either), int(n))})
+    for month in by_month.values():
+        month["accuracy"] = percent(month["classified"] - month["corrected"], month["classified"])
+    return {"org": org, "until": until, "months": list(by_month.values())}
+
+
 async def org_units(*, period: str, org: str, now: datetime, uow: UnitOfWork) -> dict[str, Any]:
     """The month's figures for each org unit one level below ``org`` (the dashboard's drill-down):
     complaints received and still open, cases now past a deadline (any month), satisfaction.

@@ -6,22 +6,25 @@ from datetime import datetime
 
 from services.routing import deadlines
 from services.routing.classification.classifier import Classification, Rules, classify
+from services.routing.classification.model import ComplaintModel
 from shared.calendar import BusinessCalendar
 from shared.calendar_store import LiveCalendar
 from shared.events.vocabulary import ComplaintCategory, Department
 
 
 class RuleClassifier:
-    """The versioned rule file (services/routing/classification/rules.toml) behind routing's port."""
+    """The versioned rule file (services/routing/classification/rules.toml) and, when given, the
+    complaint model trained beside it (model.json) behind routing's port."""
 
-    def __init__(self, rules: Rules) -> None:
+    def __init__(self, rules: Rules, model: ComplaintModel | None = None) -> None:
         self.rules = rules
+        self.model = model
 
     def classify(
         self, text: str, *, kind: str, channel: str, project_stage: str | None, org_path: str
     ) -> Classification:
         return classify(text, kind=kind, channel=channel, project_stage=project_stage, org_path=org_path,
-                        rules=self.rules)
+                        rules=self.rules, model=self.model)
 
     def route(self, category: ComplaintCategory, org_path: str) -> tuple[Department, tuple[Department, ...]]:
         route, _source = self.rules.route(category, org_path)

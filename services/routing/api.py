@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.routing import service
+from services.routing.classification.model import explain
 from services.routing.lifecycle import Action, CaseState, TransitionRefused, allowed_actions
 from services.routing.models import (
     Case,
@@ -71,6 +72,8 @@ class CaseOut(BaseModel):
     confidence: float | None
     rules_fired: list[str]
     rules_version: str | None
+    classification_explanation: str | None = Field(
+        default=None, description="为什么这样分类：模型起作用最大的词和规则（中文）")
     lead_department: str | None
     assisting_departments: list[str]
     handler: str | None
@@ -291,6 +294,7 @@ def case_out(case: Case) -> dict[str, Any]:
         case_id=case.id, feedback_id=case.feedback_id, kind=case.kind, state=case.status, version=case.version,
         category=case.category, complaint_class=case.complaint_class, valid=case.valid, important=case.important,
         confidence=case.confidence, rules_fired=list(case.rules_fired or []), rules_version=case.rules_version,
+        classification_explanation=explain(case.rules_fired or []),
         lead_department=case.lead_department, assisting_departments=list(case.assisting_departments or []),
         handler=case.handler, first_contact_owner=case.first_contact_owner, difficult=case.difficult,
         handed_over_to=case.handed_over_to, return_visit_done=case.return_visit_done,

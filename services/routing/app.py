@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from services.routing import api, calendar_api, calendar_service, handlers
 from services.routing.adapters import CalendarPlanner, RuleClassifier
 from services.routing.classification.classifier import load_rules
+from services.routing.classification.model import load_model
 from services.routing.config import SERVICE, RoutingSettings
 from services.routing.models import holiday_schedules
 from services.routing.repairs import api as repairs_api
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     # the key intake marks the customers' names with: staff notes are searched for them
     use_name_key(settings.pii_name_key)
     rules = load_rules(settings.rules_file)
+    model = None if (settings.classifier_model or "").lower() == "none" else load_model(settings.classifier_model)
     # The calendar this replica counts on: swapped when a holiday schedule is loaded (here, by
     # another replica, or with `careloop calendar load`), re-read from routing's table.
     calendar = LiveCalendar(calendar_from_settings(settings.working_hours))
@@ -58,7 +60,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     )
     deps = Collaborators(
         clock=clock,
-        classifier=RuleClassifier(rules),
+        classifier=RuleClassifier(rules, model),
         planner=CalendarPlanner(calendar, settings.deadline_policy()),
         notices=notices,
         claim_authority_yuan=settings.claim_authority_yuan,

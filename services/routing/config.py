@@ -22,6 +22,8 @@ class RoutingSettings(Settings):
     docs/domain.md §3 is a setting; the defaults are the procedures' stricter values."""
 
     rules_file: str | None = Field(default=None, description="classification rules; the shipped file if unset")
+    classifier_model: str | None = Field(default=None, description=(
+        "the complaint model (services/routing/classification/model.json if unset; 'none': the rules decide alone)"))
     first_response_working_hours: float = Field(default=8, gt=0)
     first_response_outside_hours: float = Field(default=24, gt=0)
     first_response_cap_hours: float | None = Field(

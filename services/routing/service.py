@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.routing.claims import DEFAULT_AUTHORITY_YUAN, ClaimKind, decide_claim
-from services.routing.classification.classifier import LEAD_ALONE
+from services.routing.classification.classifier import LEAD_ALONE, route_for_class
 from services.routing.lifecycle import (
     Action,
     CaseFacts,
@@ -448,17 +448,6 @@ async def _assign(
     # The receiving department reports its measures within 1 working day of the assignment.
     await _schedule(uow, case, deps, now, [deps.planner.plan("measures_report", now, case_org_path(case))],
                     caused_by=caused_by)
-
-
-def route_for_class(complaint_class: int | None, lead: Department,
-                    assisting: tuple[Department, ...]) -> tuple[Department, tuple[Department, ...]]:
-    """A class-2 complaint (building quality, supporting facilities) is an engineering problem
-    record for the quality department and the customer service centre, whatever the subject matrix
-    says (seed 002): the quality department leads, the customer service centre assists (it keeps
-    the customer informed). Other classes follow the matrix."""
-    if complaint_class == 2:
-        return Department.ENGINEERING_QUALITY, (Department.CUSTOMER_SERVICE,)
-    return lead, assisting
 
 
 def case_org_path(case: Case) -> str:

@@ -36,6 +36,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from services.routing.classification.model import (
+    ComplaintModel,
+    context_features,
+    rule_features,
+    text_features,
+)
 from shared.events.vocabulary import Channel, FeedbackKind, ProjectStage
 from shared.events.vocabulary import ComplaintCategory as Cat
 from shared.events.vocabulary import Department as Dept
@@ -94,6 +100,17 @@ class Route:
 LEAD_ALONE: dict[Cat, frozenset[Dept]] = {
     Cat.SERVICE_ATTITUDE: frozenset({Dept.CUSTOMER_SERVICE, Dept.GENERAL_AFFAIRS}),
 }
+
+
+def route_for_class(complaint_class: int | None, lead: Dept,
+                    assisting: tuple[Dept, ...]) -> tuple[Dept, tuple[Dept, ...]]:
+    """A class-2 complaint (building quality, supporting facilities) is an engineering problem
+    record for the quality department and the customer service centre, whatever the subject matrix
+    says (seed 002): the quality department leads, the customer service centre assists (it keeps
+    the customer informed). Other classes follow the matrix."""
+    if complaint_class == 2:
+        return Dept.ENGINEERING_QUALITY, (Dept.CUSTOMER_SERVICE,)
+    return lead, assisting
 
 
 @dataclass(frozen=True)
@@ -675,13 +692,48 @@ def classify(
     project_stage: ProjectStage | str | None = None,
     org_path: str | None = None,
     rules: Rules | None = None,
+    model: ComplaintModel | None = None,
 ) -> Classification:
-    """Classify one piece of feedback. Pure: the same text, context and rules give the same result."""
+    """Classify one piece of feedback. Pure: the same text, context, rules and model give the same
+    result. Without ``model`` the rules decide alone; with one, the rules' findings are features of
+    the model, which decides (services/routing/classification/model.py)."""
     rules = rules or default_rules()
     kind = FeedbackKind(kind) if kind is not None else None
     channel = Channel(channel) if channel is not None else None
     project_stage = ProjectStage(project_stage) if project_stage is not None else None
     reading = _Reading.of(text or "", rules)
+    by_rules = _by_rules(reading, kind, channel, project_stage, org_path, rules)
+    if model is None:
+        return by_rules
+    features = (text_features(reading.text, reading.zh_tokens, reading.en_tokens)
+                | rule_features(by_rules.rules_fired, by_rules.category.value, by_rules.complaint_class)
+                | context_features(kind and kind.value, channel and channel.value,
+                                   project_stage and project_stage.value))
+    decision = model.decide(features)
+    fired = [f for f in by_rules.rules_fired if not f.startswith(("triage:", "routing:"))]
+    fired += decision.explained
+    valid = decision.valid and (kind is None or kind in rules.complaint_kinds)
+    route, routed_by = rules.route(decision.category, org_path)
+    if routed_by:
+        fired.append(f"routing:{routed_by}")
+    if decision.needs_triage:
+        fired.append(f"triage:confidence<{model.triage_threshold:g}")
+    return Classification(
+        category=decision.category,
+        complaint_class=decision.complaint_class,
+        valid=valid,
+        important=decision.important,
+        confidence=decision.confidence,
+        rules_fired=tuple(fired),
+        rules_version=f"{rules.version}+model:{model.version}",
+        needs_triage=decision.needs_triage,
+        lead_department=route.lead,
+        assisting_departments=route.assisting,
+    )
+
+
+def _by_rules(reading: _Reading, kind: FeedbackKind | None, channel: Channel | None,
+              project_stage: ProjectStage | None, org_path: str | None, rules: Rules) -> Classification:
     indexes = rules.phrase_indexes
     fired: list[str] = []
 

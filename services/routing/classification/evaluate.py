@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.routing.classification.classifier import Classification, Rules, classify, load_rules
+from services.routing.classification.model import ComplaintModel
 from shared.events.vocabulary import ComplaintCategory
 
 DEFAULT_DATA_PATH = Path(__file__).resolve().parents[3] / "tests" / "routing" / "data" / "labelled_complaints.jsonl"
@@ -59,6 +60,10 @@ class LabelledComplaint:
     important: bool
     split: str
     org_path: str | None = None
+    language: str = "zh"
+    important_reasons: tuple[str, ...] = ()
+    ambiguous: bool = False
+    style: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,10 @@ def load_examples(path: str | Path) -> list[LabelledComplaint]:
                     important=bool(row["important"]),
                     split=row.get("split", "dev"),
                     org_path=row.get("org_path"),
+                    language=row.get("language") or ("en" if row["text"].isascii() else "zh"),
+                    important_reasons=tuple(row.get("important_reasons") or ()),
+                    ambiguous=bool(row.get("ambiguous", False)),
+                    style=tuple(row.get("style") or ()),
                 )
             )
         except (KeyError, ValueError) as exc:
@@ -115,7 +124,7 @@ def load_examples(path: str | Path) -> list[LabelledComplaint]:
     return examples
 
 
-def run(examples: Iterable[LabelledComplaint], rules: Rules) -> list[Outcome]:
+def run(examples: Iterable[LabelledComplaint], rules: Rules, model: ComplaintModel | None = None) -> list[Outcome]:
     return [
         Outcome(
             example,
@@ -126,6 +135,7 @@ def run(examples: Iterable[LabelledComplaint], rules: Rules) -> list[Outcome]:
                 project_stage=example.project_stage,
                 org_path=example.org_path,
                 rules=rules,
+                model=model,
             ),
         )
         for example in examples

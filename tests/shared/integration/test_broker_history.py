@@ -19,6 +19,9 @@ The procedure, worked by hand:
   offsets) and reads the new history from the start.
 * reporting counts 5 (the 3 it had, the 2 it missed; none twice), and a 6th complaint makes 6.
   Without the re-publish it would count 3 and then 4.
+* reporting stops, and its views are rebuilt from the new history: the rebuild reads 6
+  ComplaintClassified, the live views had applied 6, nothing is missing (intake's and routing's
+  outboxes: every published row is on the topics), so it would be swapped in without a shortfall.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.intake.app import create_app as intake_app
 from services.reporting.app import create_app as reporting_app
+from services.reporting.rebuild import drop_schema, stage
 from services.routing.app import create_app as routing_app
 from shared.clock import month_of
 from shared.devstack import EmbeddedKafka
@@ -161,6 +165,16 @@ async def run_the_procedure(settings: Settings, lose_history, caplog: pytest.Log
                 assert await eventually(lambda: complaint_total(reporting), until=lambda t: t == 6, timeout=60) == 6
                 # and none twice, even a while later
                 assert await complaint_total(reporting) == 6
+        # What the services put back is the whole history: a rebuild of reporting's views from it
+        # (reporting stopped, as the rebuild requires) misses nothing the live views had applied.
+        report = await stage(settings, wait_idle_s=10)
+        try:
+            assert report.complete, report.shortfalls
+            classified = report.events["ComplaintClassified"]
+            assert (classified["replayed"], classified["live"], classified["live_missing"]) == (6, 6, 0)
+            assert report.producers["intake"]["missing"] == 0 and report.producers["routing"]["missing"] == 0
+        finally:
+            await drop_schema(settings, report.schema)
         warnings = [r for r in caplog.records if r.getMessage().startswith("broker lost event history")]
         assert warnings, "one warning line per service that noticed"
         for record in warnings:  # topic names and offsets only, never a complaint's text
