@@ -687,7 +687,14 @@ def cmd_kafka(args: argparse.Namespace) -> int:
     return 0
 
 
+_CLASSIFIER_MODULES = {"evaluate": "figures", "train": "train", "corrections": "corrections"}
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if len(argv) >= 2 and argv[0] == "classifier" and argv[1] in _CLASSIFIER_MODULES:
+        # the classifier's commands parse their own options (services/routing/classification)
+        return run_classifier(argv[1], argv[2:])
     parser = argparse.ArgumentParser(prog="careloop", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -838,11 +845,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_classifier(args: argparse.Namespace) -> int:
+    return run_classifier(args.classifier_command, args.rest)
+
+
+def run_classifier(command: str, rest: list[str]) -> int:
     """Hands the arguments to the classifier's own commands (services/routing/classification)."""
     import importlib
 
-    module = {"evaluate": "figures", "train": "train", "corrections": "corrections"}[args.classifier_command]
-    return int(importlib.import_module(f"services.routing.classification.{module}").main(args.rest))
+    return int(importlib.import_module(f"services.routing.classification.{_CLASSIFIER_MODULES[command]}").main(rest))
 
 
 if __name__ == "__main__":

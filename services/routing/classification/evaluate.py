@@ -64,6 +64,8 @@ class LabelledComplaint:
     important_reasons: tuple[str, ...] = ()
     ambiguous: bool = False
     style: tuple[str, ...] = ()
+    #: labelled by the written guide (docs/domain.md, "Labelling complaints"), reasons and all
+    by_guide: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ def load_examples(path: str | Path) -> list[LabelledComplaint]:
                     important_reasons=tuple(row.get("important_reasons") or ()),
                     ambiguous=bool(row.get("ambiguous", False)),
                     style=tuple(row.get("style") or ()),
+                    by_guide="important_reasons" in row,
                 )
             )
         except (KeyError, ValueError) as exc:

@@ -193,6 +193,7 @@ class ComplaintModel:
     triage_threshold: float
     important_threshold: float
     valid_threshold: float
+    important_by_rules: bool = True  # a reason the rules found makes the complaint important
     source: str = ""
 
     def decide(self, features: set[str]) -> ModelDecision:
@@ -212,7 +213,8 @@ class ComplaintModel:
         p_valid = self.valid.probabilities(ordered, value)[1]
         p_important = self.important.probabilities(ordered, value)[1]
         valid = complaint_class == 1 and p_valid >= self.valid_threshold
-        important = p_important >= self.important_threshold
+        important = p_important >= self.important_threshold or (
+            self.important_by_rules and any(f.startswith("rimp:") for f in ordered))
         needs_triage = confidence < self.triage_threshold
         explained = [f"model:{self.version}:{category.value}/{complaint_class}:{confidence:.2f}"]
         explained += _named(self.category.weighed(ordered, value, ci), "category", _TOP)
@@ -237,6 +239,7 @@ class ComplaintModel:
                 triage_threshold=float(data["thresholds"]["triage"]),
                 important_threshold=float(data["thresholds"]["important"]),
                 valid_threshold=float(data["thresholds"]["valid"]),
+                important_by_rules=bool(data.get("important_when_rules_find_a_reason", False)),
                 source=source,
             )
         except (KeyError, TypeError, ValueError) as exc:

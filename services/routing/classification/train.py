@@ -18,8 +18,10 @@ How it is built, deterministically (same files, same library versions: the same 
 3. the subject and class are chosen together among the pairs at least :data:`MIN_PAIR` labelled
    complaints show (a building defect is class 2, the surroundings class 3, the rest class 1,
    unless the data shows otherwise often enough);
-4. from the same cross-validation: the importance threshold is the highest that still finds
-   :data:`IMPORTANT_RECALL` of the important complaints, and the triage threshold sends
+4. from the same cross-validation: a complaint is important when the rules find one of its
+   reasons or the model's probability is above a threshold, the highest that still finds
+   :data:`IMPORTANT_RECALL` of the important complaints labelled by the written guide; the
+   triage threshold sends
    :data:`TRIAGE_SHARE` of the complaints, the least certain ones, to a person;
 5. weights are rounded to 3 decimals; features whose weights are all below :data:`MIN_WEIGHT` are left
    out.
@@ -60,7 +62,7 @@ MIN_PAIR = 5
 #: features whose weights are all smaller than this (after rounding to 3 decimals) are left out
 MIN_WEIGHT = 0.01
 C_GRID = (1.0, 3.0, 10.0, 30.0)
-IMPORTANT_RECALL = 0.96
+IMPORTANT_RECALL = 0.95
 TRIAGE_SHARE = 0.12
 FOLDS = 5
 
@@ -169,9 +171,19 @@ def train(examples: list[LabelledComplaint], rules: Rules | None = None) -> dict
             confidences[i] = max(joint) / (sum(joint) or 1.0)
             p_important[i] = float(pi[row][list(imp.classes_).index(1)])
     triage = float(np.quantile(confidences, TRIAGE_SHARE))
-    positives = sorted((p for p, y in zip(p_important, important, strict=True) if y), reverse=True)
-    keep = max(1, int(np.ceil(IMPORTANT_RECALL * len(positives))))
-    important_threshold = positives[keep - 1] if positives else 0.5
+    # Important: a reason the rules found, or the model's probability above the threshold. The
+    # threshold: the highest that still finds IMPORTANT_RECALL of the important complaints the
+    # rules miss, over the complaints labelled by the written guide (its reasons; the older set
+    # was labelled more loosely).
+    judged = [i for i, e in enumerate(examples) if e.by_guide] or list(range(len(examples)))
+    by_rules = [any(f.startswith("rimp:") for f in rows[i]) for i in range(len(examples))]
+    wanted = sum(important[i] for i in judged)
+    important_threshold = 0.5
+    for candidate in sorted({round(p_important[i], 4) for i in judged}, reverse=True):
+        found = sum(important[i] and (by_rules[i] or p_important[i] >= candidate) for i in judged)
+        important_threshold = candidate
+        if found >= IMPORTANT_RECALL * wanted:
+            break
 
     heads = {
         "category": _head(_fit(x, categories, c_category), vocabulary),
@@ -186,6 +198,7 @@ def train(examples: list[LabelledComplaint], rules: Rules | None = None) -> dict
                        "files": [str(p.relative_to(DATA.parents[2])) for p in TRAINING_FILES if p.exists()],
                        "rules_version": rules.version, "C": {"category": c_category, "class": c_class, "binary": c_binary}},
         "thresholds": {"triage": round(triage, 4), "important": round(important_threshold, 4), "valid": 0.5},
+        "important_when_rules_find_a_reason": True,
         "pairs": [list(p) for p in pairs],
         "heads": heads,
     }

@@ -104,3 +104,11 @@ def test_the_figures_of_a_table_worked_by_hand() -> None:
     assert (f.triaged, f.triaged_ambiguous, f.ambiguous) == (1, 1, 1)
     assert f.confusion[(Cat.SERVICE_ATTITUDE, Cat.PRICE)] == 1
     assert set(f.missed()) >= {"category 40.0% < 90%", "triage 20.0% > 15%"}
+
+
+def test_the_committed_model_is_what_the_training_files_build_byte_for_byte(tmp_path) -> None:
+    from services.routing.classification import train
+
+    out = tmp_path / "model.json"
+    out.write_text(open(default_model().source, encoding="utf-8").read(), encoding="utf-8")
+    assert train.main(["--check", "--out", str(out)]) == 0
