@@ -16,10 +16,10 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from shared.db.migrate import migrate_service
-from shared.messaging.kafka import bootstrap, ensure_topics, topic_partitions
+from shared.messaging.kafka import bootstrap, ensure_topics, make_producer, topic_partitions
 from shared.settings import Settings
 from shared.testing.auth import operator_headers, test_auth_env
-from shared.topics import all_topics
+from shared.topics import all_topics, topic_for
 
 T = TypeVar("T")
 
@@ -148,3 +148,15 @@ async def spawn_service(settings: Settings, service: str, *, port: int, timeout:
                 proc.kill()
                 raise AssertionError(f"{service} was not ready within {timeout}s")
             await asyncio.sleep(0.2)
+
+
+async def publish_events(settings: Settings, events: Iterable[Any]) -> None:
+    """Send events to their topics as a producing service's relay would (keyed by aggregate)."""
+    producer = make_producer(settings, client_id="test")
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send(f"{settings.topic_prefix}{topic_for(event.event_type)}", event.to_json(), key=event.key)
+        await producer.flush()
+    finally:
+        await producer.stop()

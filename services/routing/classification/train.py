@@ -51,7 +51,7 @@ from services.routing.classification.model import (
     rule_features,
     text_features,
 )
-from shared.events.vocabulary import ComplaintCategory, FeedbackKind
+from shared.events.vocabulary import FeedbackKind
 
 DATA = Path(__file__).resolve().parents[3] / "tests" / "routing" / "data"
 TRAINING_FILES = (DATA / "labelled_complaints.jsonl", DATA / "eval" / "tuning.jsonl")

@@ -48,9 +48,8 @@ from shared.events.cases import (
     DeadlinesScheduled,
     DeadlinesScheduledData,
 )
-from shared.messaging.kafka import make_producer
 from shared.settings import Settings
-from shared.topics import topic_for
+from shared.testing.services import publish_events
 
 CN = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 5, 31, 23, 0, tzinfo=CN)
@@ -192,14 +191,7 @@ def history() -> list[Event]:
 
 
 async def publish(settings: Settings, events: list[Event]) -> None:
-    producer = make_producer(settings, client_id="test")
-    await producer.start()
-    try:
-        for event in events:
-            await producer.send(f"{settings.topic_prefix}{topic_for(event.event_type)}", event.to_json(), key=event.key)
-        await producer.flush()
-    finally:
-        await producer.stop()
+    await publish_events(settings, events)
 
 
 class FixedClock:

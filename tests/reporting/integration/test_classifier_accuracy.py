@@ -28,10 +28,8 @@ import pytest
 from services.reporting.app import create_app
 from shared.events import ComplaintClassified, ComplaintClassifiedData, Event, OrgPath
 from shared.events.cases import CaseOpened, CaseOpenedData, ComplaintReclassified, ComplaintReclassifiedData
-from shared.messaging.kafka import make_producer
 from shared.settings import Settings
-from shared.testing.services import eventually, running_service
-from shared.topics import topic_for
+from shared.testing.services import eventually, publish_events, running_service
 
 pytestmark = pytest.mark.integration
 
@@ -70,14 +68,7 @@ def case(n: int, said: tuple[str, int] | None, *, person: tuple[str, int, bool] 
 
 
 async def publish(settings: Settings, events: list[Event]) -> None:
-    producer = make_producer(settings, client_id="test")
-    await producer.start()
-    try:
-        for event in events:
-            await producer.send(f"{settings.topic_prefix}{topic_for(event.event_type)}", event.to_json(), key=event.key)
-        await producer.flush()
-    finally:
-        await producer.stop()
+    await publish_events(settings, events)
 
 
 async def test_the_classifiers_monthly_accuracy_against_the_corrections(migrated: Settings) -> None:

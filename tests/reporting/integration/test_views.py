@@ -31,10 +31,8 @@ from shared.events.cases import (
     DeadlinesScheduled,
     DeadlinesScheduledData,
 )
-from shared.messaging.kafka import make_producer
 from shared.settings import Settings
-from shared.testing.services import eventually, running_service
-from shared.topics import topic_for
+from shared.testing.services import eventually, publish_events, running_service
 
 pytestmark = pytest.mark.integration
 
@@ -121,14 +119,7 @@ def scripted_month() -> list[Event]:
 
 
 async def publish(settings: Settings, events: list[Event]) -> None:
-    producer = make_producer(settings, client_id="test")
-    await producer.start()
-    try:
-        for event in events:
-            await producer.send(f"{settings.topic_prefix}{topic_for(event.event_type)}", event.to_json(), key=event.key)
-        await producer.flush()
-    finally:
-        await producer.stop()
+    await publish_events(settings, events)
 
 
 async def dump(settings: Settings) -> str:
