@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from shared.pii_detect import DEV_NAME_KEY
 from shared.settings import SERVICES, Settings
 
 APP_FACTORIES = {service: f"services.{service}.app:create_app" for service in SERVICES}
@@ -38,6 +39,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"refusing to serve {args.service}: CARELOOP_DB_ADMIN_URL is set; give the service "
               f"CARELOOP_DB_URL_{args.service.upper()} (its own role) and the admin URL to `careloop migrate` only",
               file=sys.stderr)
+        return 2
+    if settings.environment == "production" and settings.pii_name_key == DEV_NAME_KEY:
+        # anyone who has the source has the built-in key: the name marks on the topics would be
+        # open to a dictionary of names
+        print(f"refusing to serve {args.service}: CARELOOP_PII_NAME_KEY is the built-in development key; "
+              f"set a secret of the deployment's own (the same in every service)", file=sys.stderr)
         return 2
     workers = max(1, args.workers)
     if workers > 1:

@@ -129,3 +129,24 @@ def test_a_production_service_refuses_to_start_with_the_admin_url(monkeypatch: p
     monkeypatch.setenv("CARELOOP_DB_ADMIN_URL", ADMIN)
     args = argparse.Namespace(service="intake", workers=1, host=None, port=None)
     assert cli.cmd_serve(args) == 2
+
+
+def test_a_production_service_refuses_to_start_with_the_development_name_key(monkeypatch: pytest.MonkeyPatch,
+                                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    import uvicorn
+
+    from shared import cli
+
+    started: list[str] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *_a, **_k: started.append("served"))
+    monkeypatch.setenv("CARELOOP_ENVIRONMENT", "production")
+    monkeypatch.delenv("CARELOOP_DB_ADMIN_URL", raising=False)
+    monkeypatch.delenv("CARELOOP_PII_NAME_KEY", raising=False)
+    args = argparse.Namespace(service="routing", workers=1, host=None, port=None)
+    assert cli.cmd_serve(args) == 2 and started == []
+    assert "CARELOOP_PII_NAME_KEY" in capsys.readouterr().err
+    # a key of the deployment's own: it serves
+    monkeypatch.setenv("CARELOOP_PII_NAME_KEY", "a-secret-of-this-deployment-0123456789")
+    assert cli.cmd_serve(args) == 0 and started == ["served"]
