@@ -705,11 +705,7 @@ def classify(
     by_rules = _by_rules(reading, kind, channel, project_stage, org_path, rules)
     if model is None:
         return by_rules
-    features = (text_features(reading.text, reading.zh_tokens, reading.en_tokens)
-                | rule_features(by_rules.rules_fired, by_rules.category.value, by_rules.complaint_class)
-                | context_features(kind and kind.value, channel and channel.value,
-                                   project_stage and project_stage.value))
-    decision = model.decide(features)
+    decision = model.decide(_features(reading, by_rules, kind, channel, project_stage))
     fired = [f for f in by_rules.rules_fired if not f.startswith(("triage:", "routing:"))]
     fired += decision.explained
     valid = decision.valid and (kind is None or kind in rules.complaint_kinds)
@@ -730,6 +726,32 @@ def classify(
         lead_department=route.lead,
         assisting_departments=route.assisting,
     )
+
+
+def model_features(
+    text: str,
+    *,
+    kind: FeedbackKind | str | None = None,
+    channel: Channel | str | None = None,
+    project_stage: ProjectStage | str | None = None,
+    org_path: str | None = None,
+    rules: Rules | None = None,
+) -> set[str]:
+    """What the model reads of a complaint, exactly as :func:`classify` gives it (train.py trains on it)."""
+    rules = rules or default_rules()
+    kind = FeedbackKind(kind) if kind is not None else None
+    channel = Channel(channel) if channel is not None else None
+    project_stage = ProjectStage(project_stage) if project_stage is not None else None
+    reading = _Reading.of(text or "", rules)
+    return _features(reading, _by_rules(reading, kind, channel, project_stage, org_path, rules),
+                     kind, channel, project_stage)
+
+
+def _features(reading: _Reading, by_rules: Classification, kind: FeedbackKind | None, channel: Channel | None,
+              project_stage: ProjectStage | None) -> set[str]:
+    return (text_features(reading.text, reading.zh_tokens, reading.en_tokens)
+            | rule_features(by_rules.rules_fired, by_rules.category.value, by_rules.complaint_class)
+            | context_features(kind and kind.value, channel and channel.value, project_stage and project_stage.value))
 
 
 def _by_rules(reading: _Reading, kind: FeedbackKind | None, channel: Channel | None,

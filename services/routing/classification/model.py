@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.events.vocabulary import ComplaintCategory as Cat
+from shared.labels import name_of
 
 DEFAULT_MODEL_PATH = Path(__file__).with_name("model.json")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
@@ -267,14 +268,14 @@ def _shown(feature: str) -> str:
     if kind == "e2":
         return f"「{rest.replace('_', ' ')}」"
     if kind == "rc":
-        return f"规则判为{_LABELS.get(rest, rest)}"
+        return f"规则判为{name_of('category', rest, 'zh')}"
     if kind == "rk":
-        return f"规则判为{_CLASS.get(int(rest), rest)}"
+        return f"规则判为{name_of('complaint_class', rest, 'zh')}"
     if kind in ("rimp", "rinv"):
         return f"规则：{_REASONS.get(rest, rest)}"
     if kind == "rneg":
         target = rest.rsplit(":", 1)[-1]
-        return f"规则：否定的{_LABELS.get(target, _REASONS.get(target, target))}"
+        return f"规则：否定的{_REASONS.get(target) or name_of('category', target, 'zh')}"
     if kind == "r":
         head, _, tail = rest.partition(":")
         phrase = tail.rsplit(":", 1)[-1]
@@ -321,14 +322,6 @@ def default_model() -> ComplaintModel:
         return _DEFAULT[0]
 
 
-_LABELS = {
-    "product_quality": "产品质量", "production_delivery": "交货期与生产", "contract_after_sales": "合同与售后",
-    "price": "价格", "site_safety_environment": "现场环境与安全", "service_attitude": "服务态度与服务提供",
-    "external_environment": "外部环境与公共设施",
-}
-_CLASS = {1: "一类", 2: "二类", 3: "三类"}
-
-
 def explain(rules_fired: Iterable[str]) -> str | None:
     """The model's reasons in ``rules_fired`` as one sentence in Chinese (None when no model decided)."""
     head, category_words, important_words, invalid_words = None, [], [], []
@@ -341,7 +334,7 @@ def explain(rules_fired: Iterable[str]) -> str | None:
             {"category": category_words, "important": important_words, "invalid": invalid_words}[parts[1]].append(word)
         elif len(parts) >= 4 and head is None:
             category, _, klass = parts[2].partition("/")
-            head = (f"模型 {parts[1]} 判为{_LABELS.get(category, category)}、{_CLASS.get(int(klass), klass)}投诉"
+            head = (f"模型 {parts[1]} 判为{name_of('category', category, 'zh')}、{name_of('complaint_class', klass, 'zh')}"
                     f"（把握 {float(parts[3]):.0%}）")
     if head is None:
         return None

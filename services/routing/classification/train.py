@@ -37,21 +37,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from services.routing.classification.classifier import (
-    Rules,
-    _by_rules,
-    _Reading,
-    default_rules,
-)
+from services.routing.classification.classifier import Rules, default_rules, model_features
 from services.routing.classification.evaluate import LabelledComplaint, load_examples
-from services.routing.classification.model import (
-    DEFAULT_MODEL_PATH,
-    ComplaintModel,
-    context_features,
-    rule_features,
-    text_features,
-)
-from shared.events.vocabulary import FeedbackKind
+from services.routing.classification.model import DEFAULT_MODEL_PATH, ComplaintModel
 
 DATA = Path(__file__).resolve().parents[3] / "tests" / "routing" / "data"
 TRAINING_FILES = (DATA / "labelled_complaints.jsonl", DATA / "eval" / "tuning.jsonl")
@@ -78,12 +66,8 @@ def load_training(paths: Sequence[Path] = TRAINING_FILES) -> list[LabelledCompla
 
 
 def features_of(example: LabelledComplaint, rules: Rules) -> set[str]:
-    kind = FeedbackKind(example.kind) if example.kind else None
-    reading = _Reading.of(example.text, rules)
-    by_rules = _by_rules(reading, kind, None, None, example.org_path, rules)
-    return (text_features(reading.text, reading.zh_tokens, reading.en_tokens)
-            | rule_features(by_rules.rules_fired, by_rules.category.value, by_rules.complaint_class)
-            | context_features(example.kind, example.channel, example.project_stage))
+    return model_features(example.text, kind=example.kind, channel=example.channel,
+                          project_stage=example.project_stage, org_path=example.org_path, rules=rules)
 
 
 def _matrix(rows: list[set[str]], vocabulary: dict[str, int]) -> Any:
@@ -158,6 +142,7 @@ def train(examples: list[LabelledComplaint], rules: Rules | None = None) -> dict
     c_binary = c_category
 
     # Cross-validated probabilities for the thresholds.
+    allowed = set(pairs)
     confidences: list[float] = [0.0] * len(examples)
     p_important: list[float] = [0.0] * len(examples)
     for train_idx, test_idx in folds:
@@ -167,7 +152,7 @@ def train(examples: list[LabelledComplaint], rules: Rules | None = None) -> dict
         pc, pk, pi = cat.predict_proba(x[test_idx]), cls.predict_proba(x[test_idx]), imp.predict_proba(x[test_idx])
         for row, i in enumerate(test_idx):
             joint = [pc[row][a] * pk[row][b] for a, c in enumerate(cat.classes_) for b, k in enumerate(cls.classes_)
-                     if (c, int(k)) in set(map(tuple, pairs))]
+                     if (c, int(k)) in allowed]
             confidences[i] = max(joint) / (sum(joint) or 1.0)
             p_important[i] = float(pi[row][list(imp.classes_).index(1)])
     triage = float(np.quantile(confidences, TRIAGE_SHARE))
